@@ -1,0 +1,1 @@
+"""Quarantine responder: turns Device Defender violations into registry actions and notifications."""

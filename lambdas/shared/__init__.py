@@ -1,0 +1,1 @@
+"""Event models, configuration and AWS adapters shared by the functions."""

@@ -1,0 +1,40 @@
+"""Every IoT registry call the runtime makes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas.shared.aws_clients import client
+from lambdas.shared.things import ThingFacts
+
+
+class IotRegistry:
+    def __init__(self, iot: Any | None = None) -> None:
+        self._iot = iot or client("iot")
+
+    def thing_facts(self, thing_name: str) -> ThingFacts:
+        """Attributes and static group memberships of a thing; ``exists=False`` when it is unknown."""
+        try:
+            described = self._iot.describe_thing(thingName=thing_name)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ResourceNotFoundException":
+                return ThingFacts(name=thing_name, exists=False)
+            raise
+        return ThingFacts(
+            name=thing_name,
+            exists=True,
+            attributes=dict(described.get("attributes") or {}),
+            group_names=tuple(self._group_names(thing_name)),
+        )
+
+    def _group_names(self, thing_name: str) -> list[str]:
+        names: list[str] = []
+        paginator = self._iot.get_paginator("list_thing_groups_for_thing")
+        for page in paginator.paginate(thingName=thing_name):
+            names.extend(group["groupName"] for group in page.get("thingGroups", []))
+        return names
+
+    def add_thing_to_group(self, thing_name: str, group_name: str) -> None:
+        self._iot.add_thing_to_thing_group(thingName=thing_name, thingGroupName=group_name)

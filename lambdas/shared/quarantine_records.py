@@ -1,0 +1,73 @@
+"""The record kept for each quarantined thing, so that a release can restore exactly what was."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas.shared.aws_clients import client
+
+RECORD_PREFIX = "quarantine#"
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    thing_name: str
+    quarantine_group_name: str
+    groups_before: tuple[str, ...]
+    violation_id: str
+    security_profile_name: str
+    behavior_name: str
+    quarantined_at: datetime
+
+
+class QuarantineRecords:
+    """Items in the state table keyed ``quarantine#<thing>`` (partition key ``id``)."""
+
+    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
+        self._table_name = table_name
+        self._dynamodb = dynamodb or client("dynamodb")
+
+    def save_if_absent(self, record: QuarantineRecord) -> bool:
+        """Keep the first record: it holds the state before any quarantine. Returns False if one exists."""
+        item: dict[str, Any] = {
+            "id": {"S": RECORD_PREFIX + record.thing_name},
+            "thingName": {"S": record.thing_name},
+            "quarantineGroupName": {"S": record.quarantine_group_name},
+            "groupsBefore": {"L": [{"S": name} for name in record.groups_before]},
+            "violationId": {"S": record.violation_id},
+            "securityProfileName": {"S": record.security_profile_name},
+            "behaviorName": {"S": record.behavior_name},
+            "quarantinedAt": {"S": record.quarantined_at.astimezone(UTC).isoformat()},
+        }
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(id)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get(self, thing_name: str) -> QuarantineRecord | None:
+        response = self._dynamodb.get_item(
+            TableName=self._table_name, Key={"id": {"S": RECORD_PREFIX + thing_name}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        if item is None:
+            return None
+        return QuarantineRecord(
+            thing_name=item["thingName"]["S"],
+            quarantine_group_name=item["quarantineGroupName"]["S"],
+            groups_before=tuple(entry["S"] for entry in item["groupsBefore"]["L"]),
+            violation_id=item["violationId"]["S"],
+            security_profile_name=item["securityProfileName"]["S"],
+            behavior_name=item["behaviorName"]["S"],
+            quarantined_at=datetime.fromisoformat(item["quarantinedAt"]["S"]),
+        )
