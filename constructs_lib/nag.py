@@ -1,0 +1,21 @@
+"""cdk-nag 3 wiring: the rule packs this project holds itself to, and reasoned acknowledgments."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from aws_cdk import Acknowledgment, App, Validations
+from cdk_nag import AwsSolutionsChecks, ServerlessChecks
+from constructs import IConstruct
+
+
+def apply_nag_packs(app: App) -> None:
+    """AwsSolutions and Serverless packs: synth fails on any unacknowledged error."""
+    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+
+
+def acknowledge(construct: IConstruct, reasons: Mapping[str, str]) -> None:
+    """Acknowledge findings (``Rule[Finding]`` ids) on the narrowest construct, one reason each."""
+    Validations.of(construct).acknowledge(
+        *(Acknowledgment(id=rule_id, reason=reason) for rule_id, reason in reasons.items())
+    )
