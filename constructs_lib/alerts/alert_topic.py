@@ -87,5 +87,5 @@ class AlertTopic(Construct):
         grant = iam.Grant.add_to_principal(
             grantee=grantee, actions=["sns:Publish"], resource_arns=[self.topic.topic_arn]
         )
-        self.encryption_key.grant(grantee, "kms:GenerateDataKey*", "kms:Decrypt")
+        self.encryption_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
         return grant

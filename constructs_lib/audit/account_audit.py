@@ -1,0 +1,182 @@
+"""The account's audit configuration: which checks run, with which role, notifying where."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import ArnFormat, Aws, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_iot as iot
+from constructs import Construct
+
+from constructs_lib._validation import raise_if_any
+from constructs_lib.alerts.alert_topic import AlertTopic
+from constructs_lib.audit.audit_check import ALL_AUDIT_CHECKS, AuditCheck
+from constructs_lib.nag import acknowledge
+
+# Read-only actions the audit needs; the same set as the AWS managed policy
+# AWSIoTDeviceDefenderAudit (v3), written out so that it can be scoped and reviewed.
+_LIST_ACTIONS = ["iot:ListCACertificates", "iot:ListCertificates", "iot:ListPolicies", "iot:ListRoleAliases"]
+_ACCOUNT_SETTINGS_ACTIONS = ["iot:GetLoggingOptions", "iot:GetV2LoggingOptions"]
+
+
+class AccountAudit(Construct):
+    """``AWS::IoT::AccountAuditConfiguration``: one per account and region.
+
+    The audit role is written out (no AWS managed policy): read-only IoT, IAM and Cognito calls
+    scoped to this account and region where the API allows it.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        checks: Sequence[AuditCheck] = ALL_AUDIT_CHECKS,
+        alert_topic: AlertTopic | None = None,
+    ) -> None:
+        """
+        :param checks: the checks to enable. Default: all checks.
+        :param alert_topic: where audit-completion notifications go. Default: no notifications.
+        """
+        super().__init__(scope, id)
+        problems: list[str] = []
+        if not checks:
+            problems.append("checks is empty; enable at least one audit check")
+        for check in checks:
+            if not isinstance(check, AuditCheck):
+                allowed = ", ".join(c.name for c in AuditCheck)
+                problems.append(f"checks entry {check!r} is not an AuditCheck; use one of {allowed}")
+        raise_if_any(self.node.path, problems)
+        self.checks = tuple(dict.fromkeys(checks))
+
+        self.audit_role = iam.Role(
+            self,
+            "AuditRole",
+            assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
+            description="Read-only access Device Defender audit needs to run its checks",
+        )
+        _grant_audit_reads(self.audit_role, self)
+
+        notification_targets = None
+        if alert_topic is not None:
+            self.notification_role = iam.Role(
+                self,
+                "NotificationRole",
+                assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
+                description="Lets Device Defender audit publish completion notifications",
+            )
+            alert_topic.grant_publish(self.notification_role)
+            notification_targets = iot.CfnAccountAuditConfiguration.AuditNotificationTargetConfigurationsProperty(
+                sns=iot.CfnAccountAuditConfiguration.AuditNotificationTargetProperty(
+                    enabled=True, role_arn=self.notification_role.role_arn, target_arn=alert_topic.topic_arn
+                )
+            )
+        enabled = iot.CfnAccountAuditConfiguration.AuditCheckConfigurationProperty(enabled=True)
+        configurations = {check.cfn_property: enabled for check in self.checks}
+        if AuditCheck.DEVICE_CERTIFICATE_AGE in self.checks:
+            configurations[AuditCheck.DEVICE_CERTIFICATE_AGE.cfn_property] = (
+                iot.CfnAccountAuditConfiguration.DeviceCertAgeAuditCheckConfigurationProperty(enabled=True)
+            )
+        self.resource = iot.CfnAccountAuditConfiguration(
+            self,
+            "Resource",
+            account_id=Aws.ACCOUNT_ID,
+            role_arn=self.audit_role.role_arn,
+            audit_check_configurations=iot.CfnAccountAuditConfiguration.AuditCheckConfigurationsProperty(
+                **configurations
+            ),
+            audit_notification_target_configurations=notification_targets,
+        )
+        self.resource.node.add_dependency(self.audit_role)
+
+
+def _grant_audit_reads(role: iam.Role, scope: Construct) -> None:
+    stack = Stack.of(scope)
+
+    def iot_arn(resource: str) -> str:
+        return stack.format_arn(
+            service="iot", resource=resource, resource_name="*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
+        )
+
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="DescribeIotResources",
+            actions=[
+                "iot:DescribeCertificate",
+                "iot:DescribeCACertificate",
+                "iot:GetPolicy",
+                "iot:GetEffectivePolicies",
+                "iot:DescribeRoleAlias",
+            ],
+            resources=[iot_arn("cert"), iot_arn("cacert"), iot_arn("policy"), iot_arn("rolealias")],
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(sid="ListIotResources", actions=_LIST_ACTIONS + _ACCOUNT_SETTINGS_ACTIONS, resources=["*"])
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="ReadRolesBehindRoleAliasesAndCognito",
+            actions=[
+                "iam:GetRolePolicy",
+                "iam:ListRolePolicies",
+                "iam:ListAttachedRolePolicies",
+                "iam:GetPolicy",
+                "iam:GetPolicyVersion",
+            ],
+            resources=[
+                stack.format_arn(service="iam", region="", resource="role", resource_name="*"),
+                stack.format_arn(service="iam", region="", resource="policy", resource_name="*"),
+                stack.format_arn(service="iam", region="", account="aws", resource="policy", resource_name="*"),
+            ],
+        )
+    )
+    role.add_to_policy(
+        iam.PolicyStatement(
+            sid="ReadCognitoIdentityPoolRoles",
+            actions=["cognito-identity:GetIdentityPoolRoles"],
+            resources=[
+                stack.format_arn(service="cognito-identity", resource="identitypool", resource_name="*")
+            ],
+        )
+    )
+    reason = (
+        "Device Defender audit examines every {what} of this account to find non-compliant ones; the "
+        "resource is scoped to this account (and region for IoT) and the actions are read-only."
+    )
+    acknowledge(
+        role,
+        {
+            "AwsSolutions-IAM5[Resource::*]": (
+                "The IoT list actions (ListCertificates, ListCACertificates, ListPolicies, ListRoleAliases) and "
+                "logging-options reads support no resource-level permissions (Service Authorization Reference); "
+                "they are read-only and are what the audit enumerates."
+            ),
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]": (
+                reason.format(what="device certificate")
+            ),
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cacert/*]": (
+                reason.format(what="CA certificate")
+            ),
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:policy/*]": (
+                reason.format(what="IoT policy")
+            ),
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:rolealias/*]": (
+                reason.format(what="role alias")
+            ),
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]": (
+                reason.format(what="IAM role behind a role alias or Cognito identity pool")
+            ),
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:policy/*]": (
+                reason.format(what="customer-managed policy attached to those roles")
+            ),
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::aws:policy/*]": (
+                "The audit reads AWS managed policies attached to role-alias and Cognito roles to judge how "
+                "permissive they are; read-only."
+            ),
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cognito-identity:<AWS::Region>:<AWS::AccountId>:identitypool/*]": (
+                reason.format(what="Cognito identity pool")
+            ),
+        },
+    )

@@ -1,0 +1,85 @@
+"""How this pack's functions are built: no Docker, Powertools from its public layer, arm64.
+
+``function_code`` stages ``lambdas/__init__.py``, ``lambdas/shared`` and one function package into
+a folder and hands it to ``Code.from_asset``, so each function ships only what it imports and the
+handler path (``lambdas.<function>.handler.lambda_handler``) is the same locally and in Lambda,
+whether this library is a checkout or an installed package.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import shutil
+import tempfile
+from functools import cache
+from pathlib import Path
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_lambda as lambda_
+from constructs import Construct
+
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+ARCHITECTURE = lambda_.Architecture.ARM_64
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+# Powertools for AWS Lambda (Python) v3 layer version; override per construct when AWS publishes a newer one.
+DEFAULT_POWERTOOLS_LAYER_VERSION = 38
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
+
+
+def _lambdas_root() -> Path:
+    spec = importlib.util.find_spec("lambdas")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("the 'lambdas' package of iot-device-defender-constructs is not importable")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+@cache
+def _staged_source(function_package: str) -> str:
+    root = _lambdas_root()
+    source = root / function_package
+    if not (source / "handler.py").is_file():
+        raise ValueError(f"function package '{function_package}' has no handler.py under {root}")
+    digest = hashlib.sha256()
+    for path in sorted([root / "__init__.py", *(root / "shared").rglob("*.py"), *source.rglob("*.py")]):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
+    staging = Path(tempfile.gettempdir()) / "iot-device-defender-assets" / f"{function_package}-{digest.hexdigest()[:16]}"
+    if not staging.exists():
+        building = Path(tempfile.mkdtemp(prefix=f"{function_package}-"))
+        package = building / "lambdas"
+        package.mkdir()
+        shutil.copy2(root / "__init__.py", package / "__init__.py")
+        shutil.copytree(root / "shared", package / "shared", ignore=_IGNORED)
+        shutil.copytree(source, package / function_package, ignore=_IGNORED)
+        staging.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            building.rename(staging)
+        except OSError:  # another process staged the same content first
+            shutil.rmtree(building, ignore_errors=True)
+    return str(staging)
+
+
+def function_code(function_package: str) -> lambda_.Code:
+    """The asset for ``lambdas/<function_package>`` plus the shared runtime modules."""
+    return lambda_.Code.from_asset(_staged_source(function_package))
+
+
+def handler_path(function_package: str) -> str:
+    return f"lambdas.{function_package}.handler.lambda_handler"
+
+
+def powertools_layer(scope: Construct, id: str, *, version: int = DEFAULT_POWERTOOLS_LAYER_VERSION) -> lambda_.ILayerVersion:
+    """The public Powertools v3 layer for the stack's region (resolved at deploy time when the
+    stack is environment-agnostic)."""
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"powertools_layer_version {version!r} must be a positive integer")
+    runtime_tag = RUNTIME.name.replace(".", "")  # python3.14 -> python314
+    arn = Stack.of(scope).format_arn(
+        service="lambda",
+        account=POWERTOOLS_LAYER_ACCOUNT,
+        resource="layer",
+        resource_name=f"AWSLambdaPowertoolsPythonV3-{runtime_tag}-arm64:{version}",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
+    return lambda_.LayerVersion.from_layer_version_arn(scope, id, arn)

@@ -1,0 +1,255 @@
+"""Queue, dead-letter queue, state table, alarms and the quarantine function, wired together."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from constructs_lib._validation import raise_if_any
+from constructs_lib.alerts.alert_topic import AlertTopic
+from constructs_lib.fleet.quarantine_group import QuarantineGroup
+from constructs_lib.lambda_packaging import (
+    ARCHITECTURE,
+    DEFAULT_POWERTOOLS_LAYER_VERSION,
+    RUNTIME,
+    function_code,
+    handler_path,
+    powertools_layer,
+)
+from constructs_lib.nag import acknowledge
+
+METRICS_NAMESPACE = "DeviceDefender/Quarantine"
+_FUNCTION_TIMEOUT = Duration.seconds(60)
+_MAX_RECEIVE_COUNT = 5
+
+
+class QuarantineResponder(Construct):
+    """Consumes Device Defender violations from an ``AlertTopic`` and quarantines things.
+
+    Alerts reach an SQS queue (retried ``5`` times, then the dead-letter queue, which alarms). The
+    function applies the default policy: ``in-alarm`` moves the thing into the quarantine group
+    (recording its groups first) and notifies; other events notify only; things with attribute
+    ``quarantine_exempt=true`` are never touched.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        quarantine_group: QuarantineGroup,
+        existing_alert_topic: AlertTopic | None = None,
+        notification_topic: AlertTopic | None = None,
+        dry_run: bool = False,
+        batch_size: int = 10,
+        reserved_concurrency: int = 2,
+        powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
+    ) -> None:
+        """
+        :param quarantine_group: where in-alarm things are moved.
+        :param existing_alert_topic: the topic Device Defender alerts to. Default: a new ``AlertTopic``.
+        :param notification_topic: where operators hear what was decided. Default: a new ``AlertTopic``.
+        :param dry_run: decide and notify but change nothing. Default: false (act).
+        :param batch_size: SQS records per invocation, 1 to 10. Default: 10.
+        :param reserved_concurrency: concurrent invocations, 1 to 20; keeps IoT registry calls under
+            their default rate limits during a violation storm. Default: 2.
+        """
+        super().__init__(scope, id)
+        problems: list[str] = []
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 10:
+            problems.append(f"batch_size {batch_size!r} must be an integer from 1 to 10")
+        if (
+            isinstance(reserved_concurrency, bool)
+            or not isinstance(reserved_concurrency, int)
+            or not 1 <= reserved_concurrency <= 20
+        ):
+            problems.append(f"reserved_concurrency {reserved_concurrency!r} must be an integer from 1 to 20")
+        if not isinstance(dry_run, bool):
+            problems.append(f"dry_run {dry_run!r} must be True or False")
+        raise_if_any(self.node.path, problems)
+
+        self.alert_topic = existing_alert_topic or AlertTopic(self, "AlertTopic")
+        self.notification_topic = notification_topic or AlertTopic(self, "NotificationTopic")
+        self.quarantine_group = quarantine_group
+
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetterQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Queue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=Duration.seconds(_FUNCTION_TIMEOUT.to_seconds() * 6),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=_MAX_RECEIVE_COUNT),
+        )
+        self.alert_topic.topic.add_subscription(
+            subscriptions.SqsSubscription(
+                self.queue, raw_message_delivery=True, dead_letter_queue=self.dead_letter_queue
+            )
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            {
+                "Serverless-SQSRedrivePolicy": (
+                    "This queue is the dead-letter queue: messages stay 14 days for inspection and replay, "
+                    "and the DeadLetterQueueAlarm fires on the first one."
+                )
+            },
+        )
+
+        self.table = dynamodb.Table(
+            self,
+            "StateTable",
+            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.AWS_MANAGED,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expiresAt",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+        log_group = logs.LogGroup(self, "FunctionLogs", retention=logs.RetentionDays.ONE_YEAR)
+        role = iam.Role(
+            self,
+            "FunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Quarantine responder: registry reads, quarantine moves, records and notifications",
+        )
+        log_group.grant_write(role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=handler_path("quarantine"),
+            code=function_code("quarantine"),
+            layers=[powertools_layer(self, "PowertoolsLayer", version=powertools_layer_version)],
+            memory_size=256,
+            timeout=_FUNCTION_TIMEOUT,
+            tracing=lambda_.Tracing.ACTIVE,
+            role=role,
+            log_group=log_group,
+            reserved_concurrent_executions=reserved_concurrency,
+            # Direct SNS invocations are asynchronous: after Lambda's retries they land here too.
+            dead_letter_queue=self.dead_letter_queue,
+            environment={
+                "QUARANTINE_GROUP_NAME": quarantine_group.thing_group_name,
+                "STATE_TABLE_NAME": self.table.table_name,
+                "NOTIFY_TOPIC_ARN": self.notification_topic.topic_arn,
+                "DRY_RUN": "true" if dry_run else "false",
+                "POWERTOOLS_SERVICE_NAME": "quarantine-responder",
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+        )
+        source = event_sources.SqsEventSource(
+            self.queue,
+            batch_size=batch_size,
+            max_batching_window=Duration.seconds(5),
+            report_batch_item_failures=True,
+        )
+        self.function.add_event_source(source)
+        acknowledge(
+            self.function.node.find_child(f"SqsEventSource:{Names.node_unique_id(self.queue.node)}"),
+            {
+                "Serverless-LambdaEventSourceMappingDestination": (
+                    "SQS event source mappings take no on-failure destination; failed records return to the "
+                    f"queue and after {_MAX_RECEIVE_COUNT} receives move to the dead-letter queue (redrive policy)."
+                )
+            },
+        )
+        self._grant_runtime_permissions(role)
+        self._add_alarms()
+        acknowledge(
+            role,
+            {
+                "AwsSolutions-IAM5[Resource::*]": (
+                    "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions; "
+                    "granted by aws-cdk-lib for active tracing."
+                ),
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/*]": (
+                    "The function acts on whichever thing a violation names, so it reads and moves things of "
+                    "this account and region only; the actions are DescribeThing, ListThingGroupsForThing and "
+                    "AddThingToThingGroup, and the only target group is the quarantine group."
+                ),
+                "AwsSolutions-IAM5[Resource::<FunctionLogs1A2C4C93.Arn>:*]": (
+                    "Log streams of the function's own log group are created at run time with generated names."
+                ),
+            },
+        )
+
+    def _grant_runtime_permissions(self, role: iam.Role) -> None:
+        things = Stack.of(self).format_arn(
+            service="iot", resource="thing", resource_name="*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadThings", actions=["iot:DescribeThing", "iot:ListThingGroupsForThing"], resources=[things]
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="MoveThingsIntoQuarantine",
+                actions=["iot:AddThingToThingGroup"],
+                resources=[things, self.quarantine_group.thing_group_arn],
+            )
+        )
+        self.table.grant(role, "dynamodb:GetItem", "dynamodb:PutItem")
+        self.notification_topic.grant_publish(role)
+
+    def _add_alarms(self) -> None:
+        self.dead_letter_queue_alarm = cloudwatch.Alarm(
+            self,
+            "DeadLetterQueueAlarm",
+            alarm_description="Violations the quarantine responder could not process are waiting in its DLQ",
+            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.errors_alarm = cloudwatch.Alarm(
+            self,
+            "ErrorsAlarm",
+            alarm_description="The quarantine function failed invocations",
+            metric=self.function.metric_errors(period=Duration.minutes(5)),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def metric_quarantines(self, *, period: Duration = Duration.minutes(5)) -> cloudwatch.Metric:
+        """Things moved into the quarantine group (published by the function with Powertools Metrics)."""
+        return self._function_metric("Quarantines", period)
+
+    def metric_dry_run_quarantines(self, *, period: Duration = Duration.minutes(5)) -> cloudwatch.Metric:
+        """Quarantines decided but not carried out because of dry run."""
+        return self._function_metric("DryRunQuarantines", period)
+
+    def metric_rejected_records(self, *, period: Duration = Duration.minutes(5)) -> cloudwatch.Metric:
+        """Records that were not violation events (they go to the DLQ after retries)."""
+        return self._function_metric("RejectedRecords", period)
+
+    def _function_metric(self, name: str, period: Duration) -> cloudwatch.Metric:
+        return cloudwatch.Metric(
+            namespace=METRICS_NAMESPACE,
+            metric_name=name,
+            dimensions_map={"service": "quarantine-responder"},
+            statistic="Sum",
+            period=period,
+        )
