@@ -1,0 +1,40 @@
+"""CDK constructs for AWS IoT Device Defender."""
+
+from constructs_lib._validation import ConstructValidationError
+from constructs_lib.alerts.alert_topic import AlertTopic
+from constructs_lib.audit.account_audit import AccountAudit
+from constructs_lib.audit.audit_check import ALL_AUDIT_CHECKS, AuditCheck
+from constructs_lib.audit.scheduled_audit import LAST_DAY_OF_MONTH, AuditFrequency, DayOfWeek, ScheduledAudit
+from constructs_lib.defender import AuditSchedule, DetectMode, DeviceDefender
+from constructs_lib.detect.behavior import Behavior, BehaviorValidationError
+from constructs_lib.detect.metric_catalog import ComparisonOperator
+from constructs_lib.detect.security_profile import SecurityProfile
+from constructs_lib.fleet.fleet_group import FleetGroup, IFleetGroup
+from constructs_lib.fleet.quarantine_group import QuarantineGroup
+from constructs_lib.nag import acknowledge, apply_nag_packs
+from constructs_lib.response.quarantine_responder import QuarantineResponder
+
+__all__ = [
+    "ALL_AUDIT_CHECKS",
+    "LAST_DAY_OF_MONTH",
+    "AccountAudit",
+    "AlertTopic",
+    "AuditCheck",
+    "AuditFrequency",
+    "AuditSchedule",
+    "Behavior",
+    "BehaviorValidationError",
+    "ComparisonOperator",
+    "ConstructValidationError",
+    "DayOfWeek",
+    "DetectMode",
+    "DeviceDefender",
+    "FleetGroup",
+    "IFleetGroup",
+    "QuarantineGroup",
+    "QuarantineResponder",
+    "ScheduledAudit",
+    "SecurityProfile",
+    "acknowledge",
+    "apply_nag_packs",
+]

@@ -44,7 +44,9 @@ def _staged_source(function_package: str) -> str:
     for path in sorted([root / "__init__.py", *(root / "shared").rglob("*.py"), *source.rglob("*.py")]):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
-    staging = Path(tempfile.gettempdir()) / "iot-device-defender-assets" / f"{function_package}-{digest.hexdigest()[:16]}"
+    staging = (
+        Path(tempfile.gettempdir()) / "iot-device-defender-assets" / f"{function_package}-{digest.hexdigest()[:16]}"
+    )
     if not staging.exists():
         building = Path(tempfile.mkdtemp(prefix=f"{function_package}-"))
         package = building / "lambdas"
@@ -69,7 +71,9 @@ def handler_path(function_package: str) -> str:
     return f"lambdas.{function_package}.handler.lambda_handler"
 
 
-def powertools_layer(scope: Construct, id: str, *, version: int = DEFAULT_POWERTOOLS_LAYER_VERSION) -> lambda_.ILayerVersion:
+def powertools_layer(
+    scope: Construct, id: str, *, version: int = DEFAULT_POWERTOOLS_LAYER_VERSION
+) -> lambda_.ILayerVersion:
     """The public Powertools v3 layer for the stack's region (resolved at deploy time when the
     stack is environment-agnostic)."""
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:

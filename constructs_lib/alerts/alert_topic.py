@@ -11,7 +11,6 @@ from constructs import Construct
 _CROSS_ACCOUNT_ACTIONS = [
     "sns:Publish",
     "sns:Subscribe",
-    "sns:Receive",
     "sns:GetTopicAttributes",
     "sns:SetTopicAttributes",
     "sns:AddPermission",

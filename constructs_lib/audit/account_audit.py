@@ -59,6 +59,7 @@ class AccountAudit(Construct):
         _grant_audit_reads(self.audit_role, self)
 
         notification_targets = None
+        self.notification_role: iam.Role | None = None
         if alert_topic is not None:
             self.notification_role = iam.Role(
                 self,
@@ -88,7 +89,10 @@ class AccountAudit(Construct):
             ),
             audit_notification_target_configurations=notification_targets,
         )
-        self.resource.node.add_dependency(self.audit_role)
+        # The service checks the role when the configuration is written: its policy must exist first.
+        self.resource.node.add_dependency(self.audit_role.node.find_child("DefaultPolicy"))
+        if alert_topic is not None:
+            self.resource.node.add_dependency(self.notification_role.node.find_child("DefaultPolicy"))
 
 
 def _grant_audit_reads(role: iam.Role, scope: Construct) -> None:
@@ -136,9 +140,7 @@ def _grant_audit_reads(role: iam.Role, scope: Construct) -> None:
         iam.PolicyStatement(
             sid="ReadCognitoIdentityPoolRoles",
             actions=["cognito-identity:GetIdentityPoolRoles"],
-            resources=[
-                stack.format_arn(service="cognito-identity", resource="identitypool", resource_name="*")
-            ],
+            resources=[stack.format_arn(service="cognito-identity", resource="identitypool", resource_name="*")],
         )
     )
     reason = (
@@ -175,7 +177,7 @@ def _grant_audit_reads(role: iam.Role, scope: Construct) -> None:
                 "The audit reads AWS managed policies attached to role-alias and Cognito roles to judge how "
                 "permissive they are; read-only."
             ),
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cognito-identity:<AWS::Region>:<AWS::AccountId>:identitypool/*]": (
+            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cognito-identity:<AWS::Region>:<AWS::AccountId>:identitypool/*]": (  # noqa: E501
                 reason.format(what="Cognito identity pool")
             ),
         },

@@ -62,9 +62,7 @@ class ScheduledAudit(Construct):
         try:
             frequency = AuditFrequency(frequency)
         except ValueError:
-            problems.append(
-                f"frequency '{frequency}' is not one of {', '.join(f.value for f in AuditFrequency)}"
-            )
+            problems.append(f"frequency '{frequency}' is not one of {', '.join(f.value for f in AuditFrequency)}")
             raise_if_any(self.node.path, problems)
         if frequency is AuditFrequency.DAILY:
             if day_of_week is not None or day_of_month is not None:
@@ -78,7 +76,9 @@ class ScheduledAudit(Construct):
                 problems.append(f"frequency {frequency.value} takes no day_of_month, got {day_of_month!r}")
         else:
             if day_of_week is not None:
-                problems.append(f"frequency MONTHLY takes no day_of_week, got '{getattr(day_of_week, 'value', day_of_week)}'")
+                problems.append(
+                    f"frequency MONTHLY takes no day_of_week, got '{getattr(day_of_week, 'value', day_of_week)}'"
+                )
             if day_of_month is None:
                 problems.append("frequency MONTHLY needs day_of_month (1 to 31, or 'LAST')")
             elif not _valid_day_of_month(day_of_month):

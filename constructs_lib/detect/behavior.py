@@ -73,7 +73,10 @@ class Behavior:
                 f"{label}: duration of {duration_seconds} seconds is not one of "
                 f"{', '.join(str(s) for s in VALID_DURATIONS_SECONDS)} seconds"
             )
-        for argument, count in (("datapoints_to_alarm", datapoints_to_alarm), ("datapoints_to_clear", datapoints_to_clear)):
+        for argument, count in (
+            ("datapoints_to_alarm", datapoints_to_alarm),
+            ("datapoints_to_clear", datapoints_to_clear),
+        ):
             if not isinstance(count, int) or not MIN_DATAPOINTS <= count <= MAX_DATAPOINTS:
                 problems.append(f"{label}: {argument} {count!r} must be between {MIN_DATAPOINTS} and {MAX_DATAPOINTS}")
         if problems:

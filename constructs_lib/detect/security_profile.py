@@ -88,7 +88,7 @@ class SecurityProfile(Construct):
         )
         if self.alert_role is not None:
             # The role's policy must exist before Device Defender validates the alert target.
-            self.resource.node.add_dependency(self.alert_role)
+            self.resource.node.add_dependency(self.alert_role.node.find_child("DefaultPolicy"))
 
     @property
     def security_profile_name(self) -> str:

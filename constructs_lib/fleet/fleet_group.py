@@ -88,12 +88,8 @@ class FleetGroup(Construct):
             "Resource",
             thing_group_name=thing_group_name,
             parent_group_name=parent.thing_group_name if parent else None,
-            thing_group_properties=iot.CfnThingGroup.ThingGroupPropertiesProperty(**properties)
-            if properties
-            else None,
+            thing_group_properties=iot.CfnThingGroup.ThingGroupPropertiesProperty(**properties) if properties else None,
         )
-        if isinstance(parent, Construct):
-            self.node.add_dependency(parent)
         self.parent = parent
 
     @property

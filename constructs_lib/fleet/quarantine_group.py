@@ -110,7 +110,7 @@ def _acknowledge_provider_function(scope: Construct) -> None:
     acknowledge(
         singleton,
         {
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]": (
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]": (  # noqa: E501
                 "Role of the aws-cdk-lib AwsCustomResource singleton function, created by the framework: the AWS "
                 "managed basic execution policy only lets it write its own CloudWatch logs; its IoT permissions "
                 "are the inline AttachPolicy/DetachPolicy statement scoped to one policy and one thing group."

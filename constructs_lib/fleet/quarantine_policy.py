@@ -58,7 +58,12 @@ def quarantine_policy_document(scope: Construct) -> dict[str, Any]:
                 "Action": ["iot:Publish", "iot:Receive"],
                 "Resource": own_jobs_topics,
             },
-            {"Sid": "SubscribeOwnJobsTopics", "Effect": "Allow", "Action": "iot:Subscribe", "Resource": own_jobs_filters},
+            {
+                "Sid": "SubscribeOwnJobsTopics",
+                "Effect": "Allow",
+                "Action": "iot:Subscribe",
+                "Resource": own_jobs_filters,
+            },
             {
                 "Sid": "UseOwnJobsHttps",
                 "Effect": "Allow",
@@ -78,6 +83,11 @@ def quarantine_policy_document(scope: Construct) -> dict[str, Any]:
                 "Action": "iot:Subscribe",
                 "NotResource": own_jobs_filters,
             },
-            {"Sid": "DenyShadowsRetainedAndCredentials", "Effect": "Deny", "Action": DENIED_EVERYWHERE, "Resource": "*"},
+            {
+                "Sid": "DenyShadowsRetainedAndCredentials",
+                "Effect": "Deny",
+                "Action": DENIED_EVERYWHERE,
+                "Resource": "*",
+            },
         ],
     }

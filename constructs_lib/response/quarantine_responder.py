@@ -233,23 +233,24 @@ class QuarantineResponder(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
-    def metric_quarantines(self, *, period: Duration = Duration.minutes(5)) -> cloudwatch.Metric:
+    def metric_quarantines(self, *, period: Duration | None = None) -> cloudwatch.Metric:
         """Things moved into the quarantine group (published by the function with Powertools Metrics)."""
         return self._function_metric("Quarantines", period)
 
-    def metric_dry_run_quarantines(self, *, period: Duration = Duration.minutes(5)) -> cloudwatch.Metric:
+    def metric_dry_run_quarantines(self, *, period: Duration | None = None) -> cloudwatch.Metric:
         """Quarantines decided but not carried out because of dry run."""
         return self._function_metric("DryRunQuarantines", period)
 
-    def metric_rejected_records(self, *, period: Duration = Duration.minutes(5)) -> cloudwatch.Metric:
+    def metric_rejected_records(self, *, period: Duration | None = None) -> cloudwatch.Metric:
         """Records that were not violation events (they go to the DLQ after retries)."""
         return self._function_metric("RejectedRecords", period)
 
-    def _function_metric(self, name: str, period: Duration) -> cloudwatch.Metric:
+    def _function_metric(self, name: str, period: Duration | None) -> cloudwatch.Metric:
+        """Default period: 5 minutes."""
         return cloudwatch.Metric(
             namespace=METRICS_NAMESPACE,
             metric_name=name,
             dimensions_map={"service": "quarantine-responder"},
             statistic="Sum",
-            period=period,
+            period=period or Duration.minutes(5),
         )

@@ -70,6 +70,5 @@ def decide(violation: ViolationEvent, thing: ThingFacts, quarantine_group_name: 
     return Decision(
         (Action.QUARANTINE, Action.NOTIFY),
         Outcome.QUARANTINE,
-        f"behavior '{violation.behavior.name}' of security profile '{violation.security_profile_name}' "
-        f"is in alarm",
+        f"behavior '{violation.behavior.name}' of security profile '{violation.security_profile_name}' is in alarm",
     )

@@ -52,9 +52,7 @@ class BehaviorCriteria(_Model):
     consecutive_datapoints_to_alarm: int | None = Field(default=None, alias="consecutiveDatapointsToAlarm")
     consecutive_datapoints_to_clear: int | None = Field(default=None, alias="consecutiveDatapointsToClear")
     statistical_threshold: StatisticalThreshold | None = Field(default=None, alias="statisticalThreshold")
-    ml_detection_config: MachineLearningDetectionConfig | None = Field(
-        default=None, alias="mlDetectionConfig"
-    )
+    ml_detection_config: MachineLearningDetectionConfig | None = Field(default=None, alias="mlDetectionConfig")
 
 
 class ViolatedBehavior(_Model):

@@ -1,0 +1,148 @@
+"""DeviceDefender: a sound Device Defender setup from a few choices."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from enum import Enum
+
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from constructs_lib._validation import raise_if_any
+from constructs_lib.alerts.alert_topic import AlertTopic
+from constructs_lib.audit.account_audit import AccountAudit
+from constructs_lib.audit.audit_check import ALL_AUDIT_CHECKS, AuditCheck
+from constructs_lib.audit.scheduled_audit import AuditFrequency, DayOfWeek, ScheduledAudit
+from constructs_lib.detect.behavior import Behavior
+from constructs_lib.detect.security_profile import SecurityProfile
+from constructs_lib.fleet.fleet_group import FleetGroup, IFleetGroup
+from constructs_lib.fleet.quarantine_group import QuarantineGroup
+from constructs_lib.response.quarantine_responder import QuarantineResponder
+
+
+class DetectMode(str, Enum):
+    """How behaviors are evaluated.
+
+    MANAGED creates an ``AWS::IoT::SecurityProfile``: only for accounts that used Device Defender
+    Detect before 2026-08-31 (it is closed to new customers). NONE deploys everywhere: audit,
+    alerting and the quarantine responder, without a security profile.
+    """
+
+    MANAGED = "managed"
+    NONE = "none"
+
+
+class AuditSchedule:
+    """When the scheduled audit runs. Build with ``daily()``, ``weekly(day)``, ``biweekly(day)`` or ``monthly(day)``."""
+
+    def __init__(
+        self, frequency: AuditFrequency, *, day_of_week: DayOfWeek | None = None, day_of_month: int | str | None = None
+    ) -> None:
+        self.frequency = frequency
+        self.day_of_week = day_of_week
+        self.day_of_month = day_of_month
+
+    @staticmethod
+    def daily() -> AuditSchedule:
+        return AuditSchedule(AuditFrequency.DAILY)
+
+    @staticmethod
+    def weekly(day: DayOfWeek) -> AuditSchedule:
+        return AuditSchedule(AuditFrequency.WEEKLY, day_of_week=day)
+
+    @staticmethod
+    def biweekly(day: DayOfWeek) -> AuditSchedule:
+        return AuditSchedule(AuditFrequency.BIWEEKLY, day_of_week=day)
+
+    @staticmethod
+    def monthly(day: int | str) -> AuditSchedule:
+        return AuditSchedule(AuditFrequency.MONTHLY, day_of_month=day)
+
+
+class DeviceDefender(Construct):
+    """Alert topic, fleet groups, quarantine group and responder, account audit with a schedule,
+    and (with ``DetectMode.MANAGED``) a security profile over the fleet groups.
+
+    Exactly one of ``notification_email`` and ``notification_topic`` says where operators hear
+    about quarantines and violations.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        fleet_groups: Sequence[str | IFleetGroup],
+        behaviors: Sequence[Behavior] = (),
+        detect_mode: DetectMode = DetectMode.NONE,
+        audit_schedule: AuditSchedule | None = None,
+        audit_checks: Sequence[AuditCheck] = ALL_AUDIT_CHECKS,
+        notification_email: str | None = None,
+        notification_topic: AlertTopic | None = None,
+        dry_run: bool = False,
+    ) -> None:
+        """
+        :param fleet_groups: thing group names to create, or existing groups to target.
+        :param behaviors: Detect behaviors for the fleet. Default: none (needs MANAGED to be used).
+        :param detect_mode: Default: NONE, which deploys in every account.
+        :param audit_schedule: Default: weekly on Monday.
+        :param audit_checks: Default: all checks.
+        :param dry_run: the responder decides and notifies but changes nothing. Default: false.
+        """
+        super().__init__(scope, id)
+        problems: list[str] = []
+        if not fleet_groups:
+            problems.append("fleet_groups is empty; give at least one thing group name or FleetGroup")
+        try:
+            detect_mode = DetectMode(detect_mode)
+        except ValueError:
+            problems.append(f"detect_mode '{detect_mode}' is not one of {', '.join(m.value for m in DetectMode)}")
+        else:
+            if detect_mode is DetectMode.MANAGED and not behaviors:
+                problems.append("detect_mode MANAGED needs at least one behavior")
+            if detect_mode is DetectMode.NONE and behaviors:
+                problems.append(
+                    f"behaviors were given ({len(behaviors)}) but detect_mode is NONE, so nothing would evaluate "
+                    "them; choose DetectMode.MANAGED (accounts that had Detect before 2026-08-31) or drop them"
+                )
+        if (notification_email is None) == (notification_topic is None):
+            problems.append("give exactly one of notification_email and notification_topic")
+        if notification_email is not None and "@" not in notification_email:
+            problems.append(f"notification_email '{notification_email}' is not an email address")
+        raise_if_any(self.node.path, problems)
+
+        self.alert_topic = AlertTopic(self, "AlertTopic", display_name="Device Defender alerts")
+        self.notification_topic = notification_topic or AlertTopic(
+            self, "NotificationTopic", display_name="Device Defender actions"
+        )
+        if notification_email is not None:
+            self.notification_topic.topic.add_subscription(subscriptions.EmailSubscription(notification_email))
+
+        self.fleet_groups: list[IFleetGroup] = [
+            FleetGroup(self, f"Fleet{index}", thing_group_name=group) if isinstance(group, str) else group
+            for index, group in enumerate(fleet_groups)
+        ]
+        self.quarantine_group = QuarantineGroup(self, "QuarantineGroup")
+        self.responder = QuarantineResponder(
+            self,
+            "Responder",
+            quarantine_group=self.quarantine_group,
+            existing_alert_topic=self.alert_topic,
+            notification_topic=self.notification_topic,
+            dry_run=dry_run,
+        )
+        self.account_audit = AccountAudit(self, "AccountAudit", checks=audit_checks, alert_topic=self.alert_topic)
+        schedule = audit_schedule or AuditSchedule.weekly(DayOfWeek.MON)
+        self.scheduled_audit = ScheduledAudit(
+            self,
+            "ScheduledAudit",
+            account_audit=self.account_audit,
+            frequency=schedule.frequency,
+            day_of_week=schedule.day_of_week,
+            day_of_month=schedule.day_of_month,
+        )
+        self.security_profile: SecurityProfile | None = None
+        if detect_mode is DetectMode.MANAGED:
+            self.security_profile = SecurityProfile(
+                self, "SecurityProfile", behaviors=behaviors, targets=self.fleet_groups, alert_topic=self.alert_topic
+            )
