@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import Enum
 
+from aws_cdk import Duration
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib._validation import raise_if_any
@@ -17,6 +19,7 @@ from constructs_lib.detect.behavior import Behavior
 from constructs_lib.detect.security_profile import SecurityProfile
 from constructs_lib.fleet.fleet_group import FleetGroup, IFleetGroup
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
+from constructs_lib.nag import acknowledge
 from constructs_lib.response.quarantine_responder import QuarantineResponder
 
 
@@ -116,7 +119,27 @@ class DeviceDefender(Construct):
             self, "NotificationTopic", display_name="Device Defender actions"
         )
         if notification_email is not None:
-            self.notification_topic.topic.add_subscription(subscriptions.EmailSubscription(notification_email))
+            # Notifications SNS cannot deliver (bounced address, endpoint errors) are kept, not lost.
+            self.undelivered_notifications = sqs.Queue(
+                self,
+                "UndeliveredNotifications",
+                encryption=sqs.QueueEncryption.SQS_MANAGED,
+                enforce_ssl=True,
+                retention_period=Duration.days(14),
+            )
+            acknowledge(
+                self.undelivered_notifications,
+                {
+                    "Serverless-SQSRedrivePolicy": (
+                        "This queue is the dead-letter queue of the notification email subscription; nothing "
+                        "consumes it, so it needs no redrive policy of its own."
+                    ),
+                    "AwsSolutions-SQS3": "This queue is the dead-letter queue of the notification email subscription.",
+                },
+            )
+            self.notification_topic.topic.add_subscription(
+                subscriptions.EmailSubscription(notification_email, dead_letter_queue=self.undelivered_notifications)
+            )
 
         self.fleet_groups: list[IFleetGroup] = [
             FleetGroup(self, f"Fleet{index}", thing_group_name=group) if isinstance(group, str) else group

@@ -10,8 +10,13 @@ from constructs import IConstruct
 
 
 def apply_nag_packs(app: App) -> None:
-    """AwsSolutions and Serverless packs: synth fails on any unacknowledged error."""
-    Validations.of(app).add_plugins(AwsSolutionsChecks(app), ServerlessChecks(app))
+    """AwsSolutions and Serverless packs: synth fails on any unacknowledged error. Acknowledgments
+    are also written into each resource's template Metadata (``cdk_nag.rules_to_suppress``), so that a
+    reviewer of the shipped CloudFormation sees every one with its reason."""
+    Validations.of(app).add_plugins(
+        AwsSolutionsChecks(app, write_suppressions_to_cloud_formation=True),
+        ServerlessChecks(app, write_suppressions_to_cloud_formation=True),
+    )
 
 
 def acknowledge(construct: IConstruct, reasons: Mapping[str, str]) -> None:

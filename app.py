@@ -1,0 +1,116 @@
+#!/usr/bin/env python3
+"""Reference app: one Device Defender stack per stage, configured from cdk.json context.
+
+    cdk synth                  # every stage in cdk.json
+    cdk synth -c stage=prod    # one stage
+    cdk synth -c stage=dev -c detect=managed   # an account that had managed Detect
+
+Stacks are environment-agnostic unless a stage gives ``account`` and ``region``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import aws_cdk as cdk
+from constructs import Construct
+
+from constructs_lib import (
+    AuditSchedule,
+    Behavior,
+    ComparisonOperator,
+    DayOfWeek,
+    DetectMode,
+    DeviceDefender,
+    apply_nag_packs,
+)
+
+
+def fleet_behaviors() -> list[Behavior]:
+    """The reference fleet's expectations; used when Detect is managed."""
+    return [
+        Behavior.rule(
+            "MessageStorm",
+            metric="aws:num-messages-sent",
+            operator=ComparisonOperator.GREATER_THAN,
+            threshold=1000,
+            duration=cdk.Duration.minutes(5),
+            datapoints_to_alarm=2,
+            datapoints_to_clear=2,
+        ),
+        Behavior.rule(
+            "AuthorizationFailures",
+            metric="aws:num-authorization-failures",
+            operator=ComparisonOperator.GREATER_THAN,
+            threshold=10,
+            duration=cdk.Duration.minutes(5),
+        ),
+        Behavior.rule(
+            "ConnectionChurn",
+            metric="aws:num-disconnects",
+            operator=ComparisonOperator.GREATER_THAN,
+            threshold=20,
+            duration=cdk.Duration.minutes(15),
+            datapoints_to_alarm=2,
+        ),
+    ]
+
+
+def _audit_schedule(config: Mapping[str, Any]) -> AuditSchedule:
+    frequency = config.get("frequency", "WEEKLY")
+    if frequency == "DAILY":
+        return AuditSchedule.daily()
+    if frequency == "WEEKLY":
+        return AuditSchedule.weekly(DayOfWeek(config.get("dayOfWeek", "MON")))
+    if frequency == "BIWEEKLY":
+        return AuditSchedule.biweekly(DayOfWeek(config.get("dayOfWeek", "MON")))
+    if frequency == "MONTHLY":
+        return AuditSchedule.monthly(config.get("dayOfMonth", "LAST"))
+    raise ValueError(f"auditSchedule.frequency '{frequency}' must be DAILY, WEEKLY, BIWEEKLY or MONTHLY")
+
+
+class DeviceDefenderStack(cdk.Stack):
+    def __init__(self, scope: Construct, id: str, *, stage: str, config: Mapping[str, Any], detect: str, **kwargs: Any):
+        super().__init__(scope, id, description=f"AWS IoT Device Defender setup ({stage})", **kwargs)
+        detect_mode = DetectMode(detect)
+        self.defender = DeviceDefender(
+            self,
+            "DeviceDefender",
+            fleet_groups=list(config["fleetGroups"]),
+            behaviors=fleet_behaviors() if detect_mode is DetectMode.MANAGED else (),
+            detect_mode=detect_mode,
+            audit_schedule=_audit_schedule(config.get("auditSchedule", {})),
+            notification_email=config["notificationEmail"],
+            dry_run=bool(config.get("dryRun", False)),
+        )
+        cdk.Tags.of(self).add("stage", stage)
+        cdk.Tags.of(self).add("app", "iot-device-defender")
+
+
+def build(app: cdk.App) -> list[DeviceDefenderStack]:
+    stages: Mapping[str, Mapping[str, Any]] = app.node.try_get_context("stages") or {}
+    chosen = app.node.try_get_context("stage")
+    if chosen is not None and chosen not in stages:
+        raise ValueError(f"context stage '{chosen}' is not defined in cdk.json; defined: {', '.join(stages)}")
+    stacks = []
+    for stage, config in stages.items():
+        if chosen is not None and stage != chosen:
+            continue
+        detect = app.node.try_get_context("detect") or config.get("detect", DetectMode.NONE.value)
+        env = None
+        if config.get("account") or config.get("region"):
+            env = cdk.Environment(account=config.get("account"), region=config.get("region"))
+        stacks.append(
+            DeviceDefenderStack(
+                app, f"DeviceDefender-{stage}", stage=stage, config=config, detect=detect, env=env
+            )
+        )
+    apply_nag_packs(app)
+    return stacks
+
+
+if __name__ == "__main__":
+    application = cdk.App()
+    build(application)
+    application.synth()
