@@ -1,0 +1,28 @@
+"""Every example under examples/ synthesizes with cdk-nag passing and cfn-lint clean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from constructs_lib.synth_report import cfn_lint_findings
+
+
+def test_each_example_synthesizes_clean(example_assemblies):
+    assert example_assemblies, "no example found under examples/"
+    for name, assembly in example_assemblies.items():
+        templates = sorted(Path(assembly.directory).glob("*.template.json"))
+        assert templates, name
+        for template in templates:
+            assert cfn_lint_findings(template) == [], template.name
+
+
+def test_existing_fleet_example_runs_the_responder_in_dry_run(example_assemblies):
+    stack = example_assemblies["existing_fleet"].get_stack_by_name("SmartMeterDefender")
+    variables = [
+        r["Properties"]["Environment"]["Variables"]
+        for r in stack.template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and "Environment" in r["Properties"]
+    ]
+    assert [v["DRY_RUN"] for v in variables if "DRY_RUN" in v] == ["true"]
+    audits = [r for r in stack.template["Resources"].values() if r["Type"] == "AWS::IoT::ScheduledAudit"]
+    assert audits[0]["Properties"]["DayOfMonth"] == "LAST"
