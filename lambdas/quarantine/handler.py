@@ -28,7 +28,8 @@ from lambdas.shared.violation import NotAViolationError, ViolationEvent, parse_v
 logger = Logger(service="quarantine-responder")
 tracer = Tracer(service="quarantine-responder")
 metrics = Metrics(namespace="DeviceDefender/Quarantine", service="quarantine-responder")
-processor = BatchProcessor(event_type=EventType.SQS)
+# Report every failed record individually, even when the whole batch fails.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 class UnreadableRecordError(ValueError):
