@@ -102,9 +102,7 @@ def build(app: cdk.App) -> list[DeviceDefenderStack]:
         if config.get("account") or config.get("region"):
             env = cdk.Environment(account=config.get("account"), region=config.get("region"))
         stacks.append(
-            DeviceDefenderStack(
-                app, f"DeviceDefender-{stage}", stage=stage, config=config, detect=detect, env=env
-            )
+            DeviceDefenderStack(app, f"DeviceDefender-{stage}", stage=stage, config=config, detect=detect, env=env)
         )
     apply_nag_packs(app)
     return stacks

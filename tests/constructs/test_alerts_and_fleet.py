@@ -24,7 +24,9 @@ def template() -> Template:
 
 def test_alert_topic_uses_a_rotating_customer_managed_key(template):
     template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
-    template.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.object_like({"Fn::GetAtt": Match.any_value()})})
+    template.has_resource_properties(
+        "AWS::SNS::Topic", {"KmsMasterKeyId": Match.object_like({"Fn::GetAtt": Match.any_value()})}
+    )
 
 
 def test_alert_topic_policy_is_tls_only_and_owner_only(template):
@@ -34,9 +36,7 @@ def test_alert_topic_policy_is_tls_only_and_owner_only(template):
             "PolicyDocument": {
                 "Statement": Match.array_with(
                     [
-                        Match.object_like(
-                            {"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
-                        ),
+                        Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
                         Match.object_like(
                             {
                                 "Sid": "DenyOtherAccounts",
@@ -63,7 +63,9 @@ def test_grant_publish_gives_sns_publish_and_the_key_actions(template):
             "PolicyDocument": {
                 "Statement": Match.array_with(
                     [
-                        Match.object_like({"Action": "sns:Publish", "Resource": {"Ref": Match.string_like_regexp("Alerts")}}),
+                        Match.object_like(
+                            {"Action": "sns:Publish", "Resource": {"Ref": Match.string_like_regexp("Alerts")}}
+                        ),
                         Match.object_like({"Action": ["kms:GenerateDataKey", "kms:Decrypt"]}),
                     ]
                 )

@@ -40,9 +40,7 @@ def rule_error(**arguments) -> str:
     return str(raised.value)
 
 
-@pytest.mark.parametrize(
-    "metric", ["aws:num-messages-sent", "aws:num-authorization-failures", "aws:num-disconnects"]
-)
+@pytest.mark.parametrize("metric", ["aws:num-messages-sent", "aws:num-authorization-failures", "aws:num-disconnects"])
 def test_rule_definition_round_trips_through_the_api_shape(metric):
     behavior = messages(metric=metric, datapoints_to_alarm=2, datapoints_to_clear=3)
     api = behavior.definition.to_api()
@@ -190,7 +188,9 @@ def test_alert_role_is_assumable_by_iot_only_and_may_only_publish(profile_templa
         },
     )
     [policy] = [
-        p for p in profile_template.find_resources("AWS::IAM::Policy").values() if "AlertRole" in str(p["Properties"]["Roles"])
+        p
+        for p in profile_template.find_resources("AWS::IAM::Policy").values()
+        if "AlertRole" in str(p["Properties"]["Roles"])
     ]
     actions = [s["Action"] for s in policy["Properties"]["PolicyDocument"]["Statement"]]
     assert actions == ["sns:Publish", ["kms:GenerateDataKey", "kms:Decrypt"]]

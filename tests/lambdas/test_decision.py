@@ -23,7 +23,12 @@ INVALIDATED = parse_violation_message(json.dumps(load_event("violation_alarm_inv
         (IN_ALARM, ThingFacts("t", True, {}, ("fleet", "q")), Outcome.ALREADY_QUARANTINED, (Action.NOTIFY,)),
         (IN_ALARM, ThingFacts("t", True, {"quarantine_exempt": "true"}), Outcome.EXEMPT, (Action.NOTIFY,)),
         (IN_ALARM, ThingFacts("t", True, {"quarantine_exempt": " TRUE "}), Outcome.EXEMPT, (Action.NOTIFY,)),
-        (IN_ALARM, ThingFacts("t", True, {"quarantine_exempt": "no"}), Outcome.QUARANTINE, (Action.QUARANTINE, Action.NOTIFY)),
+        (
+            IN_ALARM,
+            ThingFacts("t", True, {"quarantine_exempt": "no"}),
+            Outcome.QUARANTINE,
+            (Action.QUARANTINE, Action.NOTIFY),
+        ),
         (IN_ALARM, ThingFacts("t", False), Outcome.THING_NOT_FOUND, (Action.NOTIFY,)),
         (CLEARED, ThingFacts("t", True, {}, ("q",)), Outcome.NOTIFY_ONLY_EVENT, (Action.NOTIFY,)),
         (INVALIDATED, ThingFacts("t", True), Outcome.NOTIFY_ONLY_EVENT, (Action.NOTIFY,)),

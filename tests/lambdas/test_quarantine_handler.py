@@ -118,7 +118,10 @@ def test_exempt_thing_is_left_alone_and_the_notification_says_why(world):
 
 @pytest.mark.parametrize(
     ("event_file", "thing"),
-    [("violation_alarm_cleared_rule.json", "DefenderWorkshopThing"), ("violation_alarm_invalidated_ml.json", "lightbulb-1")],
+    [
+        ("violation_alarm_cleared_rule.json", "DefenderWorkshopThing"),
+        ("violation_alarm_invalidated_ml.json", "lightbulb-1"),
+    ],
 )
 def test_cleared_and_invalidated_events_notify_only(world, event_file, thing):
     world.add_thing(thing)

@@ -72,7 +72,9 @@ def test_every_nag_acknowledgment_carries_a_reason(reference_assembly, stage):
 def test_stages_differ_in_audit_frequency_dry_run_and_notification_target(reference_assembly):
     def pick(stage: str, resource_type: str) -> list[dict]:
         return [
-            r["Properties"] for r in _template(reference_assembly, stage)["Resources"].values() if r["Type"] == resource_type
+            r["Properties"]
+            for r in _template(reference_assembly, stage)["Resources"].values()
+            if r["Type"] == resource_type
         ]
 
     assert pick("dev", "AWS::IoT::ScheduledAudit")[0]["Frequency"] == "WEEKLY"

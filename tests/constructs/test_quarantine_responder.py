@@ -1,0 +1,176 @@
+"""QuarantineResponder: wiring, function settings, least-privilege IAM, alarms and validation."""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from constructs_lib import AlertTopic, ConstructValidationError, QuarantineGroup, QuarantineResponder
+
+
+@pytest.fixture(scope="module")
+def stack_and_responder() -> tuple[cdk.Stack, QuarantineResponder]:
+    stack = cdk.Stack(cdk.App(), "Response")
+    responder = QuarantineResponder(
+        stack,
+        "Responder",
+        quarantine_group=QuarantineGroup(stack, "Quarantine", thing_group_name="quarantine"),
+        existing_alert_topic=AlertTopic(stack, "Alerts"),
+        dry_run=True,
+        batch_size=5,
+        reserved_concurrency=3,
+    )
+    return stack, responder
+
+
+@pytest.fixture(scope="module")
+def template(stack_and_responder) -> Template:
+    return Template.from_stack(stack_and_responder[0])
+
+
+def _function(template: Template) -> dict:
+    [function] = [
+        f["Properties"]
+        for f in template.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"].get("Handler") == "lambdas.quarantine.handler.lambda_handler"
+    ]
+    return function
+
+
+def test_function_settings(template):
+    function = _function(template)
+    assert function["Runtime"] == "python3.14"
+    assert function["Architectures"] == ["arm64"]
+    assert function["MemorySize"] == 256
+    assert function["Timeout"] == 60
+    assert function["TracingConfig"] == {"Mode": "Active"}
+    assert function["ReservedConcurrentExecutions"] == 3
+    assert "DeadLetterConfig" in function
+    layer = str(function["Layers"])
+    assert ":017000801446:layer:AWSLambdaPowertoolsPythonV3-python314-arm64:" in layer
+    assert "{'Ref': 'AWS::Region'}" in layer
+
+
+def test_function_environment_is_the_runtime_contract(template):
+    variables = _function(template)["Environment"]["Variables"]
+    assert set(variables) == {
+        "QUARANTINE_GROUP_NAME",
+        "STATE_TABLE_NAME",
+        "NOTIFY_TOPIC_ARN",
+        "DRY_RUN",
+        "POWERTOOLS_SERVICE_NAME",
+        "POWERTOOLS_METRICS_NAMESPACE",
+    }
+    assert variables["DRY_RUN"] == "true"
+    assert variables["QUARANTINE_GROUP_NAME"]["Ref"].startswith("QuarantineGroup")
+
+
+def test_queue_is_subscribed_and_redrives_to_the_dlq(template):
+    template.has_resource_properties(
+        "AWS::SNS::Subscription",
+        {
+            "Protocol": "sqs",
+            "RawMessageDelivery": True,
+            "TopicArn": {"Ref": Match.string_like_regexp("Alerts")},
+            "RedrivePolicy": Match.any_value(),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "VisibilityTimeout": 360,
+            "SqsManagedSseEnabled": True,
+            "RedrivePolicy": {"maxReceiveCount": 5, "deadLetterTargetArn": Match.any_value()},
+        },
+    )
+    template.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping", {"BatchSize": 5, "FunctionResponseTypes": ["ReportBatchItemFailures"]}
+    )
+
+
+def test_state_table_has_id_key_pitr_and_is_retained(template):
+    template.has_resource(
+        "AWS::DynamoDB::Table",
+        {
+            "Properties": Match.object_like(
+                {
+                    "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                    "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                    "BillingMode": "PAY_PER_REQUEST",
+                }
+            ),
+            "DeletionPolicy": "Retain",
+        },
+    )
+
+
+def test_iam_is_least_privilege(template):
+    [policy] = [
+        p
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if "FunctionRole" in str(p["Properties"]["Roles"])
+    ]
+    statements = policy["Properties"]["PolicyDocument"]["Statement"]
+    actions = sorted(
+        action for s in statements for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    )
+    iot_actions = [a for a in actions if a.startswith("iot:")]
+    assert iot_actions == ["iot:AddThingToThingGroup", "iot:DescribeThing", "iot:ListThingGroupsForThing"]
+    assert "dynamodb:PutItem" in actions and "dynamodb:GetItem" in actions
+    assert not any(a.endswith("*") for a in actions if not a.startswith(("xray:", "sqs:", "logs:")))
+    move = next(s for s in statements if s.get("Sid") == "MoveThingsIntoQuarantine")
+    assert move["Resource"][1]["Fn::GetAtt"][0].startswith("QuarantineGroup")
+    for statement in statements:
+        if str(statement["Action"]).startswith(("iot:", "['iot:")):
+            assert statement["Resource"] != "*"
+            assert ":thing/*" in str(statement["Resource"])
+
+
+def test_function_role_uses_no_managed_policy(template):
+    [role] = [r for r in template.find_resources("AWS::IAM::Role").values() if "Quarantine responder" in str(r)]
+    assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_alarms_on_dead_letter_queue_and_errors(template):
+    template.resource_count_is("AWS::CloudWatch::Alarm", 2)
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 1, "EvaluationPeriods": 1},
+    )
+    template.has_resource_properties("AWS::CloudWatch::Alarm", {"MetricName": "Errors", "Namespace": "AWS/Lambda"})
+
+
+def test_metric_methods_point_at_the_function_metrics(stack_and_responder):
+    _, responder = stack_and_responder
+    metric = responder.metric_quarantines()
+    assert (metric.namespace, metric.metric_name, metric.statistic) == (
+        "DeviceDefender/Quarantine",
+        "Quarantines",
+        "Sum",
+    )
+    assert responder.metric_dry_run_quarantines().metric_name == "DryRunQuarantines"
+    assert responder.metric_rejected_records(period=cdk.Duration.minutes(1)).period.to_minutes() == 1
+
+
+def test_creates_alert_and_notification_topics_when_not_given():
+    stack = cdk.Stack(cdk.App(), "S")
+    QuarantineResponder(stack, "R", quarantine_group=QuarantineGroup(stack, "Q"))
+    Template.from_stack(stack).resource_count_is("AWS::SNS::Topic", 2)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({"batch_size": 11}, "S/R: batch_size 11 must be an integer from 1 to 10"),
+        ({"batch_size": 0}, "S/R: batch_size 0 must be an integer from 1 to 10"),
+        ({"reserved_concurrency": 0}, "S/R: reserved_concurrency 0 must be an integer from 1 to 20"),
+        ({"dry_run": "yes"}, "S/R: dry_run 'yes' must be True or False"),
+    ],
+)
+def test_fails_when_an_argument_is_out_of_range(arguments, message):
+    stack = cdk.Stack(cdk.App(), "S")
+    group = QuarantineGroup(stack, "Q")
+    with pytest.raises(ConstructValidationError) as raised:
+        QuarantineResponder(stack, "R", quarantine_group=group, **arguments)
+    assert str(raised.value) == message
