@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import Enum
 
-from aws_cdk import Duration
 from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from constructs_lib._queues import dead_letter_queue
 from constructs_lib._validation import raise_if_any
 from constructs_lib.alerts.alert_topic import AlertTopic
 from constructs_lib.audit.account_audit import AccountAudit
@@ -120,13 +119,7 @@ class DeviceDefender(Construct):
         )
         if notification_email is not None:
             # Notifications SNS cannot deliver (bounced address, endpoint errors) are kept, not lost.
-            self.undelivered_notifications = sqs.Queue(
-                self,
-                "UndeliveredNotifications",
-                encryption=sqs.QueueEncryption.SQS_MANAGED,
-                enforce_ssl=True,
-                retention_period=Duration.days(14),
-            )
+            self.undelivered_notifications = dead_letter_queue(self, "UndeliveredNotifications")
             acknowledge(
                 self.undelivered_notifications,
                 {

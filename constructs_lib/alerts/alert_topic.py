@@ -88,3 +88,10 @@ class AlertTopic(Construct):
         )
         self.encryption_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
         return grant
+
+    def add_defender_publisher_role(self, scope: Construct, id: str, *, description: str) -> iam.Role:
+        """A role that Device Defender (``iot.amazonaws.com``) assumes to publish to this topic, and
+        that can do nothing else. Security profiles and audit notifications each get their own."""
+        role = iam.Role(scope, id, assumed_by=iam.ServicePrincipal("iot.amazonaws.com"), description=description)
+        self.grant_publish(role)
+        return role

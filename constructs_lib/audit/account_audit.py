@@ -61,13 +61,9 @@ class AccountAudit(Construct):
         notification_targets = None
         self.notification_role: iam.Role | None = None
         if alert_topic is not None:
-            self.notification_role = iam.Role(
-                self,
-                "NotificationRole",
-                assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
-                description="Lets Device Defender audit publish completion notifications",
+            self.notification_role = alert_topic.add_defender_publisher_role(
+                self, "NotificationRole", description="Lets Device Defender audit publish completion notifications"
             )
-            alert_topic.grant_publish(self.notification_role)
             notification_targets = iot.CfnAccountAuditConfiguration.AuditNotificationTargetConfigurationsProperty(
                 sns=iot.CfnAccountAuditConfiguration.AuditNotificationTargetProperty(
                     enabled=True, role_arn=self.notification_role.role_arn, target_arn=alert_topic.topic_arn
@@ -143,42 +139,29 @@ def _grant_audit_reads(role: iam.Role, scope: Construct) -> None:
             resources=[stack.format_arn(service="cognito-identity", resource="identitypool", resource_name="*")],
         )
     )
-    reason = (
-        "Device Defender audit examines every {what} of this account to find non-compliant ones; the "
-        "resource is scoped to this account (and region for IoT) and the actions are read-only."
+    scoped = {
+        "iot:<AWS::Region>:<AWS::AccountId>:cert/*": "device certificate",
+        "iot:<AWS::Region>:<AWS::AccountId>:cacert/*": "CA certificate",
+        "iot:<AWS::Region>:<AWS::AccountId>:policy/*": "IoT policy",
+        "iot:<AWS::Region>:<AWS::AccountId>:rolealias/*": "role alias",
+        "iam::<AWS::AccountId>:role/*": "IAM role behind a role alias or Cognito identity pool",
+        "iam::<AWS::AccountId>:policy/*": "customer-managed policy attached to those roles",
+        "cognito-identity:<AWS::Region>:<AWS::AccountId>:identitypool/*": "Cognito identity pool",
+    }
+    reasons = {
+        f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:{resource}]": (
+            f"Device Defender audit examines every {what} of this account to find non-compliant ones; the "
+            "resource is scoped to this account (and region where the service is regional); read-only actions."
+        )
+        for resource, what in scoped.items()
+    }
+    reasons["AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::aws:policy/*]"] = (
+        "The audit reads AWS managed policies attached to role-alias and Cognito roles to judge how "
+        "permissive they are; read-only."
     )
-    acknowledge(
-        role,
-        {
-            "AwsSolutions-IAM5[Resource::*]": (
-                "The IoT list actions (ListCertificates, ListCACertificates, ListPolicies, ListRoleAliases) and "
-                "logging-options reads support no resource-level permissions (Service Authorization Reference); "
-                "they are read-only and are what the audit enumerates."
-            ),
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*]": (
-                reason.format(what="device certificate")
-            ),
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cacert/*]": (
-                reason.format(what="CA certificate")
-            ),
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:policy/*]": (
-                reason.format(what="IoT policy")
-            ),
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:rolealias/*]": (
-                reason.format(what="role alias")
-            ),
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]": (
-                reason.format(what="IAM role behind a role alias or Cognito identity pool")
-            ),
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:policy/*]": (
-                reason.format(what="customer-managed policy attached to those roles")
-            ),
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::aws:policy/*]": (
-                "The audit reads AWS managed policies attached to role-alias and Cognito roles to judge how "
-                "permissive they are; read-only."
-            ),
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:cognito-identity:<AWS::Region>:<AWS::AccountId>:identitypool/*]": (  # noqa: E501
-                reason.format(what="Cognito identity pool")
-            ),
-        },
+    reasons["AwsSolutions-IAM5[Resource::*]"] = (
+        "The IoT list actions (ListCertificates, ListCACertificates, ListPolicies, ListRoleAliases) and "
+        "logging-options reads support no resource-level permissions (Service Authorization Reference); "
+        "they are read-only and are what the audit enumerates."
     )
+    acknowledge(role, reasons)

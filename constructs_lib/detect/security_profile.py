@@ -65,13 +65,9 @@ class SecurityProfile(Construct):
         alert_targets = None
         self.alert_role: iam.Role | None = None
         if alert_topic is not None:
-            self.alert_role = iam.Role(
-                self,
-                "AlertRole",
-                assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
-                description="Lets Device Defender publish this security profile's alerts",
+            self.alert_role = alert_topic.add_defender_publisher_role(
+                self, "AlertRole", description="Lets Device Defender publish this security profile's alerts"
             )
-            alert_topic.grant_publish(self.alert_role)
             alert_targets = {
                 "SNS": iot.CfnSecurityProfile.AlertTargetProperty(
                     alert_target_arn=alert_topic.topic_arn, role_arn=self.alert_role.role_arn

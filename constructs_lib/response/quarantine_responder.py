@@ -13,6 +13,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from constructs_lib._queues import dead_letter_queue
 from constructs_lib._validation import raise_if_any
 from constructs_lib.alerts.alert_topic import AlertTopic
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
@@ -80,13 +81,7 @@ class QuarantineResponder(Construct):
         self.notification_topic = notification_topic or AlertTopic(self, "NotificationTopic")
         self.quarantine_group = quarantine_group
 
-        self.dead_letter_queue = sqs.Queue(
-            self,
-            "DeadLetterQueue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-        )
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue")
         self.queue = sqs.Queue(
             self,
             "Queue",
@@ -212,21 +207,24 @@ class QuarantineResponder(Construct):
         self.notification_topic.grant_publish(role)
 
     def _add_alarms(self) -> None:
-        self.dead_letter_queue_alarm = cloudwatch.Alarm(
-            self,
+        self.dead_letter_queue_alarm = self._alarm_on_any(
             "DeadLetterQueueAlarm",
-            alarm_description="Violations the quarantine responder could not process are waiting in its DLQ",
-            metric=self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            "Violations the quarantine responder could not process are waiting in its DLQ",
+            self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
         )
-        self.errors_alarm = cloudwatch.Alarm(
-            self,
+        self.errors_alarm = self._alarm_on_any(
             "ErrorsAlarm",
-            alarm_description="The quarantine function failed invocations",
-            metric=self.function.metric_errors(period=Duration.minutes(5)),
+            "The quarantine function failed invocations",
+            self.function.metric_errors(period=Duration.minutes(5)),
+        )
+
+    def _alarm_on_any(self, id: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
+        """Alarm as soon as one datapoint is at least 1; no data is normal."""
+        return cloudwatch.Alarm(
+            self,
+            id,
+            alarm_description=description,
+            metric=metric,
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
