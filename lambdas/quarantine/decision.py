@@ -1,74 +1,107 @@
-"""What to do about one violation: pure logic, no I/O, no environment.
-
-Default policy (DESIGN.md, runtime contracts): every ``in-alarm`` moves the thing into the
-quarantine group and notifies; ``alarm-cleared`` and ``alarm-invalidated`` notify only (release is
-an operator's decision); certificates are left alone; things whose attribute ``quarantine_exempt``
-is ``true`` are never touched.
-"""
+"""What to do about one violation: the remediation policy applied to the thing. Pure: no I/O."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
 
+from lambdas.shared.remediation_policy import (
+    Confidence,
+    EventType,
+    RemediationAction,
+    RemediationPolicy,
+    RemediationRule,
+)
 from lambdas.shared.things import EXEMPT_ATTRIBUTE, ThingFacts
-from lambdas.shared.violation import ViolationEvent, ViolationEventType
-
-
-class Action(str, Enum):
-    QUARANTINE = "quarantine"
-    NOTIFY = "notify"
+from lambdas.shared.violation import ViolationEvent
 
 
 class Outcome(str, Enum):
     """Why the decision is what it is; every path has a name, including the unknown thing."""
 
-    QUARANTINE = "quarantine"
+    REMEDIATE = "remediate"
+    NOTIFY_ONLY = "notify-only"
+    NO_MATCHING_RULE = "no-matching-rule"
     EXEMPT = "exempt"
     ALREADY_QUARANTINED = "already-quarantined"
+    NOT_QUARANTINED = "not-quarantined"
     THING_NOT_FOUND = "thing-not-found"
-    NOTIFY_ONLY_EVENT = "notify-only-event"
 
 
 @dataclass(frozen=True)
 class Decision:
-    actions: tuple[Action, ...]
+    actions: tuple[RemediationAction, ...]
     outcome: Outcome
     reason: str
+    rule: str | None = None
 
-    @property
-    def quarantines(self) -> bool:
-        return Action.QUARANTINE in self.actions
+    def takes(self, action: RemediationAction) -> bool:
+        return action in self.actions
 
 
-def decide(violation: ViolationEvent, thing: ThingFacts, quarantine_group_name: str) -> Decision:
-    """Apply the default remediation policy to one violation."""
+def matches(rule: RemediationRule, violation: ViolationEvent) -> bool:
+    """All given criteria must hold; a confidence floor never matches a violation without a confidence."""
+    if rule.security_profiles and violation.security_profile_name not in rule.security_profiles:
+        return False
+    if rule.behaviors and violation.behavior.name not in rule.behaviors:
+        return False
+    if rule.metrics and violation.behavior.metric not in rule.metrics:
+        return False
+    if rule.event_types and EventType(violation.violation_event_type.value) not in rule.event_types:
+        return False
+    if rule.min_confidence is not None:
+        confidence = violation.confidence_level
+        if confidence is None:
+            return False
+        try:
+            return Confidence(confidence).rank >= rule.min_confidence.rank
+        except ValueError:
+            return False
+    return True
+
+
+def decide(
+    violation: ViolationEvent, thing: ThingFacts, policy: RemediationPolicy, quarantine_group_name: str
+) -> Decision:
+    rule = next((r for r in policy.rules if matches(r, violation)), None)
+    if rule is None:
+        return Decision((RemediationAction.NOTIFY,), Outcome.NO_MATCHING_RULE, "no remediation rule matches")
+    notify = tuple(a for a in rule.actions if a is RemediationAction.NOTIFY)
+    changes = tuple(a for a in rule.actions if a is not RemediationAction.NOTIFY)
+    if not changes:
+        return Decision(notify, Outcome.NOTIFY_ONLY, f"rule '{rule.name}' only notifies", rule.name)
     if not thing.exists:
         return Decision(
-            (Action.NOTIFY,),
+            notify,
             Outcome.THING_NOT_FOUND,
-            f"thing '{thing.name}' is not in the registry; nothing to quarantine",
+            f"thing '{thing.name}' is not in the registry; nothing to act on",
+            rule.name,
         )
-    if thing.is_exempt:
+    exempt_groups = sorted(set(thing.group_names) & set(policy.exempt_groups))
+    if thing.is_exempt or exempt_groups:
+        why = f"attribute {EXEMPT_ATTRIBUTE}=true" if thing.is_exempt else f"member of exempt group {exempt_groups[0]}"
+        return Decision(notify, Outcome.EXEMPT, f"thing '{thing.name}' is exempt ({why}); never acted on", rule.name)
+    in_quarantine = quarantine_group_name in thing.group_names
+    if RemediationAction.QUARANTINE in changes and in_quarantine:
+        changes = tuple(a for a in changes if a is not RemediationAction.QUARANTINE)
+        if not changes:
+            return Decision(
+                notify,
+                Outcome.ALREADY_QUARANTINED,
+                f"thing '{thing.name}' is already in quarantine group '{quarantine_group_name}'",
+                rule.name,
+            )
+    if RemediationAction.RELEASE in changes and not in_quarantine:
         return Decision(
-            (Action.NOTIFY,),
-            Outcome.EXEMPT,
-            f"thing '{thing.name}' has attribute {EXEMPT_ATTRIBUTE}=true and is never acted on",
-        )
-    if violation.violation_event_type is not ViolationEventType.IN_ALARM:
-        return Decision(
-            (Action.NOTIFY,),
-            Outcome.NOTIFY_ONLY_EVENT,
-            f"'{violation.violation_event_type.value}' is notified only; release is an operator's decision",
-        )
-    if quarantine_group_name in thing.group_names:
-        return Decision(
-            (Action.NOTIFY,),
-            Outcome.ALREADY_QUARANTINED,
-            f"thing '{thing.name}' is already in quarantine group '{quarantine_group_name}'",
+            notify,
+            Outcome.NOT_QUARANTINED,
+            f"thing '{thing.name}' is not in quarantine group '{quarantine_group_name}'; nothing to release",
+            rule.name,
         )
     return Decision(
-        (Action.QUARANTINE, Action.NOTIFY),
-        Outcome.QUARANTINE,
-        f"behavior '{violation.behavior.name}' of security profile '{violation.security_profile_name}' is in alarm",
+        changes + notify,
+        Outcome.REMEDIATE,
+        f"rule '{rule.name}' matched {violation.violation_event_type.value} of behavior "
+        f"'{violation.behavior.name}' in security profile '{violation.security_profile_name}'",
+        rule.name,
     )

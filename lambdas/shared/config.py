@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from lambdas.shared.remediation_policy import PolicyError, RemediationPolicy
 
 _THING_GROUP_NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
-_EXEMPT_ATTRIBUTE = "quarantine_exempt"
+DEFAULT_MAX_QUARANTINES_PER_HOUR = 50
 
 
 class ConfigurationError(ValueError):
@@ -21,7 +23,8 @@ class QuarantineConfig:
     state_table_name: str
     notify_topic_arn: str
     dry_run: bool
-    exempt_attribute: str = _EXEMPT_ATTRIBUTE
+    max_quarantines_per_hour: int = DEFAULT_MAX_QUARANTINES_PER_HOUR
+    policy: RemediationPolicy = field(default_factory=RemediationPolicy.default)
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str]) -> QuarantineConfig:
@@ -44,6 +47,19 @@ class QuarantineConfig:
         dry_run_raw = environ.get("DRY_RUN", "false").strip().lower()
         if dry_run_raw not in ("true", "false"):
             problems.append(f"DRY_RUN '{environ.get('DRY_RUN')}' must be 'true' or 'false'")
+        limit_raw = environ.get("MAX_QUARANTINES_PER_HOUR", str(DEFAULT_MAX_QUARANTINES_PER_HOUR)).strip()
+        limit = DEFAULT_MAX_QUARANTINES_PER_HOUR
+        if not limit_raw.isdigit() or int(limit_raw) < 1:
+            problems.append(f"MAX_QUARANTINES_PER_HOUR '{limit_raw}' must be a whole number of at least 1")
+        else:
+            limit = int(limit_raw)
+        policy = RemediationPolicy.default()
+        policy_raw = environ.get("REMEDIATION_POLICY", "").strip()
+        if policy_raw:
+            try:
+                policy = RemediationPolicy.from_json(policy_raw)
+            except PolicyError as error:
+                problems.extend(f"REMEDIATION_POLICY {problem}" for problem in error.problems)
         if problems:
             raise ConfigurationError("invalid quarantine configuration: " + "; ".join(problems))
         return cls(
@@ -51,4 +67,6 @@ class QuarantineConfig:
             state_table_name=table,
             notify_topic_arn=topic,
             dry_run=dry_run_raw == "true",
+            max_quarantines_per_hour=limit,
+            policy=policy,
         )

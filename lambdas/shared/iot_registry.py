@@ -1,4 +1,4 @@
-"""Every IoT registry call the runtime makes."""
+"""Every IoT registry and certificate call the runtime makes (retries: see ``aws_clients``)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from botocore.exceptions import ClientError
 
 from lambdas.shared.aws_clients import client
 from lambdas.shared.things import ThingFacts
+
+CERTIFICATE_ARN_MARKER = ":cert/"
 
 
 class IotRegistry:
@@ -38,3 +40,23 @@ class IotRegistry:
 
     def add_thing_to_group(self, thing_name: str, group_name: str) -> None:
         self._iot.add_thing_to_thing_group(thingName=thing_name, thingGroupName=group_name)
+
+    def remove_thing_from_group(self, thing_name: str, group_name: str) -> None:
+        self._iot.remove_thing_from_thing_group(thingName=thing_name, thingGroupName=group_name)
+
+    def certificates_of(self, thing_name: str) -> dict[str, str]:
+        """Certificate id -> status (ACTIVE, INACTIVE, REVOKED, ...) of every certificate attached to the thing.
+        Other principals (Cognito identities) are not certificates and are skipped."""
+        statuses: dict[str, str] = {}
+        paginator = self._iot.get_paginator("list_thing_principals")
+        for page in paginator.paginate(thingName=thing_name):
+            for principal in page.get("principals", []):
+                if CERTIFICATE_ARN_MARKER not in principal:
+                    continue
+                certificate_id = principal.rsplit("/", 1)[1]
+                described = self._iot.describe_certificate(certificateId=certificate_id)
+                statuses[certificate_id] = described["certificateDescription"]["status"]
+        return statuses
+
+    def set_certificate_status(self, certificate_id: str, status: str) -> None:
+        self._iot.update_certificate(certificateId=certificate_id, newStatus=status)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ class QuarantineRecord:
     security_profile_name: str
     behavior_name: str
     quarantined_at: datetime
+    certificates_before: Mapping[str, str] = field(default_factory=dict)
 
 
 class QuarantineRecords:
@@ -32,12 +34,13 @@ class QuarantineRecords:
         self._dynamodb = dynamodb or client("dynamodb")
 
     def save_if_absent(self, record: QuarantineRecord) -> bool:
-        """Keep the first record: it holds the state before any quarantine. Returns False if one exists."""
+        """Keep the first record: it holds the state before any action. Returns False if one exists."""
         item: dict[str, Any] = {
             "id": {"S": RECORD_PREFIX + record.thing_name},
             "thingName": {"S": record.thing_name},
             "quarantineGroupName": {"S": record.quarantine_group_name},
             "groupsBefore": {"L": [{"S": name} for name in record.groups_before]},
+            "certificatesBefore": {"M": {cert: {"S": status} for cert, status in record.certificates_before.items()}},
             "violationId": {"S": record.violation_id},
             "securityProfileName": {"S": record.security_profile_name},
             "behaviorName": {"S": record.behavior_name},
@@ -70,4 +73,10 @@ class QuarantineRecords:
             security_profile_name=item["securityProfileName"]["S"],
             behavior_name=item["behaviorName"]["S"],
             quarantined_at=datetime.fromisoformat(item["quarantinedAt"]["S"]),
+            certificates_before={
+                cert: value["S"] for cert, value in item.get("certificatesBefore", {"M": {}})["M"].items()
+            },
         )
+
+    def delete(self, thing_name: str) -> None:
+        self._dynamodb.delete_item(TableName=self._table_name, Key={"id": {"S": RECORD_PREFIX + thing_name}})

@@ -81,6 +81,16 @@ class ViolationEvent(_Model):
         default=None, alias="violationEventAdditionalInfo"
     )
 
+    @property
+    def confidence_level(self) -> str | None:
+        """ML Detect confidence: from the event's additional info, else from the behavior's criteria."""
+        if self.violation_event_additional_info and self.violation_event_additional_info.confidence_level:
+            return self.violation_event_additional_info.confidence_level
+        criteria = self.behavior.criteria
+        if criteria and criteria.ml_detection_config:
+            return criteria.ml_detection_config.confidence_level
+        return None
+
     @field_validator("violation_event_time", mode="before")
     @classmethod
     def _epoch_to_datetime(cls, value: Any) -> Any:

@@ -32,6 +32,9 @@ class LambdaContext:
     invoked_function_arn: str = f"arn:aws:lambda:{REGION}:123456789012:function:quarantine-responder"
     aws_request_id: str = "00000000-0000-0000-0000-000000000000"
 
+    def get_remaining_time_in_millis(self) -> int:
+        return 60_000
+
 
 @dataclass
 class World:
@@ -103,7 +106,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         monkeypatch.setenv("NOTIFY_TOPIC_ARN", topic_arn)
         monkeypatch.setenv("DRY_RUN", "false")
         aws_clients.client.cache_clear()
-        handler.responder.cache_clear()
+        handler.runtime.cache_clear()
         yield World(iot=iot, sqs=sqs, dynamodb=dynamodb, notifications_queue_url=queue_url)
         aws_clients.client.cache_clear()
-        handler.responder.cache_clear()
+        handler.runtime.cache_clear()

@@ -62,7 +62,8 @@ def test_in_alarm_moves_thing_into_quarantine_records_groups_and_notifies(world)
     assert record["violationId"]["S"] == "123456789"
     [notification] = world.notifications()
     assert notification["thingName"] == "myIoTDevice"
-    assert notification["decision"]["outcome"] == "quarantine"
+    assert notification["decision"]["outcome"] == "remediate"
+    assert notification["decision"]["rule"] == "quarantine-in-alarm"
     assert notification["actionsTaken"] == [f"added to thing group {QUARANTINE_GROUP}"]
     assert notification["dryRun"] is False
     assert notification["violation"]["violationId"] == "123456789"
@@ -130,9 +131,10 @@ def test_cleared_and_invalidated_events_notify_only(world, event_file, thing):
     assert world.groups_of(thing) == [FLEET_GROUP]
     [notification] = world.notifications()
     assert notification["decision"] == {
-        "outcome": "notify-only-event",
+        "outcome": "no-matching-rule",
+        "rule": None,
         "actions": ["notify"],
-        "reason": notification["decision"]["reason"],
+        "reason": "no remediation rule matches",
     }
 
 
@@ -144,7 +146,7 @@ def test_dry_run_decides_and_notifies_but_changes_nothing(world, monkeypatch):
     assert world.groups_of("myIoTDevice") == [FLEET_GROUP]
     assert world.record_of("myIoTDevice") is None
     [notification] = world.notifications()
-    assert notification["decision"]["outcome"] == "quarantine"
+    assert notification["decision"]["outcome"] == "remediate"
     assert notification["actionsTaken"] == []
     assert notification["dryRun"] is True
     assert notification["subject"].startswith("[DRY RUN]")
@@ -167,7 +169,7 @@ def test_second_in_alarm_keeps_the_first_record_of_groups_before(world):
     assert record["violationId"]["S"] == "123456789"
     assert [g["S"] for g in record["groupsBefore"]["L"]] == [FLEET_GROUP]
     outcomes = [n["decision"]["outcome"] for n in world.notifications()]
-    assert outcomes == ["quarantine", "already-quarantined"]
+    assert outcomes == ["remediate", "already-quarantined"]
 
 
 def test_direct_sns_event_is_handled(world):
@@ -190,9 +192,9 @@ def test_fails_when_configuration_is_invalid_naming_the_variable(world, monkeypa
 
     monkeypatch.setenv("DRY_RUN", "maybe")
     monkeypatch.delenv("STATE_TABLE_NAME")
-    handler.responder.cache_clear()
+    handler.runtime.cache_clear()
     with pytest.raises(ConfigurationError) as raised:
-        handler.responder()
+        handler.runtime()
     assert str(raised.value) == (
         "invalid quarantine configuration: STATE_TABLE_NAME is required and was not set; "
         "DRY_RUN 'maybe' must be 'true' or 'false'"

@@ -1,0 +1,149 @@
+"""Blast-radius breaker: at most N quarantines in a rolling hour, in the state table.
+
+One item (``id = breaker#quarantine``) holds the epoch seconds of the quarantines admitted in the
+last window and, once tripped, ``trippedAt``. Writes are conditional on a version number, so that
+concurrent invocations never admit more than the limit. A tripped breaker holds every quarantine
+until the window has passed since it tripped (it resets by itself) or an operator resets it:
+
+    python -m lambdas.shared.quarantine_breaker status|reset      (with STATE_TABLE_NAME set)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas.shared.aws_clients import client
+
+BREAKER_ID = "breaker#quarantine"
+WINDOW_SECONDS = 3600
+_MAX_WRITE_ATTEMPTS = 8
+
+
+@dataclass(frozen=True)
+class Admission:
+    admitted: bool
+    newly_tripped: bool
+    count_in_window: int
+
+
+@dataclass(frozen=True)
+class BreakerState:
+    events: tuple[float, ...]
+    tripped_at: float | None
+    version: int
+
+
+def admit(
+    state: BreakerState, now: float, limit: int, window: float = WINDOW_SECONDS
+) -> tuple[Admission, BreakerState]:
+    """Pure rule: admit while fewer than ``limit`` quarantines fall in the window; the first refusal trips."""
+    events = tuple(t for t in state.events if t > now - window)
+    tripped_at = state.tripped_at if state.tripped_at is not None and now - state.tripped_at < window else None
+    if tripped_at is None and len(events) < limit:
+        return Admission(True, False, len(events) + 1), BreakerState(events + (now,), None, state.version + 1)
+    newly_tripped = tripped_at is None
+    return (
+        Admission(False, newly_tripped, len(events)),
+        BreakerState(events, now if newly_tripped else tripped_at, state.version + 1),
+    )
+
+
+class ConcurrentUpdateError(RuntimeError):
+    """The breaker item kept changing under us; the record is retried later."""
+
+
+class QuarantineBreaker:
+    def __init__(
+        self,
+        table_name: str,
+        limit: int,
+        *,
+        dynamodb: Any | None = None,
+        clock: Callable[[], float] = time.time,
+        window_seconds: float = WINDOW_SECONDS,
+    ) -> None:
+        self._table_name = table_name
+        self._limit = limit
+        self._dynamodb = dynamodb or client("dynamodb")
+        self._clock = clock
+        self._window = window_seconds
+
+    def state(self) -> BreakerState:
+        item = self._dynamodb.get_item(
+            TableName=self._table_name, Key={"id": {"S": BREAKER_ID}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return BreakerState((), None, 0)
+        return BreakerState(
+            events=tuple(float(n) for n in item.get("events", {}).get("NS", [])),
+            tripped_at=float(item["trippedAt"]["N"]) if "trippedAt" in item else None,
+            version=int(item["version"]["N"]),
+        )
+
+    def acquire(self) -> Admission:
+        """Take one quarantine slot, or learn that the breaker holds quarantines."""
+        for _ in range(_MAX_WRITE_ATTEMPTS):
+            current = self.state()
+            admission, updated = admit(current, self._clock(), self._limit, self._window)
+            if self._write(current.version, updated):
+                return admission
+        raise ConcurrentUpdateError("the quarantine breaker changed on every attempt; retrying the record later")
+
+    def reset(self) -> None:
+        """Operator reset: forget the window and the trip."""
+        self._dynamodb.delete_item(TableName=self._table_name, Key={"id": {"S": BREAKER_ID}})
+
+    def _write(self, expected_version: int, state: BreakerState) -> bool:
+        item: dict[str, Any] = {"id": {"S": BREAKER_ID}, "version": {"N": str(state.version)}}
+        if state.events:  # DynamoDB number sets cannot be empty
+            item["events"] = {"NS": [repr(t) for t in sorted(set(state.events))]}
+        if state.tripped_at is not None:
+            item["trippedAt"] = {"N": repr(state.tripped_at)}
+        if expected_version == 0:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(id)"}
+        else:
+            condition = {
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        try:
+            self._dynamodb.put_item(TableName=self._table_name, Item=item, **condition)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[1] not in ("status", "reset"):
+        print(
+            "usage: python -m lambdas.shared.quarantine_breaker status|reset  (STATE_TABLE_NAME set)", file=sys.stderr
+        )
+        return 2
+    table = os.environ.get("STATE_TABLE_NAME")
+    if not table:
+        print("STATE_TABLE_NAME is required: the state table of the quarantine responder", file=sys.stderr)
+        return 2
+    breaker = QuarantineBreaker(table, limit=0)
+    if argv[1] == "reset":
+        breaker.reset()
+        print("quarantine breaker reset: the window is empty and held quarantines are admitted again")
+        return 0
+    state = breaker.state()
+    now = time.time()
+    in_window = [t for t in state.events if t > now - WINDOW_SECONDS]
+    tripped = state.tripped_at is not None and now - state.tripped_at < WINDOW_SECONDS
+    print(f"quarantines in the last hour: {len(in_window)}; tripped: {'yes' if tripped else 'no'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
