@@ -13,6 +13,14 @@ from constructs_lib.fleet.fleet_group import FleetGroup, IFleetGroup
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.nag import acknowledge, apply_nag_packs
 from constructs_lib.response.quarantine_responder import QuarantineResponder
+from lambdas.shared.remediation_policy import (
+    Confidence,
+    EventType,
+    PolicyError,
+    RemediationAction,
+    RemediationPolicy,
+    RemediationRule,
+)
 
 __all__ = [
     "ALL_AUDIT_CHECKS",
@@ -25,14 +33,20 @@ __all__ = [
     "Behavior",
     "BehaviorValidationError",
     "ComparisonOperator",
+    "Confidence",
     "ConstructValidationError",
     "DayOfWeek",
     "DetectMode",
     "DeviceDefender",
+    "EventType",
     "FleetGroup",
     "IFleetGroup",
+    "PolicyError",
     "QuarantineGroup",
     "QuarantineResponder",
+    "RemediationAction",
+    "RemediationPolicy",
+    "RemediationRule",
     "ScheduledAudit",
     "SecurityProfile",
     "acknowledge",

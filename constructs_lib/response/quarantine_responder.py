@@ -26,19 +26,28 @@ from constructs_lib.lambda_packaging import (
     powertools_layer,
 )
 from constructs_lib.nag import acknowledge
+from lambdas.shared.remediation_policy import RemediationAction, RemediationPolicy
 
 METRICS_NAMESPACE = "DeviceDefender/Quarantine"
 _FUNCTION_TIMEOUT = Duration.seconds(60)
 _MAX_RECEIVE_COUNT = 5
+# Lambda allows 4 KB of environment in all; the policy gets most of it.
+MAX_POLICY_JSON_CHARACTERS = 3000
+MAX_QUARANTINES_PER_HOUR_LIMIT = 10_000
 
 
 class QuarantineResponder(Construct):
     """Consumes Device Defender violations from an ``AlertTopic`` and quarantines things.
 
     Alerts reach an SQS queue (retried ``5`` times, then the dead-letter queue, which alarms). The
-    function applies the default policy: ``in-alarm`` moves the thing into the quarantine group
-    (recording its groups first) and notifies; other events notify only; things with attribute
-    ``quarantine_exempt=true`` are never touched.
+    function applies the remediation policy (default: ``in-alarm`` moves the thing into the
+    quarantine group and notifies; other events notify only), records the thing's groups and
+    certificate states before any change, acts once per violation event, and stops quarantining
+    when more than ``max_quarantines_per_hour`` would happen in a rolling hour. Things with attribute
+    ``quarantine_exempt=true`` or in an exempt group are never touched.
+
+    IAM follows the policy: certificate updates are granted only if a rule deactivates certificates
+    or releases, group removals only if a rule releases.
     """
 
     def __init__(
@@ -50,6 +59,8 @@ class QuarantineResponder(Construct):
         existing_alert_topic: AlertTopic | None = None,
         notification_topic: AlertTopic | None = None,
         dry_run: bool = False,
+        remediation_policy: RemediationPolicy | None = None,
+        max_quarantines_per_hour: int = 50,
         batch_size: int = 10,
         reserved_concurrency: int = 2,
         powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
@@ -59,6 +70,9 @@ class QuarantineResponder(Construct):
         :param existing_alert_topic: the topic Device Defender alerts to. Default: a new ``AlertTopic``.
         :param notification_topic: where operators hear what was decided. Default: a new ``AlertTopic``.
         :param dry_run: decide and notify but change nothing. Default: false (act).
+        :param remediation_policy: which violations lead to which actions. Default:
+            ``RemediationPolicy.default()`` (quarantine and notify on in-alarm, notify otherwise).
+        :param max_quarantines_per_hour: the blast-radius breaker's limit, 1 to 10000. Default: 50.
         :param batch_size: SQS records per invocation, 1 to 10. Default: 10.
         :param reserved_concurrency: concurrent invocations, 1 to 20; keeps IoT registry calls under
             their default rate limits during a violation storm. Default: 2.
@@ -75,6 +89,23 @@ class QuarantineResponder(Construct):
             problems.append(f"reserved_concurrency {reserved_concurrency!r} must be an integer from 1 to 20")
         if not isinstance(dry_run, bool):
             problems.append(f"dry_run {dry_run!r} must be True or False")
+        if (
+            isinstance(max_quarantines_per_hour, bool)
+            or not isinstance(max_quarantines_per_hour, int)
+            or not 1 <= max_quarantines_per_hour <= MAX_QUARANTINES_PER_HOUR_LIMIT
+        ):
+            problems.append(
+                f"max_quarantines_per_hour {max_quarantines_per_hour!r} must be an integer from 1 to "
+                f"{MAX_QUARANTINES_PER_HOUR_LIMIT}"
+            )
+        self.remediation_policy = remediation_policy or RemediationPolicy.default()
+        policy_problems = self.remediation_policy.problems()
+        problems.extend(f"remediation_policy {problem}" for problem in policy_problems)
+        if not policy_problems and len(self.remediation_policy.to_json()) > MAX_POLICY_JSON_CHARACTERS:
+            problems.append(
+                f"remediation_policy is {len(self.remediation_policy.to_json())} characters as JSON; at most "
+                f"{MAX_POLICY_JSON_CHARACTERS} fit in the function's environment"
+            )
         raise_if_any(self.node.path, problems)
 
         self.alert_topic = existing_alert_topic or AlertTopic(self, "AlertTopic")
@@ -147,6 +178,8 @@ class QuarantineResponder(Construct):
                 "STATE_TABLE_NAME": self.table.table_name,
                 "NOTIFY_TOPIC_ARN": self.notification_topic.topic_arn,
                 "DRY_RUN": "true" if dry_run else "false",
+                "MAX_QUARANTINES_PER_HOUR": str(max_quarantines_per_hour),
+                "REMEDIATION_POLICY": self.remediation_policy.to_json(),
                 "POWERTOOLS_SERVICE_NAME": "quarantine-responder",
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
@@ -169,41 +202,85 @@ class QuarantineResponder(Construct):
         )
         self._grant_runtime_permissions(role)
         self._add_alarms()
-        acknowledge(
-            role,
-            {
-                "AwsSolutions-IAM5[Resource::*]": (
-                    "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions; "
-                    "granted by aws-cdk-lib for active tracing."
-                ),
-                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/*]": (
-                    "The function acts on whichever thing a violation names, so it reads and moves things of "
-                    "this account and region only; the actions are DescribeThing, ListThingGroupsForThing and "
-                    "AddThingToThingGroup, and the only target group is the quarantine group."
-                ),
-                "AwsSolutions-IAM5[Resource::<FunctionLogs1A2C4C93.Arn>:*]": (
-                    "Log streams of the function's own log group are created at run time with generated names."
-                ),
-            },
-        )
+        acknowledge(role, self._wildcard_reasons())
+
+    def _wildcard_reasons(self) -> dict[str, str]:
+        """Why each wildcard resource the policy needs is acceptable (cdk-nag AwsSolutions-IAM5)."""
+        scoped = "arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>"
+        reasons = {
+            "AwsSolutions-IAM5[Resource::*]": (
+                "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions; "
+                "granted by aws-cdk-lib for active tracing."
+            ),
+            f"AwsSolutions-IAM5[Resource::{scoped}:thing/*]": (
+                "The function acts on whichever thing a violation names, which is only known at run time; the "
+                "resource is limited to things of this account and region, and the only group it moves them "
+                "into is the quarantine group."
+            ),
+            f"AwsSolutions-IAM5[Resource::{scoped}:cert/*]": (
+                "The certificates attached to the violating thing are only known at run time; their states are "
+                "read (and changed only if a rule deactivates or releases) within this account and region."
+            ),
+        }
+        if RemediationAction.RELEASE in self.remediation_policy.actions:
+            reasons[f"AwsSolutions-IAM5[Resource::{scoped}:thinggroup/*]"] = (
+                "A release restores the thing to the groups recorded before its quarantine, which can be any "
+                "thing group of this account and region."
+            )
+        return reasons
 
     def _grant_runtime_permissions(self, role: iam.Role) -> None:
-        things = Stack.of(self).format_arn(
-            service="iot", resource="thing", resource_name="*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
-        )
+        stack = Stack.of(self)
+
+        def iot_arn(resource: str) -> str:
+            return stack.format_arn(
+                service="iot", resource=resource, resource_name="*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
+            )
+
+        things, certificates = iot_arn("thing"), iot_arn("cert")
+        quarantine_group = self.quarantine_group.thing_group_arn
+        actions = self.remediation_policy.actions
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="ReadThings", actions=["iot:DescribeThing", "iot:ListThingGroupsForThing"], resources=[things]
+                sid="ReadThings",
+                actions=["iot:DescribeThing", "iot:ListThingGroupsForThing", "iot:ListThingPrincipals"],
+                resources=[things],
             )
+        )
+        # Certificate states are recorded before any change, so that a release can restore them.
+        role.add_to_policy(
+            iam.PolicyStatement(sid="ReadCertificates", actions=["iot:DescribeCertificate"], resources=[certificates])
         )
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="MoveThingsIntoQuarantine",
                 actions=["iot:AddThingToThingGroup"],
-                resources=[things, self.quarantine_group.thing_group_arn],
+                resources=[things, quarantine_group],
             )
         )
-        self.table.grant(role, "dynamodb:GetItem", "dynamodb:PutItem")
+        if actions & {RemediationAction.DEACTIVATE_CERTIFICATES, RemediationAction.RELEASE}:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ChangeCertificateStatus", actions=["iot:UpdateCertificate"], resources=[certificates]
+                )
+            )
+        if RemediationAction.RELEASE in actions:
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="ReleaseFromQuarantine",
+                    actions=["iot:RemoveThingFromThingGroup"],
+                    resources=[things, quarantine_group],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    sid="RestoreGroupsBefore",
+                    actions=["iot:AddThingToThingGroup"],
+                    resources=[things, iot_arn("thinggroup")],
+                )
+            )
+        # Records, idempotency and the breaker (Powertools idempotency also updates and deletes).
+        self.table.grant(role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
         self.notification_topic.grant_publish(role)
 
     def _add_alarms(self) -> None:
@@ -216,6 +293,11 @@ class QuarantineResponder(Construct):
             "ErrorsAlarm",
             "The quarantine function failed invocations",
             self.function.metric_errors(period=Duration.minutes(5)),
+        )
+        self.breaker_alarm = self._alarm_on_any(
+            "BreakerTrippedAlarm",
+            "The quarantine breaker tripped: quarantines are held until it resets or an operator resets it",
+            self.metric_breaker_trips(),
         )
 
     def _alarm_on_any(self, id: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
@@ -235,9 +317,25 @@ class QuarantineResponder(Construct):
         """Things moved into the quarantine group (published by the function with Powertools Metrics)."""
         return self._function_metric("Quarantines", period)
 
-    def metric_dry_run_quarantines(self, *, period: Duration | None = None) -> cloudwatch.Metric:
-        """Quarantines decided but not carried out because of dry run."""
-        return self._function_metric("DryRunQuarantines", period)
+    def metric_dry_run_decisions(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Remediations decided but not carried out because of dry run."""
+        return self._function_metric("DryRunDecisions", period)
+
+    def metric_releases(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Things released by a policy rule (operator releases run outside the function)."""
+        return self._function_metric("Releases", period)
+
+    def metric_certificate_deactivations(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Violations whose things had their certificates deactivated."""
+        return self._function_metric("CertificateDeactivations", period)
+
+    def metric_breaker_trips(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Times the blast-radius breaker tripped."""
+        return self._function_metric("BreakerTrips", period)
+
+    def metric_held_quarantines(self, *, period: Duration | None = None) -> cloudwatch.Metric:
+        """Quarantines held by the open breaker (their records return to the queue)."""
+        return self._function_metric("HeldQuarantines", period)
 
     def metric_rejected_records(self, *, period: Duration | None = None) -> cloudwatch.Metric:
         """Records that were not violation events (they go to the DLQ after retries)."""

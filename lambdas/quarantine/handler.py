@@ -140,6 +140,8 @@ def handle_violation(violation: ViolationEvent) -> None:
         summary = current.process(payload=violation.model_dump(mode="json", by_alias=True), violation=violation)
     except QuarantineHeldError as error:
         metrics.add_metric(name="HeldQuarantines", unit=MetricUnit.Count, value=1)
+        if error.newly_tripped:
+            metrics.add_metric(name="BreakerTrips", unit=MetricUnit.Count, value=1)
         logger.warning(str(error), extra={"violation_id": violation.violation_id})
         raise
     logger.info(

@@ -24,6 +24,10 @@ INACTIVE = "INACTIVE"
 class QuarantineHeldError(RuntimeError):
     """The blast-radius breaker is open: the record is failed so that SQS keeps it for replay."""
 
+    def __init__(self, message: str, *, newly_tripped: bool) -> None:
+        super().__init__(message)
+        self.newly_tripped = newly_tripped
+
 
 @dataclass(frozen=True)
 class Result:
@@ -69,7 +73,8 @@ class QuarantineResponder:
                     self._announce_trip(violation, admission.count_in_window)
                 raise QuarantineHeldError(
                     f"quarantine of '{thing.name}' held: the breaker allows {self._config.max_quarantines_per_hour} "
-                    "quarantines per rolling hour"
+                    "quarantines per rolling hour",
+                    newly_tripped=admission.newly_tripped,
                 )
         if decision.takes(RemediationAction.QUARANTINE) or decision.takes(RemediationAction.DEACTIVATE_CERTIFICATES):
             certificates = self._registry.certificates_of(thing.name)

@@ -47,7 +47,7 @@ def admit(
     events = tuple(t for t in state.events if t > now - window)
     tripped_at = state.tripped_at if state.tripped_at is not None and now - state.tripped_at < window else None
     if tripped_at is None and len(events) < limit:
-        return Admission(True, False, len(events) + 1), BreakerState(events + (now,), None, state.version + 1)
+        return Admission(True, False, len(events) + 1), BreakerState((*events, now), None, state.version + 1)
     newly_tripped = tripped_at is None
     return (
         Admission(False, newly_tripped, len(events)),

@@ -6,7 +6,15 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from constructs_lib import AlertTopic, ConstructValidationError, QuarantineGroup, QuarantineResponder
+from constructs_lib import (
+    AlertTopic,
+    ConstructValidationError,
+    QuarantineGroup,
+    QuarantineResponder,
+    RemediationAction,
+    RemediationPolicy,
+    RemediationRule,
+)
 
 
 @pytest.fixture(scope="module")
@@ -59,10 +67,14 @@ def test_function_environment_is_the_runtime_contract(template):
         "STATE_TABLE_NAME",
         "NOTIFY_TOPIC_ARN",
         "DRY_RUN",
+        "MAX_QUARANTINES_PER_HOUR",
+        "REMEDIATION_POLICY",
         "POWERTOOLS_SERVICE_NAME",
         "POWERTOOLS_METRICS_NAMESPACE",
     }
     assert variables["DRY_RUN"] == "true"
+    assert variables["MAX_QUARANTINES_PER_HOUR"] == "50"
+    assert variables["REMEDIATION_POLICY"] == RemediationPolicy.default().to_json()
     assert variables["QUARANTINE_GROUP_NAME"]["Ref"].startswith("QuarantineGroup")
 
 
@@ -116,7 +128,14 @@ def test_iam_is_least_privilege(template):
         action for s in statements for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     )
     iot_actions = [a for a in actions if a.startswith("iot:")]
-    assert iot_actions == ["iot:AddThingToThingGroup", "iot:DescribeThing", "iot:ListThingGroupsForThing"]
+    # The default policy never changes certificates and never releases: no such permission is granted.
+    assert iot_actions == [
+        "iot:AddThingToThingGroup",
+        "iot:DescribeCertificate",
+        "iot:DescribeThing",
+        "iot:ListThingGroupsForThing",
+        "iot:ListThingPrincipals",
+    ]
     assert "dynamodb:PutItem" in actions and "dynamodb:GetItem" in actions
     assert not any(a.endswith("*") for a in actions if not a.startswith(("xray:", "sqs:", "logs:")))
     move = next(s for s in statements if s.get("Sid") == "MoveThingsIntoQuarantine")
@@ -124,7 +143,7 @@ def test_iam_is_least_privilege(template):
     for statement in statements:
         if str(statement["Action"]).startswith(("iot:", "['iot:")):
             assert statement["Resource"] != "*"
-            assert ":thing/*" in str(statement["Resource"])
+            assert ":thing/*" in str(statement["Resource"]) or ":cert/*" in str(statement["Resource"])
 
 
 def test_function_role_uses_no_managed_policy(template):
@@ -133,7 +152,11 @@ def test_function_role_uses_no_managed_policy(template):
 
 
 def test_alarms_on_dead_letter_queue_and_errors(template):
-    template.resource_count_is("AWS::CloudWatch::Alarm", 2)
+    template.resource_count_is("AWS::CloudWatch::Alarm", 3)
+    template.has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {"MetricName": "BreakerTrips", "Namespace": "DeviceDefender/Quarantine", "Threshold": 1},
+    )
     template.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {"MetricName": "ApproximateNumberOfMessagesVisible", "Threshold": 1, "EvaluationPeriods": 1},
@@ -149,7 +172,8 @@ def test_metric_methods_point_at_the_function_metrics(stack_and_responder):
         "Quarantines",
         "Sum",
     )
-    assert responder.metric_dry_run_quarantines().metric_name == "DryRunQuarantines"
+    assert responder.metric_dry_run_decisions().metric_name == "DryRunDecisions"
+    assert responder.metric_breaker_trips().metric_name == "BreakerTrips"
     assert responder.metric_rejected_records(period=cdk.Duration.minutes(1)).period.to_minutes() == 1
 
 
@@ -166,6 +190,23 @@ def test_creates_alert_and_notification_topics_when_not_given():
         ({"batch_size": 0}, "S/R: batch_size 0 must be an integer from 1 to 10"),
         ({"reserved_concurrency": 0}, "S/R: reserved_concurrency 0 must be an integer from 1 to 20"),
         ({"dry_run": "yes"}, "S/R: dry_run 'yes' must be True or False"),
+        (
+            {"max_quarantines_per_hour": 0},
+            "S/R: max_quarantines_per_hour 0 must be an integer from 1 to 10000",
+        ),
+        (
+            {"remediation_policy": RemediationPolicy([RemediationRule("bad", actions=["explode"])])},
+            "S/R: remediation_policy rules[0] ('bad').actions[0] 'explode' is not one of notify, quarantine, "
+            "deactivate-certificates, release",
+        ),
+        (
+            {
+                "remediation_policy": RemediationPolicy(
+                    [RemediationRule(f"rule-{i:03d}-{'x' * 40}", actions=["notify"]) for i in range(60)]
+                )
+            },
+            "S/R: remediation_policy is 5603 characters as JSON; at most 3000 fit in the function's environment",
+        ),
     ],
 )
 def test_fails_when_an_argument_is_out_of_range(arguments, message):
@@ -174,3 +215,38 @@ def test_fails_when_an_argument_is_out_of_range(arguments, message):
     with pytest.raises(ConstructValidationError) as raised:
         QuarantineResponder(stack, "R", quarantine_group=group, **arguments)
     assert str(raised.value) == message
+
+
+def test_iam_grows_only_with_the_actions_the_policy_takes():
+    # Given a policy that deactivates certificates and releases on clear
+    stack = cdk.Stack(cdk.App(), "S")
+    policy = RemediationPolicy(
+        [
+            RemediationRule(
+                "contain",
+                actions=[RemediationAction.QUARANTINE, RemediationAction.DEACTIVATE_CERTIFICATES, "notify"],
+                event_types=["in-alarm"],
+                min_confidence="HIGH",
+            ),
+            RemediationRule("release", actions=["release", "notify"], event_types=["alarm-cleared"]),
+        ],
+        exempt_groups=["lab"],
+    )
+    QuarantineResponder(stack, "R", quarantine_group=QuarantineGroup(stack, "Q"), remediation_policy=policy)
+    # When synthesized, Then certificate updates and group removal are granted, with the policy in the environment
+    template = Template.from_stack(stack)
+    [policy_document] = [
+        p["Properties"]["PolicyDocument"]
+        for p in template.find_resources("AWS::IAM::Policy").values()
+        if "FunctionRole" in str(p["Properties"]["Roles"])
+    ]
+    by_sid = {s.get("Sid"): s for s in policy_document["Statement"]}
+    assert by_sid["ChangeCertificateStatus"]["Action"] == "iot:UpdateCertificate"
+    assert by_sid["ReleaseFromQuarantine"]["Action"] == "iot:RemoveThingFromThingGroup"
+    assert ":thinggroup/*" in str(by_sid["RestoreGroupsBefore"]["Resource"])
+    [function] = [
+        f for f in template.find_resources("AWS::Lambda::Function").values() if "REMEDIATION_POLICY" in str(f)
+    ]
+    assert (
+        RemediationPolicy.from_json(function["Properties"]["Environment"]["Variables"]["REMEDIATION_POLICY"]) == policy
+    )
