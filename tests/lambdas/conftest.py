@@ -68,6 +68,14 @@ class World:
         for group in groups:
             self.iot.add_thing_to_thing_group(thingGroupName=group, thingName=name)
 
+    def add_certificate(self, thing: str, *, active: bool = True) -> str:
+        created = self.iot.create_keys_and_certificate(setAsActive=active)
+        self.iot.attach_thing_principal(thingName=thing, principal=created["certificateArn"])
+        return created["certificateId"]
+
+    def certificate_status(self, certificate_id: str) -> str:
+        return self.iot.describe_certificate(certificateId=certificate_id)["certificateDescription"]["status"]
+
 
 @pytest.fixture
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
