@@ -263,16 +263,18 @@ def _rule_from_dict(rule: Any, where: str, problems: list[str]) -> RemediationRu
             f"{where}.match has unknown keys {sorted(unknown_match)}; allowed: securityProfiles, behaviors, "
             "metrics, eventTypes, minConfidence"
         )
-    lists = {}
-    for key in ("actions",):
-        lists[key] = rule.get(key, [])
+
+    # A field of the wrong type is reported here once; a neutral stand-in keeps it from being
+    # reported again as empty or invalid (the policy is rejected either way).
+    def listed(value: Any, location: str, stand_in: list[Any]) -> list[Any]:
+        if isinstance(value, list):
+            return value
+        problems.append(f"{location} must be a list, got {type(value).__name__}")
+        return stand_in
+
+    lists = {"actions": listed(rule.get("actions", []), f"{where}.actions", [RemediationAction.NOTIFY])}
     for key in ("securityProfiles", "behaviors", "metrics", "eventTypes"):
-        lists[key] = match.get(key, [])
-    for key, value in lists.items():
-        if not isinstance(value, list):
-            location = f"{where}.{key}" if key == "actions" else f"{where}.match.{key}"
-            problems.append(f"{location} must be a list, got {type(value).__name__}")
-            lists[key] = []
+        lists[key] = listed(match.get(key, []), f"{where}.match.{key}", [])
     return RemediationRule(
         rule.get("name"),
         actions=lists["actions"],
