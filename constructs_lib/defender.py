@@ -20,6 +20,7 @@ from constructs_lib.fleet.fleet_group import FleetGroup, IFleetGroup
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.nag import acknowledge
 from constructs_lib.response.quarantine_responder import QuarantineResponder
+from lambdas.shared.remediation_policy import RemediationPolicy
 
 
 class DetectMode(str, Enum):
@@ -82,6 +83,8 @@ class DeviceDefender(Construct):
         notification_email: str | None = None,
         notification_topic: AlertTopic | None = None,
         dry_run: bool = False,
+        remediation_policy: RemediationPolicy | None = None,
+        max_quarantines_per_hour: int = 50,
     ) -> None:
         """
         :param fleet_groups: thing group names to create, or existing groups to target.
@@ -90,6 +93,8 @@ class DeviceDefender(Construct):
         :param audit_schedule: Default: weekly on Monday.
         :param audit_checks: Default: all checks.
         :param dry_run: the responder decides and notifies but changes nothing. Default: false.
+        :param remediation_policy: Default: ``RemediationPolicy.default()`` (quarantine on in-alarm).
+        :param max_quarantines_per_hour: the responder's blast-radius breaker. Default: 50.
         """
         super().__init__(scope, id)
         problems: list[str] = []
@@ -146,6 +151,8 @@ class DeviceDefender(Construct):
             existing_alert_topic=self.alert_topic,
             notification_topic=self.notification_topic,
             dry_run=dry_run,
+            remediation_policy=remediation_policy,
+            max_quarantines_per_hour=max_quarantines_per_hour,
         )
         self.account_audit = AccountAudit(self, "AccountAudit", checks=audit_checks, alert_topic=self.alert_topic)
         schedule = audit_schedule or AuditSchedule.weekly(DayOfWeek.MON)

@@ -119,3 +119,15 @@ def test_function_asset_holds_only_the_quarantine_runtime(reference_assembly):
         packages = sorted(p.name for p in (asset / "lambdas").iterdir() if p.is_dir())
         assert packages == ["quarantine", "shared"]
         assert not list(asset.rglob("__pycache__"))
+
+
+@pytest.mark.parametrize(("stage", "limit"), [("dev", "20"), ("prod", "50")])
+def test_operator_outputs_and_breaker_limit_per_stage(reference_assembly, stage, limit):
+    template = _template(reference_assembly, stage)
+    assert set(template["Outputs"]) >= {"QuarantineGroupName", "StateTableName", "NotifyTopicArn"}
+    [variables] = [
+        r["Properties"]["Environment"]["Variables"]
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Lambda::Function" and "MAX_QUARANTINES_PER_HOUR" in str(r)
+    ]
+    assert variables["MAX_QUARANTINES_PER_HOUR"] == limit
