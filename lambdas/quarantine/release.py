@@ -71,11 +71,21 @@ def main(argv: list[str] | None = None) -> int:
         print(f"set {', '.join(missing)} (see the stack outputs)", file=sys.stderr)
         return 2
     group = os.environ["QUARANTINE_GROUP_NAME"]
+    records = QuarantineRecords(os.environ["STATE_TABLE_NAME"])
     try:
-        changes = restore(arguments.thing, group, IotRegistry(), QuarantineRecords(os.environ["STATE_TABLE_NAME"]))
+        changes = restore(arguments.thing, group, IotRegistry(), records)
     except NoQuarantineRecordError as error:
         print(str(error), file=sys.stderr)
         return 2
+    if changes:
+        records.log_action(
+            thing_name=arguments.thing,
+            what=changes,
+            why=arguments.reason,
+            violation_id=None,
+            event_type=None,
+            by="operator",
+        )
     Notifier(os.environ["NOTIFY_TOPIC_ARN"]).publish(
         f"Device Defender release: {arguments.thing}",
         {

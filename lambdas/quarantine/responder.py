@@ -58,6 +58,15 @@ class QuarantineResponder:
         taken: list[str] = []
         if not self._config.dry_run:
             taken = self._act(violation, thing, decision)
+            if taken:
+                self._records.log_action(
+                    thing_name=thing.name,
+                    what=taken,
+                    why=decision.reason,
+                    violation_id=violation.violation_id,
+                    event_type=violation.violation_event_type.value,
+                    by=f"rule {decision.rule}",
+                )
         result = Result(decision=decision, actions_taken=tuple(taken), dry_run=self._config.dry_run)
         if decision.takes(RemediationAction.NOTIFY):
             self._notifier.publish(_subject(violation, result), notification(violation, result))

@@ -12,6 +12,8 @@ from botocore.exceptions import ClientError
 from lambdas.shared.aws_clients import client
 
 RECORD_PREFIX = "quarantine#"
+ACTION_PREFIX = "action#"
+ACTION_LOG_DAYS = 400  # beyond a year of audits; DynamoDB TTL (attribute expiresAt) removes older entries
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,33 @@ class QuarantineRecords:
 
     def delete(self, thing_name: str) -> None:
         self._dynamodb.delete_item(TableName=self._table_name, Key={"id": {"S": RECORD_PREFIX + thing_name}})
+
+    def log_action(
+        self,
+        *,
+        thing_name: str,
+        what: list[str],
+        why: str,
+        violation_id: str | None,
+        event_type: str | None,
+        by: str,
+        at: datetime | None = None,
+    ) -> str:
+        """One item per change made: what, why, which violation, by whom. Returns its id."""
+        moment = (at or datetime.now(tz=UTC)).astimezone(UTC)
+        item_id = f"{ACTION_PREFIX}{thing_name}#{moment.isoformat()}#{violation_id or 'operator'}"
+        item: dict[str, Any] = {
+            "id": {"S": item_id},
+            "thingName": {"S": thing_name},
+            "changes": {"L": [{"S": change} for change in what]},
+            "reason": {"S": why},
+            "by": {"S": by},
+            "at": {"S": moment.isoformat()},
+            "expiresAt": {"N": str(int(moment.timestamp()) + ACTION_LOG_DAYS * 86400)},
+        }
+        if violation_id:
+            item["violationId"] = {"S": violation_id}
+        if event_type:
+            item["violationEventType"] = {"S": event_type}
+        self._dynamodb.put_item(TableName=self._table_name, Item=item)
+        return item_id

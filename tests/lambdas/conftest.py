@@ -63,6 +63,19 @@ class World:
     def record_of(self, thing: str) -> dict[str, Any] | None:
         return self.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": f"quarantine#{thing}"}}).get("Item")
 
+    def action_log(self, thing: str) -> list[dict[str, Any]]:
+        items = self.dynamodb.scan(TableName=TABLE)["Items"]
+        entries = [i for i in items if i["id"]["S"].startswith(f"action#{thing}#")]
+        return [
+            {
+                "changes": [c["S"] for c in i["changes"]["L"]],
+                "by": i["by"]["S"],
+                "violationId": i.get("violationId", {}).get("S"),
+                "reason": i["reason"]["S"],
+            }
+            for i in sorted(entries, key=lambda item: item["at"]["S"])
+        ]
+
     def add_thing(self, name: str, *, groups: tuple[str, ...] = (FLEET_GROUP,), attributes: dict | None = None) -> None:
         self.iot.create_thing(thingName=name, attributePayload={"attributes": attributes or {}})
         for group in groups:

@@ -127,6 +127,17 @@ def test_deactivates_certificates_and_release_restores_groups_and_certificate_st
     }
     assert capsys.readouterr().out.splitlines()[-1].startswith("released meter-7: removed from thing group")
 
+    # And every change is in the action log: what, why, which violation, by whom
+    assert world.action_log("meter-7") == [
+        {
+            "changes": [f"added to thing group {QUARANTINE_GROUP}", f"deactivated certificate {active}"],
+            "by": "rule contain",
+            "violationId": "123456789",
+            "reason": notification["decision"]["reason"],
+        },
+        {"changes": released["release"]["changes"], "by": "operator", "violationId": None, "reason": "firmware fixed"},
+    ]
+
 
 def test_release_refuses_when_there_is_no_record(world, capsys):
     world.add_thing("never-held")
