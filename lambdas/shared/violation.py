@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # Epoch values above this are milliseconds (SNS alerts); below, seconds (API output).
@@ -128,4 +129,4 @@ def parse_violation_message(message: str) -> ViolationEvent:
         payload = json.loads(_SnsEnvelope.model_validate(payload).message)
         if not isinstance(payload, dict):
             raise NotAViolationError(f"expected a JSON object in the SNS Message, got {type(payload).__name__}")
-    return ViolationEvent.model_validate(payload)
+    return parse(event=payload, model=ViolationEvent)
