@@ -19,41 +19,21 @@ from constructs import Construct
 from constructs_lib import (
     AuditSchedule,
     Behavior,
-    ComparisonOperator,
     DayOfWeek,
     DetectMode,
     DeviceDefender,
+    StarterBehaviors,
     apply_nag_packs,
 )
 
 
 def fleet_behaviors() -> list[Behavior]:
-    """The reference fleet's expectations; used when Detect is managed."""
+    """The reference fleet's normal behavior; used when Detect is managed. Criteria describe a
+    normal device: Device Defender alarms when a device stops meeting them."""
     return [
-        Behavior.rule(
-            "MessageStorm",
-            metric="aws:num-messages-sent",
-            operator=ComparisonOperator.GREATER_THAN,
-            threshold=1000,
-            duration=cdk.Duration.minutes(5),
-            datapoints_to_alarm=2,
-            datapoints_to_clear=2,
-        ),
-        Behavior.rule(
-            "AuthorizationFailures",
-            metric="aws:num-authorization-failures",
-            operator=ComparisonOperator.GREATER_THAN,
-            threshold=10,
-            duration=cdk.Duration.minutes(5),
-        ),
-        Behavior.rule(
-            "ConnectionChurn",
-            metric="aws:num-disconnects",
-            operator=ComparisonOperator.GREATER_THAN,
-            threshold=20,
-            duration=cdk.Duration.minutes(15),
-            datapoints_to_alarm=2,
-        ),
+        StarterBehaviors.message_storm(max_messages=1000),
+        StarterBehaviors.credential_misuse(max_failures=10),
+        StarterBehaviors.connection_churn(max_attempts=20),
     ]
 
 

@@ -7,12 +7,15 @@ from constructs_lib.audit.audit_check import ALL_AUDIT_CHECKS, AuditCheck
 from constructs_lib.audit.scheduled_audit import LAST_DAY_OF_MONTH, AuditFrequency, DayOfWeek, ScheduledAudit
 from constructs_lib.defender import AuditSchedule, DetectMode, DeviceDefender
 from constructs_lib.detect.behavior import Behavior, BehaviorValidationError
-from constructs_lib.detect.metric_catalog import ComparisonOperator
-from constructs_lib.detect.security_profile import SecurityProfile
+from constructs_lib.detect.custom_metric import CustomMetric, Dimension
+from constructs_lib.detect.security_profile import SecurityProfile, SecurityProfileTarget
+from constructs_lib.detect.starter_behaviors import StarterBehaviors
 from constructs_lib.fleet.fleet_group import FleetGroup, IFleetGroup
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.nag import acknowledge, apply_nag_packs
 from constructs_lib.response.quarantine_responder import QuarantineResponder
+from lambdas.shared.behavior_definition import BehaviorDefinition, BehaviorKind
+from lambdas.shared.metric_catalog import METRICS, ComparisonOperator, CustomMetricType, MetricSpec
 from lambdas.shared.remediation_policy import (
     Confidence,
     EventType,
@@ -25,22 +28,29 @@ from lambdas.shared.remediation_policy import (
 __all__ = [
     "ALL_AUDIT_CHECKS",
     "LAST_DAY_OF_MONTH",
+    "METRICS",
     "AccountAudit",
     "AlertTopic",
     "AuditCheck",
     "AuditFrequency",
     "AuditSchedule",
     "Behavior",
+    "BehaviorDefinition",
+    "BehaviorKind",
     "BehaviorValidationError",
     "ComparisonOperator",
     "Confidence",
     "ConstructValidationError",
+    "CustomMetric",
+    "CustomMetricType",
     "DayOfWeek",
     "DetectMode",
     "DeviceDefender",
+    "Dimension",
     "EventType",
     "FleetGroup",
     "IFleetGroup",
+    "MetricSpec",
     "PolicyError",
     "QuarantineGroup",
     "QuarantineResponder",
@@ -49,6 +59,8 @@ __all__ = [
     "RemediationRule",
     "ScheduledAudit",
     "SecurityProfile",
+    "SecurityProfileTarget",
+    "StarterBehaviors",
     "acknowledge",
     "apply_nag_packs",
 ]

@@ -1,25 +1,51 @@
-"""Typed Detect behaviors, validated when they are built."""
+"""Typed Detect behaviors, validated when they are built.
+
+Criteria describe a *normal* device; Device Defender raises ``in-alarm`` when a device stops
+meeting them for ``datapoints_to_alarm`` consecutive datapoints. For example "at most 1000
+messages in 5 minutes" is ``operator=LESS_THAN_EQUALS, value=1000, duration=Duration.minutes(5)``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 from aws_cdk import Duration, Token
+from constructs import Construct
 
-from constructs_lib._validation import NAME_PATTERN
-from constructs_lib.detect.metric_catalog import METRICS, VALID_DURATIONS_SECONDS, ComparisonOperator
-from lambdas.shared.behavior_definition import BehaviorDefinition
+from constructs_lib.detect.custom_metric import CustomMetric, Dimension, ImportedCustomMetric
+from lambdas.shared.behavior_definition import (
+    BehaviorDefinition,
+    BehaviorKind,
+    DimensionFilter,
+    problems,
+)
+from lambdas.shared.metric_catalog import METRICS, ComparisonOperator, MetricSpec
 
-MIN_DATAPOINTS, MAX_DATAPOINTS = 1, 10
+MetricRef = str | CustomMetric | ImportedCustomMetric
 
 
 class BehaviorValidationError(ValueError):
-    """A behavior argument is wrong; the message names the behavior, the argument and what is allowed."""
+    """A behavior argument is wrong; ``problems`` holds one message per problem, each naming the behavior."""
+
+    def __init__(self, found: Sequence[str]) -> None:
+        self.problems = tuple(found)
+        super().__init__("; ".join(self.problems))
 
 
 class Behavior:
-    """One Detect behavior. Build it with a factory, e.g. ``Behavior.rule(...)``."""
+    """One Detect behavior: build it with ``Behavior.rule``, ``Behavior.statistical`` or ``Behavior.ml``.
 
-    def __init__(self, definition: BehaviorDefinition) -> None:
+    ``definition`` is plain data shared with the self-hosted evaluator; ``dependencies`` are the
+    custom metrics and dimensions a security profile must create first.
+    """
+
+    def __init__(
+        self, definition: BehaviorDefinition, spec: MetricSpec, dependencies: Sequence[Construct] = ()
+    ) -> None:
         self.definition = definition
+        self.spec = spec
+        self.dependencies = tuple(dependencies)
 
     @property
     def name(self) -> str:
@@ -29,75 +55,145 @@ class Behavior:
     def rule(
         name: str,
         *,
-        metric: str,
-        operator: ComparisonOperator,
-        threshold: int,
+        metric: MetricRef,
+        operator: ComparisonOperator | str,
+        value: int | float | Sequence[Any],
         duration: Duration | None = None,
         datapoints_to_alarm: int = 1,
         datapoints_to_clear: int = 1,
         suppress_alerts: bool = False,
+        dimension: Dimension | None = None,
+        dimension_operator: str = "IN",
+        export_metric: bool = False,
     ) -> Behavior:
-        """A static threshold on a count metric.
+        """A static threshold (``value`` a number) or set membership (``value`` a list of CIDRs,
+        ports, numbers or strings) that a normal device meets.
 
-        :param duration: the aggregation period; one of 5, 10, 15, 30 or 60 minutes, required for
-            every metric but ``aws:message-byte-size`` (which is per message). Default: none.
-        :param datapoints_to_alarm: consecutive breaching datapoints before ``in-alarm`` (1-10). Default: 1.
+        :param duration: the aggregation period, 5, 10, 15, 30 or 60 minutes; required by periodic
+            metrics, refused by per-message and set metrics. Default: none.
+        :param datapoints_to_alarm: consecutive violating datapoints before ``in-alarm`` (1-10). Default: 1.
         :param datapoints_to_clear: consecutive normal datapoints before ``alarm-cleared`` (1-10). Default: 1.
-        :param suppress_alerts: keep violations in Detect but send no SNS alert. Default: alerts are sent.
+        :param suppress_alerts: record violations but send no SNS alert. Default: alerts are sent.
+        :param dimension: limit the metric to some MQTT topics. Default: all topics.
+        :param export_metric: export this behavior's metric (see ``SecurityProfile(metrics_export_topic=...)``).
         """
-        problems: list[str] = []
-        label = f"behavior '{name}'"
-        if not NAME_PATTERN.match(name):
-            problems.append(f"{label}: name must be 1 to 128 characters of [a-zA-Z0-9:_-]")
-        spec = METRICS.get(metric)
-        if spec is None:
-            problems.append(f"{label}: metric '{metric}' is not supported; use one of {', '.join(sorted(METRICS))}")
-        try:
-            operator = ComparisonOperator(operator)
-        except ValueError:
-            allowed = ", ".join(op.value for op in ComparisonOperator)
-            problems.append(f"{label}: operator '{operator}' is not one of {allowed}")
-        else:
-            if spec is not None and operator not in spec.operators:
-                problems.append(f"{label}: operator '{operator.value}' is not allowed on {metric}")
-        if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
-            problems.append(f"{label}: threshold {threshold!r} must be a non-negative integer")
-        duration_seconds = _duration_seconds(duration)
-        if spec is not None:
-            if spec.needs_duration and duration is None:
-                problems.append(f"{label}: {metric} needs a duration (5, 10, 15, 30 or 60 minutes)")
-            if not spec.needs_duration and duration is not None:
-                problems.append(f"{label}: {metric} is measured per message and takes no duration")
-        if duration_seconds is not None and duration_seconds not in VALID_DURATIONS_SECONDS:
-            problems.append(
-                f"{label}: duration of {duration_seconds} seconds is not one of "
-                f"{', '.join(str(s) for s in VALID_DURATIONS_SECONDS)} seconds"
-            )
-        for argument, count in (
-            ("datapoints_to_alarm", datapoints_to_alarm),
-            ("datapoints_to_clear", datapoints_to_clear),
-        ):
-            if not isinstance(count, int) or not MIN_DATAPOINTS <= count <= MAX_DATAPOINTS:
-                problems.append(f"{label}: {argument} {count!r} must be between {MIN_DATAPOINTS} and {MAX_DATAPOINTS}")
-        if problems:
-            raise BehaviorValidationError("; ".join(problems))
-        return Behavior(
+        spec, metric_name, dependencies = _resolve_metric(metric)
+        kind = spec.value_kind.value if spec is not None else "count"
+        return _build(
             BehaviorDefinition(
                 name=name,
-                metric=metric,
-                comparison_operator=ComparisonOperator(operator).value,
-                value={"count": threshold},
-                duration_seconds=duration_seconds,
+                metric=metric_name,
+                kind=BehaviorKind.RULE,
+                comparison_operator=_operator_value(operator),
+                value={kind: list(value) if isinstance(value, list | tuple) else value},
+                duration_seconds=_seconds(duration),
                 consecutive_datapoints_to_alarm=datapoints_to_alarm,
                 consecutive_datapoints_to_clear=datapoints_to_clear,
                 suppress_alerts=suppress_alerts,
-            )
+                dimension=_dimension(dimension, dimension_operator),
+                export_metric=export_metric,
+            ),
+            spec,
+            dependencies + ((dimension,) if dimension is not None else ()),
+        )
+
+    @staticmethod
+    def statistical(
+        name: str,
+        *,
+        metric: MetricRef,
+        operator: ComparisonOperator | str,
+        percentile: str,
+        duration: Duration,
+        datapoints_to_alarm: int = 1,
+        datapoints_to_clear: int = 1,
+        suppress_alerts: bool = False,
+        dimension: Dimension | None = None,
+        dimension_operator: str = "IN",
+        export_metric: bool = False,
+    ) -> Behavior:
+        """A threshold at a percentile of the targeted fleet over ``duration``, e.g. a normal device
+        sends ``LESS_THAN_EQUALS`` the fleet's ``"p90"``.
+
+        :param percentile: one of p0, p0.1, p0.01, p1, p10, p50, p90, p99, p99.9, p99.99, p100.
+        """
+        spec, metric_name, dependencies = _resolve_metric(metric)
+        return _build(
+            BehaviorDefinition(
+                name=name,
+                metric=metric_name,
+                kind=BehaviorKind.STATISTICAL,
+                comparison_operator=_operator_value(operator),
+                statistic=percentile,
+                duration_seconds=_seconds(duration),
+                consecutive_datapoints_to_alarm=datapoints_to_alarm,
+                consecutive_datapoints_to_clear=datapoints_to_clear,
+                suppress_alerts=suppress_alerts,
+                dimension=_dimension(dimension, dimension_operator),
+                export_metric=export_metric,
+            ),
+            spec,
+            dependencies + ((dimension,) if dimension is not None else ()),
+        )
+
+    @staticmethod
+    def ml(
+        name: str,
+        *,
+        metric: MetricRef,
+        confidence: str = "HIGH",
+        datapoints_to_alarm: int = 1,
+        datapoints_to_clear: int = 1,
+        suppress_alerts: bool = False,
+        export_metric: bool = False,
+    ) -> Behavior:
+        """ML Detect: the model learns normal behavior (14 days, 25,000 datapoints per metric).
+
+        :param confidence: LOW (most alarms), MEDIUM or HIGH (fewest alarms). Default: HIGH.
+        """
+        spec, metric_name, dependencies = _resolve_metric(metric)
+        return _build(
+            BehaviorDefinition(
+                name=name,
+                metric=metric_name,
+                kind=BehaviorKind.ML,
+                confidence=confidence,
+                consecutive_datapoints_to_alarm=datapoints_to_alarm,
+                consecutive_datapoints_to_clear=datapoints_to_clear,
+                suppress_alerts=suppress_alerts,
+                export_metric=export_metric,
+            ),
+            spec,
+            dependencies,
         )
 
 
-def _duration_seconds(duration: Duration | None) -> int | None:
+def _build(definition: BehaviorDefinition, spec: MetricSpec | None, dependencies: tuple[Construct, ...]) -> Behavior:
+    found = problems(definition, spec)
+    if found:
+        raise BehaviorValidationError(found)
+    assert spec is not None  # problems() reports an unknown metric
+    return Behavior(definition, spec, dependencies)
+
+
+def _resolve_metric(metric: MetricRef) -> tuple[MetricSpec | None, str, tuple[Construct, ...]]:
+    if isinstance(metric, CustomMetric | ImportedCustomMetric):
+        dependencies = (metric,) if isinstance(metric, CustomMetric) else ()
+        return metric.spec, metric.metric_name, dependencies
+    return METRICS.get(metric), metric, ()
+
+
+def _operator_value(operator: ComparisonOperator | str) -> str:
+    return operator.value if isinstance(operator, ComparisonOperator) else operator
+
+
+def _dimension(dimension: Dimension | None, operator: str) -> DimensionFilter | None:
+    return DimensionFilter(dimension.dimension_name, operator) if dimension is not None else None
+
+
+def _seconds(duration: Duration | None) -> int | None:
     if duration is None:
         return None
     if Token.is_unresolved(duration):
-        raise BehaviorValidationError("duration must be a concrete Duration, not a token")
+        raise BehaviorValidationError(["duration must be a concrete Duration, not a token"])
     return int(duration.to_seconds())

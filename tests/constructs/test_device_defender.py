@@ -24,8 +24,8 @@ def storm() -> Behavior:
     return Behavior.rule(
         "MessageStorm",
         metric="aws:num-messages-sent",
-        operator=ComparisonOperator.GREATER_THAN,
-        threshold=1000,
+        operator=ComparisonOperator.LESS_THAN_EQUALS,
+        value=1000,
         duration=Duration.minutes(5),
     )
 

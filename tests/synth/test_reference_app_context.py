@@ -34,5 +34,5 @@ def test_managed_detect_adds_a_security_profile_and_stays_clean(tmp_path: Path):
     template = assembly.get_stack_by_name("DeviceDefender-dev").template
     [profile] = [r for r in template["Resources"].values() if r["Type"] == "AWS::IoT::SecurityProfile"]
     names = [b["Name"] for b in profile["Properties"]["Behaviors"]]
-    assert names == ["MessageStorm", "AuthorizationFailures", "ConnectionChurn"]
+    assert names == ["MessageStorm", "CredentialMisuse", "ConnectionChurn"]
     assert cfn_lint_findings(tmp_path / "DeviceDefender-dev.template.json") == []
