@@ -26,3 +26,15 @@ def test_existing_fleet_example_runs_the_responder_in_dry_run(example_assemblies
     assert [v["DRY_RUN"] for v in variables if "DRY_RUN" in v] == ["true"]
     audits = [r for r in stack.template["Resources"].values() if r["Type"] == "AWS::IoT::ScheduledAudit"]
     assert audits[0]["Properties"]["DayOfMonth"] == "LAST"
+
+
+def test_managed_detect_example_has_every_behavior_kind_a_custom_metric_and_a_dimension(example_assemblies):
+    template = example_assemblies["managed_detect"].get_stack_by_name("PlantADetect").template
+    types = [r["Type"] for r in template["Resources"].values()]
+    assert types.count("AWS::IoT::CustomMetric") == 1
+    assert types.count("AWS::IoT::Dimension") == 1
+    [profile] = [r for r in template["Resources"].values() if r["Type"] == "AWS::IoT::SecurityProfile"]
+    criteria = [b["Criteria"] for b in profile["Properties"]["Behaviors"]]
+    assert any("Value" in c for c in criteria)
+    assert any("StatisticalThreshold" in c for c in criteria)
+    assert any("MlDetectionConfig" in c for c in criteria)
