@@ -10,7 +10,8 @@ from constructs_lib.detect.behavior import Behavior, BehaviorValidationError
 from constructs_lib.detect.custom_metric import CustomMetric, Dimension
 from constructs_lib.detect.security_profile import SecurityProfile, SecurityProfileTarget
 from constructs_lib.detect.starter_behaviors import StarterBehaviors
-from constructs_lib.fleet.fleet_group import FleetGroup, IFleetGroup
+from constructs_lib.fleet.fleet_group import DynamicFleetGroup, FleetGroup, IFleetGroup
+from constructs_lib.fleet.fleet_indexing import FleetIndexing, FleetIndexingSettings, ThingIndexingMode
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.nag import acknowledge, apply_nag_packs
 from constructs_lib.response.quarantine_responder import QuarantineResponder
@@ -47,8 +48,11 @@ __all__ = [
     "DetectMode",
     "DeviceDefender",
     "Dimension",
+    "DynamicFleetGroup",
     "EventType",
     "FleetGroup",
+    "FleetIndexing",
+    "FleetIndexingSettings",
     "IFleetGroup",
     "MetricSpec",
     "PolicyError",
@@ -61,6 +65,7 @@ __all__ = [
     "SecurityProfile",
     "SecurityProfileTarget",
     "StarterBehaviors",
+    "ThingIndexingMode",
     "acknowledge",
     "apply_nag_packs",
 ]

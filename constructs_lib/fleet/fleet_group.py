@@ -6,17 +6,19 @@ import re
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
-from aws_cdk import ArnFormat, Stack, Token
+from aws_cdk import Arn, ArnFormat, Stack, Token
 from aws_cdk import aws_iot as iot
 from constructs import Construct
 
-from constructs_lib._validation import check_name, raise_if_any
+from constructs_lib._validation import ConstructValidationError, check_name, raise_if_any
+from constructs_lib.fleet.fleet_indexing import FleetIndexing, FleetIndexingSettings
 
 # Limits from the AWS IoT API reference (AttributePayload, ThingGroupProperties).
 _ATTRIBUTE_NAME = re.compile(r"^[a-zA-Z0-9_.,@/:#-]{1,128}$")
 _ATTRIBUTE_VALUE = re.compile(r"^[a-zA-Z0-9_.,@/:#=\[\]-]{0,800}$")
 _MAX_ATTRIBUTES = 50
 _MAX_DESCRIPTION = 2028
+_THING_GROUP_ARN = re.compile(r"^arn:aws[a-z-]*:iot:[a-z0-9-]+:\d{12}:thinggroup/(?P<name>[a-zA-Z0-9:_-]{1,128})$")
 
 
 @runtime_checkable
@@ -37,10 +39,10 @@ def thing_group_arn(scope: Construct, name: str) -> str:
 
 
 class _ImportedFleetGroup(Construct):
-    def __init__(self, scope: Construct, id: str, name: str) -> None:
+    def __init__(self, scope: Construct, id: str, name: str, *, arn: str | None = None) -> None:
         super().__init__(scope, id)
         self._name = name
-        self._arn = thing_group_arn(self, name)
+        self._arn = arn or thing_group_arn(self, name)
 
     @property
     def thing_group_name(self) -> str:
@@ -108,6 +110,44 @@ class FleetGroup(Construct):
         raise_if_any(f"{scope.node.path}/{id}", problems)
         return _ImportedFleetGroup(scope, id, thing_group_name)
 
+    @staticmethod
+    def from_thing_group_arn(scope: Construct, id: str, thing_group_arn: str) -> IFleetGroup:
+        """Use a thing group that exists outside this app, by its ARN
+        (``arn:<partition>:iot:<region>:<account>:thinggroup/<name>``)."""
+        if Token.is_unresolved(thing_group_arn):
+            name = Arn.split(thing_group_arn, ArnFormat.SLASH_RESOURCE_NAME).resource_name
+            return _ImportedFleetGroup(scope, id, name, arn=thing_group_arn)
+        match = _THING_GROUP_ARN.match(thing_group_arn)
+        if match is None:
+            raise ConstructValidationError(
+                f"{scope.node.path}/{id}",
+                [
+                    f"thing_group_arn '{thing_group_arn}' is not a thing group ARN "
+                    "(arn:aws:iot:<region>:<account>:thinggroup/<name>)"
+                ],
+            )
+        return _ImportedFleetGroup(scope, id, match.group("name"), arn=thing_group_arn)
+
+    @staticmethod
+    def dynamic(
+        scope: Construct,
+        id: str,
+        *,
+        query: str,
+        indexing: FleetIndexing | FleetIndexingSettings | None,
+        thing_group_name: str | None = None,
+        description: str | None = None,
+    ) -> DynamicFleetGroup:
+        """A dynamic thing group: its members are the things the fleet-indexing ``query`` finds.
+
+        :param indexing: the ``FleetIndexing`` this stack creates, or ``FleetIndexing.already_enabled(...)``
+            when the account's indexing is managed elsewhere. Required: dynamic groups fail to
+            deploy without an index that covers the query.
+        """
+        return DynamicFleetGroup(
+            scope, id, query=query, indexing=indexing, thing_group_name=thing_group_name, description=description
+        )
+
 
 def _check_attributes(attributes: Mapping[str, str], problems: list[str]) -> None:
     if len(attributes) > _MAX_ATTRIBUTES:
@@ -121,3 +161,55 @@ def _check_attributes(attributes: Mapping[str, str], problems: list[str]) -> Non
             problems.append(
                 f"attributes['{key}'] value '{value}' must be at most 800 characters of [a-zA-Z0-9_.,@/:#=[]-]"
             )
+
+
+class DynamicFleetGroup(Construct):
+    """``AWS::IoT::ThingGroup`` with a query string (see ``FleetGroup.dynamic``). Things cannot be
+    added to it by hand, so it can be a security profile target but not a quarantine group."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        query: str,
+        indexing: FleetIndexing | FleetIndexingSettings | None,
+        thing_group_name: str | None = None,
+        description: str | None = None,
+    ) -> None:
+        super().__init__(scope, id)
+        problems: list[str] = []
+        check_name("thing_group_name", thing_group_name, problems)
+        if not isinstance(query, str) or not query.strip():
+            problems.append("query is empty; give a fleet-indexing query such as 'attributes.model:m1'")
+        elif indexing is None:
+            problems.append(
+                f"query '{query}' needs fleet indexing, which is off until enabled: pass indexing=FleetIndexing(...) "
+                "to enable it from this stack, or indexing=FleetIndexing.already_enabled(...) if the account has it"
+            )
+        else:
+            settings = indexing.settings if isinstance(indexing, FleetIndexing) else indexing
+            missing = settings.missing_for(query)
+            if missing:
+                problems.append(f"query '{query}' needs fleet indexing with {'; '.join(missing)}")
+        raise_if_any(self.node.path, problems)
+        self.query = query
+        self.resource = iot.CfnThingGroup(
+            self,
+            "Resource",
+            thing_group_name=thing_group_name,
+            query_string=query,
+            thing_group_properties=iot.CfnThingGroup.ThingGroupPropertiesProperty(thing_group_description=description)
+            if description
+            else None,
+        )
+        if isinstance(indexing, FleetIndexing):
+            self.resource.node.add_dependency(indexing)
+
+    @property
+    def thing_group_name(self) -> str:
+        return self.resource.ref
+
+    @property
+    def thing_group_arn(self) -> str:
+        return self.resource.attr_arn

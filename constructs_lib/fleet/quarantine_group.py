@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Stack, Validations
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from constructs_lib._custom_resources import acknowledge_provider_function
 from constructs_lib._validation import check_name, raise_if_any
 from constructs_lib.fleet.fleet_group import FleetGroup
 from constructs_lib.fleet.quarantine_policy import quarantine_policy_document
-from constructs_lib.nag import acknowledge
 
 
 class QuarantineGroup(Construct):
@@ -83,7 +83,7 @@ class QuarantineGroup(Construct):
             log_retention=None,
             log_group=logs.LogGroup(self, "AttachmentLogs", retention=logs.RetentionDays.ONE_YEAR),
         )
-        _acknowledge_provider_function(self)
+        acknowledge_provider_function(self)
 
     @property
     def thing_group_name(self) -> str:
@@ -96,32 +96,3 @@ class QuarantineGroup(Construct):
     @property
     def policy_name(self) -> str:
         return self.policy.ref
-
-
-def _acknowledge_provider_function(scope: Construct) -> None:
-    """The AwsCustomResource function is a stack-wide singleton owned by aws-cdk-lib; its shape is
-    fixed by the framework, so its findings are acknowledged there, narrowly and with reasons."""
-    stack = Stack.of(scope)
-    singleton = stack.node.try_find_child("AWS679f53fac002430cb0da5b7982bd2287")
-    if singleton is None or Validations.ACKNOWLEDGED_RULES_METADATA_KEY in (
-        entry.type for entry in singleton.node.metadata
-    ):
-        return
-    acknowledge(
-        singleton,
-        {
-            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]": (  # noqa: E501
-                "Role of the aws-cdk-lib AwsCustomResource singleton function, created by the framework: the AWS "
-                "managed basic execution policy only lets it write its own CloudWatch logs; its IoT permissions "
-                "are the inline AttachPolicy/DetachPolicy statement scoped to one policy and one thing group."
-            ),
-            "Serverless-LambdaDLQ": (
-                "The AwsCustomResource function is invoked synchronously by CloudFormation, which receives and "
-                "reports every failure itself; an asynchronous dead-letter queue would never receive anything."
-            ),
-            "Serverless-LambdaTracing": (
-                "The AwsCustomResource function makes one SDK call per deployment and its settings are fixed by "
-                "aws-cdk-lib; failures surface in CloudFormation events and its log group."
-            ),
-        },
-    )
