@@ -116,7 +116,7 @@ class DeviceDefender(Construct):
             problems.append("give exactly one of notification_email and notification_topic")
         if notification_email is not None and "@" not in notification_email:
             problems.append(f"notification_email '{notification_email}' is not an email address")
-        raise_if_any(self.node.path, problems)
+        raise_if_any(self, problems)
 
         self.alert_topic = AlertTopic(self, "AlertTopic", display_name="Device Defender alerts")
         self.notification_topic = notification_topic or AlertTopic(

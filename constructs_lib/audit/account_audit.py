@@ -47,7 +47,7 @@ class AccountAudit(Construct):
             if not isinstance(check, AuditCheck):
                 allowed = ", ".join(c.name for c in AuditCheck)
                 problems.append(f"checks entry {check!r} is not an AuditCheck; use one of {allowed}")
-        raise_if_any(self.node.path, problems)
+        raise_if_any(self, problems)
         self.checks = tuple(dict.fromkeys(checks))
 
         self.audit_role = iam.Role(

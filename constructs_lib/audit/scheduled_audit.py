@@ -63,7 +63,7 @@ class ScheduledAudit(Construct):
             frequency = AuditFrequency(frequency)
         except ValueError:
             problems.append(f"frequency '{frequency}' is not one of {', '.join(f.value for f in AuditFrequency)}")
-            raise_if_any(self.node.path, problems)
+            raise_if_any(self, problems)
         if frequency is AuditFrequency.DAILY:
             if day_of_week is not None or day_of_month is not None:
                 problems.append("frequency DAILY takes neither day_of_week nor day_of_month")
@@ -89,7 +89,7 @@ class ScheduledAudit(Construct):
         not_enabled = [c.value for c in chosen if c not in account_audit.checks]
         if not_enabled:
             problems.append(f"checks {', '.join(not_enabled)} are not enabled by the account audit")
-        raise_if_any(self.node.path, problems)
+        raise_if_any(self, problems)
 
         self.resource = iot.CfnScheduledAudit(
             self,

@@ -8,9 +8,10 @@ messages in 5 minutes" is ``operator=LESS_THAN_EQUALS, value=1000, duration=Dura
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
-from aws_cdk import Duration, Token
+from aws_cdk import Duration
 from constructs import Construct
 
 from constructs_lib.detect.custom_metric import CustomMetric, Dimension, ImportedCustomMetric
@@ -194,6 +195,13 @@ def _dimension(dimension: Dimension | None, operator: str) -> DimensionFilter | 
 def _seconds(duration: Duration | None) -> int | None:
     if duration is None:
         return None
-    if Token.is_unresolved(duration):
-        raise BehaviorValidationError(["duration must be a concrete Duration, not a token"])
-    return int(duration.to_seconds())
+    return _cached_seconds(duration)
+
+
+@lru_cache(maxsize=1024)
+def _cached_seconds(duration: Duration) -> int:
+    """Each ``to_seconds`` is a round trip to the jsii runtime; behaviors usually share a few Durations."""
+    try:
+        return int(duration.to_seconds())
+    except RuntimeError as error:  # raised by aws-cdk-lib for unresolved tokens
+        raise BehaviorValidationError([f"duration must be a concrete Duration, not a token ({error})"]) from error

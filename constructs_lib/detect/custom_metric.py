@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, Stack, Token
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iot as iot
 from constructs import Construct
 
-from constructs_lib._validation import NAME_PATTERN, raise_if_any
+from constructs_lib._validation import NAME_PATTERN, may_be_token, raise_if_any
 from lambdas.shared.metric_catalog import CustomMetricType, MetricSpec, custom_metric_spec
 
 _DIMENSION_VALUE = re.compile(r"^.{1,256}$")
@@ -37,7 +37,7 @@ class CustomMetric(Construct):
         """
         super().__init__(scope, id)
         problems = _custom_metric_problems(metric_name, metric_type)
-        raise_if_any(self.node.path, problems)
+        raise_if_any(self, problems)
         self.metric_type = CustomMetricType(metric_type)
         self.resource = iot.CfnCustomMetric(
             self, "Resource", metric_name=metric_name, metric_type=self.metric_type.value, display_name=display_name
@@ -54,7 +54,7 @@ class CustomMetric(Construct):
         scope: Construct, id: str, metric_name: str, metric_type: CustomMetricType
     ) -> ImportedCustomMetric:
         """A custom metric that exists outside this app; its type is needed to check behaviors on it."""
-        raise_if_any(f"{scope.node.path}/{id}", _custom_metric_problems(metric_name, metric_type))
+        raise_if_any((scope, id), _custom_metric_problems(metric_name, metric_type))
         return ImportedCustomMetric(scope, id, metric_name, CustomMetricType(metric_type))
 
 
@@ -71,7 +71,7 @@ class ImportedCustomMetric(Construct):
 
 def _custom_metric_problems(metric_name: str, metric_type: object) -> list[str]:
     problems: list[str] = []
-    if not isinstance(metric_name, str) or Token.is_unresolved(metric_name):
+    if not isinstance(metric_name, str) or may_be_token(metric_name):
         problems.append("metric_name must be a plain string: devices report it by name")
     elif not NAME_PATTERN.match(metric_name):
         problems.append(f"metric_name '{metric_name}' must be 1 to 128 characters of [a-zA-Z0-9:_-]")
@@ -107,7 +107,7 @@ class Dimension(Construct):
         for index, topic_filter in enumerate(topic_filters):
             if not isinstance(topic_filter, str) or not _DIMENSION_VALUE.match(topic_filter):
                 problems.append(f"topic_filters[{index}] {topic_filter!r} must be 1 to 256 characters")
-        raise_if_any(self.node.path, problems)
+        raise_if_any(self, problems)
         self.dimension_name = dimension_name
         self.resource = iot.CfnDimension(
             self, "Resource", name=dimension_name, type="TOPIC_FILTER", string_values=list(topic_filters)

@@ -111,7 +111,7 @@ class SecurityProfile(Construct):
                 f"metrics_export_topic '{metrics_export_topic}' must be a non-empty topic not starting with $"
             )
         retained = [_retained_metric(metric, problems) for metric in additional_metrics_to_retain]
-        raise_if_any(self.node.path, problems)
+        raise_if_any(self, problems)
 
         self.behaviors = tuple(behaviors)
         self.alert_role: iam.Role | None = None
@@ -193,7 +193,7 @@ class SecurityProfile(Construct):
     def from_security_profile_name(scope: Construct, id: str, security_profile_name: str) -> _ImportedSecurityProfile:
         problems: list[str] = []
         check_name("security_profile_name", security_profile_name, problems)
-        raise_if_any(f"{scope.node.path}/{id}", problems)
+        raise_if_any((scope, id), problems)
         return _ImportedSecurityProfile(scope, id, security_profile_name)
 
 

@@ -6,11 +6,11 @@ import re
 from collections.abc import Mapping
 from typing import Protocol, runtime_checkable
 
-from aws_cdk import Arn, ArnFormat, Stack, Token
+from aws_cdk import Arn, ArnFormat, Stack
 from aws_cdk import aws_iot as iot
 from constructs import Construct
 
-from constructs_lib._validation import ConstructValidationError, check_name, raise_if_any
+from constructs_lib._validation import ConstructValidationError, check_name, may_be_token, raise_if_any
 from constructs_lib.fleet.fleet_indexing import FleetIndexing, FleetIndexingSettings
 
 # Limits from the AWS IoT API reference (AttributePayload, ThingGroupProperties).
@@ -76,9 +76,9 @@ class FleetGroup(Construct):
         problems: list[str] = []
         check_name("thing_group_name", thing_group_name, problems)
         _check_attributes(attributes or {}, problems)
-        if description is not None and not Token.is_unresolved(description) and len(description) > _MAX_DESCRIPTION:
+        if description is not None and not may_be_token(description) and len(description) > _MAX_DESCRIPTION:
             problems.append(f"description has {len(description)} characters; at most {_MAX_DESCRIPTION} are allowed")
-        raise_if_any(self.node.path, problems)
+        raise_if_any(self, problems)
 
         properties: dict[str, object] = {}
         if attributes:
@@ -107,14 +107,14 @@ class FleetGroup(Construct):
         """Use a thing group that exists outside this app."""
         problems: list[str] = []
         check_name("thing_group_name", thing_group_name, problems)
-        raise_if_any(f"{scope.node.path}/{id}", problems)
+        raise_if_any((scope, id), problems)
         return _ImportedFleetGroup(scope, id, thing_group_name)
 
     @staticmethod
     def from_thing_group_arn(scope: Construct, id: str, thing_group_arn: str) -> IFleetGroup:
         """Use a thing group that exists outside this app, by its ARN
         (``arn:<partition>:iot:<region>:<account>:thinggroup/<name>``)."""
-        if Token.is_unresolved(thing_group_arn):
+        if may_be_token(thing_group_arn):
             name = Arn.split(thing_group_arn, ArnFormat.SLASH_RESOURCE_NAME).resource_name
             return _ImportedFleetGroup(scope, id, name, arn=thing_group_arn)
         match = _THING_GROUP_ARN.match(thing_group_arn)
@@ -153,7 +153,7 @@ def _check_attributes(attributes: Mapping[str, str], problems: list[str]) -> Non
     if len(attributes) > _MAX_ATTRIBUTES:
         problems.append(f"attributes has {len(attributes)} entries; at most {_MAX_ATTRIBUTES} are allowed")
     for key, value in attributes.items():
-        if Token.is_unresolved(key) or Token.is_unresolved(value):
+        if may_be_token(key) or may_be_token(value):
             continue
         if not _ATTRIBUTE_NAME.match(key):
             problems.append(f"attributes key '{key}' must be 1 to 128 characters of [a-zA-Z0-9_.,@/:#-]")
@@ -192,7 +192,7 @@ class DynamicFleetGroup(Construct):
             missing = settings.missing_for(query)
             if missing:
                 problems.append(f"query '{query}' needs fleet indexing with {'; '.join(missing)}")
-        raise_if_any(self.node.path, problems)
+        raise_if_any(self, problems)
         self.query = query
         self.resource = iot.CfnThingGroup(
             self,

@@ -39,7 +39,7 @@ class QuarantineGroup(Construct):
         super().__init__(scope, id)
         problems: list[str] = []
         check_name("policy_name", policy_name, problems)
-        raise_if_any(self.node.path, problems)
+        raise_if_any(self, problems)
 
         self.group = FleetGroup(
             self,

@@ -106,7 +106,7 @@ class QuarantineResponder(Construct):
                 f"remediation_policy is {len(self.remediation_policy.to_json())} characters as JSON; at most "
                 f"{MAX_POLICY_JSON_CHARACTERS} fit in the function's environment"
             )
-        raise_if_any(self.node.path, problems)
+        raise_if_any(self, problems)
 
         self.alert_topic = existing_alert_topic or AlertTopic(self, "AlertTopic")
         self.notification_topic = notification_topic or AlertTopic(self, "NotificationTopic")
