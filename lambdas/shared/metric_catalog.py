@@ -220,3 +220,7 @@ def catalog_markdown() -> str:
             f"| {'TOPIC_FILTER' if spec.dimensions else 'no'} |"
         )
     return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(catalog_markdown())

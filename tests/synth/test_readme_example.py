@@ -13,7 +13,7 @@ SNIPPETS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTAL
 
 
 def test_readme_app_example_synthesizes_clean(tmp_path):
-    [snippet] = [s for s in SNIPPETS if "cdk.App()" in s]
+    [snippet] = [s for s in SNIPPETS if "app.synth()" in s]
     # The jsii process started before this test, so CDK_OUTDIR would not reach it: set outdir in code.
     snippet = snippet.replace("cdk.App()", f"cdk.App(outdir={str(tmp_path)!r})")
     exec(compile(snippet, str(README), "exec"), {"__name__": "readme_example"})
@@ -40,3 +40,16 @@ def test_readme_json_policy_is_valid():
         "quarantine",
         "release-on-clear",
     ]
+
+
+def test_readme_detect_example_runs_as_printed():
+    [snippet] = [s for s in SNIPPETS if "Behavior.statistical(" in s]
+    exec(compile(snippet, str(README), "exec"), {"__name__": "readme_detect"})
+
+
+def test_readme_metric_catalog_is_generated_from_the_code():
+    from lambdas.shared.metric_catalog import catalog_markdown
+
+    text = README.read_text()
+    table = text.split("<!-- metric-catalog:start -->\n", 1)[1].split("\n<!-- metric-catalog:end -->", 1)[0]
+    assert table == catalog_markdown(), "regenerate it: python -m lambdas.shared.metric_catalog"
