@@ -189,18 +189,20 @@ _CUSTOM_KINDS = {
 
 
 def custom_metric_spec(name: str, metric_type: CustomMetricType) -> MetricSpec:
-    """Custom metrics are device-reported; no ML Detect and no dimensions on them."""
-    kind, operators = _CUSTOM_KINDS[CustomMetricType(metric_type)]
+    """Custom metrics are device-reported; no ML Detect and no dimensions on them; percentiles only on numbers."""
+    metric_type = CustomMetricType(metric_type)
+    kind, operators = _CUSTOM_KINDS[metric_type]
     return MetricSpec(
-        name,
-        f"Custom metric ({CustomMetricType(metric_type).value})",
-        MetricSource.CUSTOM,
-        kind,
-        operators,
-        NONE,
-        False,
-        False,
-        "custom",
+        name=name,
+        title=f"Custom metric ({metric_type.value})",
+        source=MetricSource.CUSTOM,
+        value_kind=kind,
+        operators=operators,
+        duration=DurationRule.NONE,
+        ml=False,
+        dimensions=False,
+        unit="custom",
+        statistical=metric_type is CustomMetricType.NUMBER,
     )
 
 
