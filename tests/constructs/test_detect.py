@@ -469,3 +469,9 @@ def test_starter_behaviors_describe_normal_devices():
         "ConnectionChurn": "less-than-equals",
         "UnexpectedListeningPorts": "in-port-set",
     }
+
+
+def test_fails_when_statistical_behavior_is_on_a_list_custom_metric(custom):
+    assert statistical_error(metric=custom["number-list"], operator="in-set") == (
+        "behavior 'Msgs': a statistical behavior needs a numeric metric that supports percentiles, got m-number-list"
+    )
