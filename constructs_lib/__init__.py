@@ -3,7 +3,6 @@
 from constructs_lib._validation import ConstructValidationError
 from constructs_lib.alerts.alert_topic import AlertTopic
 from constructs_lib.audit.account_audit import AccountAudit
-from constructs_lib.audit.audit_check import ALL_AUDIT_CHECKS, AuditCheck
 from constructs_lib.audit.scheduled_audit import LAST_DAY_OF_MONTH, AuditFrequency, DayOfWeek, ScheduledAudit
 from constructs_lib.defender import AuditSchedule, DetectMode, DeviceDefender
 from constructs_lib.detect.behavior import Behavior, BehaviorValidationError
@@ -15,6 +14,7 @@ from constructs_lib.fleet.fleet_indexing import FleetIndexing, FleetIndexingSett
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.nag import acknowledge, apply_nag_packs
 from constructs_lib.response.quarantine_responder import QuarantineResponder
+from lambdas.shared.audit_checks import ALL_AUDIT_CHECKS, AuditCheck
 from lambdas.shared.behavior_definition import BehaviorDefinition, BehaviorKind
 from lambdas.shared.metric_catalog import METRICS, ComparisonOperator, CustomMetricType, MetricSpec
 from lambdas.shared.remediation_policy import (

@@ -12,7 +12,6 @@ from constructs_lib._queues import dead_letter_queue
 from constructs_lib._validation import raise_if_any
 from constructs_lib.alerts.alert_topic import AlertTopic
 from constructs_lib.audit.account_audit import AccountAudit
-from constructs_lib.audit.audit_check import ALL_AUDIT_CHECKS, AuditCheck
 from constructs_lib.audit.scheduled_audit import AuditFrequency, DayOfWeek, ScheduledAudit
 from constructs_lib.detect.behavior import Behavior
 from constructs_lib.detect.security_profile import SecurityProfile
@@ -20,6 +19,7 @@ from constructs_lib.fleet.fleet_group import FleetGroup, IFleetGroup
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.nag import acknowledge
 from constructs_lib.response.quarantine_responder import QuarantineResponder
+from lambdas.shared.audit_checks import ALL_AUDIT_CHECKS, AuditCheck
 from lambdas.shared.remediation_policy import RemediationPolicy
 
 

@@ -11,8 +11,8 @@ from constructs import Construct
 
 from constructs_lib._validation import raise_if_any
 from constructs_lib.alerts.alert_topic import AlertTopic
-from constructs_lib.audit.audit_check import ALL_AUDIT_CHECKS, AuditCheck
 from constructs_lib.nag import acknowledge
+from lambdas.shared.audit_checks import ALL_AUDIT_CHECKS, AuditCheck
 
 # Read-only actions the audit needs; the same set as the AWS managed policy
 # AWSIoTDeviceDefenderAudit (v3), written out so that it can be scoped and reviewed.

@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from lambdas.shared.audit_remediation_policy import AuditRemediationPolicy
 from lambdas.shared.remediation_policy import PolicyError, RemediationPolicy
 
 _THING_GROUP_NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
@@ -15,6 +16,44 @@ DEFAULT_MAX_QUARANTINES_PER_HOUR = 50
 
 class ConfigurationError(ValueError):
     """An environment variable is missing or invalid; the message names it."""
+
+
+@dataclass(frozen=True)
+class _Common:
+    quarantine_group_name: str
+    state_table_name: str
+    notify_topic_arn: str
+    dry_run: bool
+
+
+def _read_common(environ: Mapping[str, str], problems: list[str]) -> _Common:
+    """The variables both remediation functions read (DESIGN.md, runtime contracts)."""
+
+    def required(name: str) -> str:
+        value = environ.get(name, "").strip()
+        if not value:
+            problems.append(f"{name} is required and was not set")
+        return value
+
+    group = required("QUARANTINE_GROUP_NAME")
+    if group and not _THING_GROUP_NAME.match(group):
+        problems.append(f"QUARANTINE_GROUP_NAME '{group}' is not a thing group name ([a-zA-Z0-9:_-], 1-128)")
+    table = required("STATE_TABLE_NAME")
+    topic = required("NOTIFY_TOPIC_ARN")
+    if topic and not _TOPIC_ARN.match(topic):
+        problems.append(f"NOTIFY_TOPIC_ARN '{topic}' is not an SNS topic ARN")
+    dry_run_raw = environ.get("DRY_RUN", "false").strip().lower()
+    if dry_run_raw not in ("true", "false"):
+        problems.append(f"DRY_RUN '{environ.get('DRY_RUN')}' must be 'true' or 'false'")
+    return _Common(group, table, topic, dry_run_raw == "true")
+
+
+def _read_limit(environ: Mapping[str, str], name: str, problems: list[str]) -> int:
+    raw = environ.get(name, str(DEFAULT_MAX_QUARANTINES_PER_HOUR)).strip()
+    if not raw.isdigit() or int(raw) < 1:
+        problems.append(f"{name} '{raw}' must be a whole number of at least 1")
+        return DEFAULT_MAX_QUARANTINES_PER_HOUR
+    return int(raw)
 
 
 @dataclass(frozen=True)
@@ -30,29 +69,8 @@ class QuarantineConfig:
     def from_environment(cls, environ: Mapping[str, str]) -> QuarantineConfig:
         """Validate every variable and report all problems in one error."""
         problems: list[str] = []
-
-        def required(name: str) -> str:
-            value = environ.get(name, "").strip()
-            if not value:
-                problems.append(f"{name} is required and was not set")
-            return value
-
-        group = required("QUARANTINE_GROUP_NAME")
-        if group and not _THING_GROUP_NAME.match(group):
-            problems.append(f"QUARANTINE_GROUP_NAME '{group}' is not a thing group name ([a-zA-Z0-9:_-], 1-128)")
-        table = required("STATE_TABLE_NAME")
-        topic = required("NOTIFY_TOPIC_ARN")
-        if topic and not _TOPIC_ARN.match(topic):
-            problems.append(f"NOTIFY_TOPIC_ARN '{topic}' is not an SNS topic ARN")
-        dry_run_raw = environ.get("DRY_RUN", "false").strip().lower()
-        if dry_run_raw not in ("true", "false"):
-            problems.append(f"DRY_RUN '{environ.get('DRY_RUN')}' must be 'true' or 'false'")
-        limit_raw = environ.get("MAX_QUARANTINES_PER_HOUR", str(DEFAULT_MAX_QUARANTINES_PER_HOUR)).strip()
-        limit = DEFAULT_MAX_QUARANTINES_PER_HOUR
-        if not limit_raw.isdigit() or int(limit_raw) < 1:
-            problems.append(f"MAX_QUARANTINES_PER_HOUR '{limit_raw}' must be a whole number of at least 1")
-        else:
-            limit = int(limit_raw)
+        common = _read_common(environ, problems)
+        limit = _read_limit(environ, "MAX_QUARANTINES_PER_HOUR", problems)
         policy = RemediationPolicy.default()
         policy_raw = environ.get("REMEDIATION_POLICY", "").strip()
         if policy_raw:
@@ -63,10 +81,43 @@ class QuarantineConfig:
         if problems:
             raise ConfigurationError("invalid quarantine configuration: " + "; ".join(problems))
         return cls(
-            quarantine_group_name=group,
-            state_table_name=table,
-            notify_topic_arn=topic,
-            dry_run=dry_run_raw == "true",
+            quarantine_group_name=common.quarantine_group_name,
+            state_table_name=common.state_table_name,
+            notify_topic_arn=common.notify_topic_arn,
+            dry_run=common.dry_run,
             max_quarantines_per_hour=limit,
+            policy=policy,
+        )
+
+
+@dataclass(frozen=True)
+class AuditRemediationConfig:
+    quarantine_group_name: str
+    state_table_name: str
+    notify_topic_arn: str
+    dry_run: bool
+    max_actions_per_hour: int = DEFAULT_MAX_QUARANTINES_PER_HOUR
+    policy: AuditRemediationPolicy = field(default_factory=AuditRemediationPolicy.default)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> AuditRemediationConfig:
+        problems: list[str] = []
+        common = _read_common(environ, problems)
+        limit = _read_limit(environ, "MAX_ACTIONS_PER_HOUR", problems)
+        policy = AuditRemediationPolicy.default()
+        policy_raw = environ.get("AUDIT_REMEDIATION_POLICY", "").strip()
+        if policy_raw:
+            try:
+                policy = AuditRemediationPolicy.from_json(policy_raw)
+            except PolicyError as error:
+                problems.extend(f"AUDIT_REMEDIATION_POLICY {problem}" for problem in error.problems)
+        if problems:
+            raise ConfigurationError("invalid audit remediation configuration: " + "; ".join(problems))
+        return cls(
+            quarantine_group_name=common.quarantine_group_name,
+            state_table_name=common.state_table_name,
+            notify_topic_arn=common.notify_topic_arn,
+            dry_run=common.dry_run,
+            max_actions_per_hour=limit,
             policy=policy,
         )
