@@ -17,9 +17,8 @@ import sys
 
 from lambdas.shared.iot_registry import IotRegistry
 from lambdas.shared.notifications import Notifier
+from lambdas.shared.quarantine_actions import NOTIFICATION_SOURCE
 from lambdas.shared.quarantine_records import QuarantineRecords
-
-NOTIFICATION_SOURCE = "iot-device-defender-constructs/quarantine"
 
 
 class NoQuarantineRecordError(LookupError):

@@ -3,30 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from lambdas.quarantine.decision import Decision, decide
-from lambdas.quarantine.release import NOTIFICATION_SOURCE, NoQuarantineRecordError, restore
+from lambdas.quarantine.release import NoQuarantineRecordError, restore
 from lambdas.shared.config import QuarantineConfig
 from lambdas.shared.iot_registry import IotRegistry
 from lambdas.shared.notifications import Notifier
+from lambdas.shared.quarantine_actions import (
+    NOTIFICATION_SOURCE,
+    QuarantineHeldError,
+    admit_or_hold,
+    deactivate_active,
+    record_state,
+)
 from lambdas.shared.quarantine_breaker import QuarantineBreaker
-from lambdas.shared.quarantine_records import QuarantineRecord, QuarantineRecords
+from lambdas.shared.quarantine_records import QuarantineRecords
 from lambdas.shared.remediation_policy import RemediationAction
 from lambdas.shared.things import ThingFacts
 from lambdas.shared.violation import ViolationEvent
 
-ACTIVE = "ACTIVE"
-INACTIVE = "INACTIVE"
-
-
-class QuarantineHeldError(RuntimeError):
-    """The blast-radius breaker is open: the record is failed so that SQS keeps it for replay."""
-
-    def __init__(self, message: str, *, newly_tripped: bool) -> None:
-        super().__init__(message)
-        self.newly_tripped = newly_tripped
+__all__ = ["QuarantineHeldError", "QuarantineResponder", "Result", "notification"]
 
 
 @dataclass(frozen=True)
@@ -75,40 +72,31 @@ class QuarantineResponder:
     def _act(self, violation: ViolationEvent, thing: ThingFacts, decision: Decision) -> list[str]:
         taken: list[str] = []
         group = self._config.quarantine_group_name
-        if decision.takes(RemediationAction.QUARANTINE):
-            admission = self._breaker.acquire()
-            if not admission.admitted:
-                if admission.newly_tripped:
-                    self._announce_trip(violation, admission.count_in_window)
-                raise QuarantineHeldError(
-                    f"quarantine of '{thing.name}' held: the breaker allows {self._config.max_quarantines_per_hour} "
-                    "quarantines per rolling hour",
-                    newly_tripped=admission.newly_tripped,
-                )
-        if decision.takes(RemediationAction.QUARANTINE) or decision.takes(RemediationAction.DEACTIVATE_CERTIFICATES):
-            certificates = self._registry.certificates_of(thing.name)
-            # Written before any change, so that a crash in between leaves a record a release can use;
-            # the first record (the state before any action) wins.
-            self._records.save_if_absent(
-                QuarantineRecord(
-                    thing_name=thing.name,
-                    quarantine_group_name=group,
-                    groups_before=thing.group_names,
-                    violation_id=violation.violation_id,
-                    security_profile_name=violation.security_profile_name,
-                    behavior_name=violation.behavior.name,
-                    quarantined_at=datetime.now(tz=UTC),
-                    certificates_before=certificates,
-                )
+        quarantine = decision.takes(RemediationAction.QUARANTINE)
+        deactivate = decision.takes(RemediationAction.DEACTIVATE_CERTIFICATES)
+        if quarantine:
+            admit_or_hold(
+                self._breaker,
+                self._notifier,
+                limit=self._config.max_quarantines_per_hour,
+                held=thing.name,
+                what="quarantine",
             )
-            if decision.takes(RemediationAction.QUARANTINE):
+        if quarantine or deactivate:
+            certificates = record_state(
+                self._records,
+                self._registry,
+                thing,
+                quarantine_group_name=group,
+                cause_id=violation.violation_id,
+                source_name=violation.security_profile_name,
+                detail_name=violation.behavior.name,
+            )
+            if quarantine:
                 self._registry.add_thing_to_group(thing.name, group)
                 taken.append(f"added to thing group {group}")
-            if decision.takes(RemediationAction.DEACTIVATE_CERTIFICATES):
-                for certificate_id, status in sorted(certificates.items()):
-                    if status == ACTIVE:
-                        self._registry.set_certificate_status(certificate_id, INACTIVE)
-                        taken.append(f"deactivated certificate {certificate_id}")
+            if deactivate:
+                taken.extend(deactivate_active(self._registry, certificates))
         if decision.takes(RemediationAction.RELEASE):
             try:
                 changes = restore(thing.name, group, self._registry, self._records)
@@ -117,27 +105,6 @@ class QuarantineResponder:
             else:
                 taken.extend(changes or ["released: nothing needed restoring"])
         return taken
-
-    def _announce_trip(self, violation: ViolationEvent, count: int) -> None:
-        limit = self._config.max_quarantines_per_hour
-        self._notifier.publish(
-            "[ACTION NEEDED] Device Defender quarantine breaker tripped",
-            {
-                "source": NOTIFICATION_SOURCE,
-                "breaker": {
-                    "tripped": True,
-                    "limit": limit,
-                    "quarantinesInWindow": count,
-                    "heldThing": violation.thing_name,
-                    "what": (
-                        f"{count} quarantines in the last hour reached the limit of {limit}; further quarantines "
-                        "are held (their records return to the queue and then the dead-letter queue for "
-                        "replay). The breaker resets an hour after tripping, or now with "
-                        "'python -m lambdas.shared.quarantine_breaker reset'."
-                    ),
-                },
-            },
-        )
 
 
 def _subject(violation: ViolationEvent, result: Result) -> str:
