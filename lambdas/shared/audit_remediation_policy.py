@@ -163,10 +163,13 @@ def _allowed() -> str:
 
 
 def policy_of(
-    checks: Mapping[AuditCheck, Sequence[AuditAction | str]], exempt_groups: Sequence[str] = ()
+    checks: Mapping[AuditCheck | str, Sequence[AuditAction | str]], exempt_groups: Sequence[str] = ()
 ) -> AuditRemediationPolicy:
-    """Build a policy from typed or plain action names (what CDK users write)."""
+    """Build a policy from typed or plain check and action names (what CDK users write)."""
     return AuditRemediationPolicy(
-        {check: tuple(_coerce(AuditAction, a) for a in actions) for check, actions in checks.items()},
+        {
+            _coerce(AuditCheck, check): tuple(_coerce(AuditAction, action) for action in actions)
+            for check, actions in checks.items()
+        },
         tuple(exempt_groups),
     )

@@ -58,5 +58,8 @@ class IotRegistry:
                 statuses[certificate_id] = described["certificateDescription"]["status"]
         return statuses
 
+    def certificates_status(self, certificate_id: str) -> str:
+        return self._iot.describe_certificate(certificateId=certificate_id)["certificateDescription"]["status"]
+
     def set_certificate_status(self, certificate_id: str, status: str) -> None:
         self._iot.update_certificate(certificateId=certificate_id, newStatus=status)

@@ -1,11 +1,12 @@
 """Blast-radius breaker: at most N quarantines in a rolling hour, in the state table.
 
-One item (``id = breaker#quarantine``) holds the epoch seconds of the quarantines admitted in the
+One item per breaker (``id = breaker#quarantine`` for the quarantine responder,
+``breaker#audit-actions`` for the audit remediator) holds the epoch seconds of the quarantines admitted in the
 last window and, once tripped, ``trippedAt``. Writes are conditional on a version number, so that
 concurrent invocations never admit more than the limit. A tripped breaker holds every quarantine
 until the window has passed since it tripped (it resets by itself) or an operator resets it:
 
-    python -m lambdas.shared.quarantine_breaker status|reset      (with STATE_TABLE_NAME set)
+    python -m lambdas.shared.quarantine_breaker status|reset [quarantine|audit-actions]   (STATE_TABLE_NAME set)
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from botocore.exceptions import ClientError
 from lambdas.shared.aws_clients import client
 
 BREAKER_ID = "breaker#quarantine"
+AUDIT_BREAKER_ID = "breaker#audit-actions"
+_BREAKERS = {"quarantine": BREAKER_ID, "audit-actions": AUDIT_BREAKER_ID}
 WINDOW_SECONDS = 3600
 _MAX_WRITE_ATTEMPTS = 8
 
@@ -68,7 +71,9 @@ class QuarantineBreaker:
         dynamodb: Any | None = None,
         clock: Callable[[], float] = time.time,
         window_seconds: float = WINDOW_SECONDS,
+        breaker_id: str = BREAKER_ID,
     ) -> None:
+        self._id = breaker_id
         self._table_name = table_name
         self._limit = limit
         self._dynamodb = dynamodb or client("dynamodb")
@@ -77,7 +82,7 @@ class QuarantineBreaker:
 
     def state(self) -> BreakerState:
         item = self._dynamodb.get_item(
-            TableName=self._table_name, Key={"id": {"S": BREAKER_ID}}, ConsistentRead=True
+            TableName=self._table_name, Key={"id": {"S": self._id}}, ConsistentRead=True
         ).get("Item")
         if item is None:
             return BreakerState((), None, 0)
@@ -98,10 +103,10 @@ class QuarantineBreaker:
 
     def reset(self) -> None:
         """Operator reset: forget the window and the trip."""
-        self._dynamodb.delete_item(TableName=self._table_name, Key={"id": {"S": BREAKER_ID}})
+        self._dynamodb.delete_item(TableName=self._table_name, Key={"id": {"S": self._id}})
 
     def _write(self, expected_version: int, state: BreakerState) -> bool:
-        item: dict[str, Any] = {"id": {"S": BREAKER_ID}, "version": {"N": str(state.version)}}
+        item: dict[str, Any] = {"id": {"S": self._id}, "version": {"N": str(state.version)}}
         if state.events:  # DynamoDB number sets cannot be empty
             item["events"] = {"NS": [repr(t) for t in sorted(set(state.events))]}
         if state.tripped_at is not None:
@@ -132,7 +137,7 @@ def main(argv: list[str]) -> int:
     if not table:
         print("STATE_TABLE_NAME is required: the state table of the quarantine responder", file=sys.stderr)
         return 2
-    breaker = QuarantineBreaker(table, limit=0)
+    breaker = QuarantineBreaker(table, limit=0, breaker_id=_BREAKERS[argv[2] if len(argv) == 3 else "quarantine"])
     if argv[1] == "reset":
         breaker.reset()
         print("quarantine breaker reset: the window is empty and held quarantines are admitted again")

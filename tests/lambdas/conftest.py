@@ -95,6 +95,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     import boto3
     from moto import mock_aws
 
+    from lambdas.audit_remediation import handler as audit_handler
     from lambdas.quarantine import handler
     from lambdas.shared import aws_clients
 
@@ -128,6 +129,8 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         monkeypatch.setenv("DRY_RUN", "false")
         aws_clients.client.cache_clear()
         handler.runtime.cache_clear()
+        audit_handler.runtime.cache_clear()
         yield World(iot=iot, sqs=sqs, dynamodb=dynamodb, notifications_queue_url=queue_url)
         aws_clients.client.cache_clear()
         handler.runtime.cache_clear()
+        audit_handler.runtime.cache_clear()

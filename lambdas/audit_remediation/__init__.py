@@ -1,0 +1,1 @@
+"""Audit remediator: acts on the findings of completed Device Defender audits."""

@@ -1,0 +1,161 @@
+"""Audit remediator entry point: SQS batches of audit-completion notifications (SNS-wrapped or raw)
+and direct SNS events. For each non-compliant check of a completed audit it pages through
+``ListAuditFindings`` and handles each finding once (Powertools idempotency on ``findingId``).
+A record that fails (unreadable, throttled past retries, held by the breaker) is reported alone in
+``batchItemFailures``; findings already handled are skipped when it comes back.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from lambdas.audit_remediation.remediator import AuditRemediator
+from lambdas.shared.audit_checks import check_from_name
+from lambdas.shared.audit_findings import AuditFindings
+from lambdas.shared.audit_notification import AuditNotification, parse_audit_message
+from lambdas.shared.aws_clients import client
+from lambdas.shared.config import AuditRemediationConfig
+from lambdas.shared.iot_registry import IotRegistry
+from lambdas.shared.notifications import Notifier
+from lambdas.shared.quarantine_actions import QuarantineHeldError
+from lambdas.shared.quarantine_breaker import AUDIT_BREAKER_ID, QuarantineBreaker
+from lambdas.shared.quarantine_records import QuarantineRecords
+
+SERVICE = "audit-remediator"
+MAX_BODY_BYTES = 64 * 1024
+IDEMPOTENCY_SECONDS = 7 * 24 * 3600  # longer than any audit schedule's retry horizon
+
+logger = Logger(service=SERVICE)
+tracer = Tracer(service=SERVICE)
+metrics = Metrics(namespace="DeviceDefender/AuditRemediation", service=SERVICE)
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+class UnreadableRecordError(ValueError):
+    """The record body is not an audit notification; the message says why."""
+
+
+@dataclass(frozen=True)
+class Runtime:
+    config: AuditRemediationConfig
+    idempotency: IdempotencyConfig
+    findings: AuditFindings
+    notifier: Notifier
+    process: Callable[..., dict[str, Any]]
+
+
+@cache
+def runtime() -> Runtime:
+    """Built once per cold start; a bad environment fails here with the variable named."""
+    config = AuditRemediationConfig.from_environment(os.environ)
+    findings = AuditFindings()
+    notifier = Notifier(config.notify_topic_arn)
+    remediator = AuditRemediator(
+        config=config,
+        findings=findings,
+        registry=IotRegistry(),
+        notifier=notifier,
+        records=QuarantineRecords(config.state_table_name),
+        breaker=QuarantineBreaker(config.state_table_name, config.max_actions_per_hour, breaker_id=AUDIT_BREAKER_ID),
+    )
+    idempotency = IdempotencyConfig(
+        event_key_jmespath="findingId", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS
+    )
+    persistence = DynamoDBPersistenceLayer(
+        table_name=config.state_table_name, key_attr="id", expiry_attr="expiresAt", boto3_client=client("dynamodb")
+    )
+
+    @idempotent_function(
+        data_keyword_argument="finding", persistence_store=persistence, config=idempotency, key_prefix="audit-finding"
+    )
+    def process(finding: dict[str, Any], check: Any) -> dict[str, Any]:
+        result = remediator.handle(check, finding)
+        if result.actions_taken:
+            metrics.add_metric(name="FindingsRemediated", unit=MetricUnit.Count, value=1)
+        elif config.dry_run and len(result.actions) > 1:
+            metrics.add_metric(name="DryRunDecisions", unit=MetricUnit.Count, value=1)
+        return {"actionsTaken": list(result.actions_taken), "skipped": list(result.skipped)}
+
+    return Runtime(config, idempotency, findings, notifier, process)
+
+
+def read_notification(body: str) -> AuditNotification:
+    try:
+        size = len(body.encode("utf-8"))
+    except UnicodeEncodeError as error:
+        raise UnreadableRecordError(f"record body is not valid UTF-8 (at character {error.start})") from error
+    if size > MAX_BODY_BYTES:
+        raise UnreadableRecordError(f"record body is {size} bytes; an audit notification is at most {MAX_BODY_BYTES}")
+    try:
+        return parse_audit_message(body)
+    except ValidationError as error:
+        reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors())
+        raise UnreadableRecordError(f"not a Device Defender audit notification: {reasons}") from error
+    except ValueError as error:
+        raise UnreadableRecordError(f"not a Device Defender audit notification: {str(error)[:300]}") from error
+
+
+@tracer.capture_method
+def handle_notification(notification: AuditNotification) -> None:
+    current = runtime()
+    if notification.task_status != "COMPLETED":
+        current.notifier.publish(
+            f"Device Defender audit {notification.task_status}: {notification.task_id}",
+            {"source": "iot-device-defender-constructs/audit", "audit": notification.model_dump(by_alias=True)},
+        )
+        return
+    for detail in notification.non_compliant_checks:
+        check = check_from_name(detail.check_name)
+        if check is None:
+            logger.warning("unknown audit check; findings not read", extra={"check_name": detail.check_name})
+            continue
+        for finding in current.findings.non_compliant(notification.task_id, check.value):
+            try:
+                current.process(finding=finding, check=check)
+            except QuarantineHeldError as error:
+                metrics.add_metric(name="HeldActions", unit=MetricUnit.Count, value=1)
+                if error.newly_tripped:
+                    metrics.add_metric(name="BreakerTrips", unit=MetricUnit.Count, value=1)
+                raise
+    logger.info("audit handled", extra={"task_id": notification.task_id})
+
+
+def _sqs_record_handler(record: SQSRecord) -> None:
+    try:
+        notification = read_notification(record.body)
+    except UnreadableRecordError as error:
+        logger.warning("rejected record", extra={"message_id": record.message_id, "reason": str(error)})
+        metrics.add_metric(name="RejectedRecords", unit=MetricUnit.Count, value=1)
+        raise
+    handle_notification(notification)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    runtime().idempotency.register_lambda_context(context)
+    records = event.get("Records") or []
+    if records and all(record.get("EventSource") == "aws:sns" for record in records):
+        for record in records:
+            handle_notification(read_notification(record["Sns"]["Message"]))
+        return {"batchItemFailures": []}
+    return process_partial_response(
+        event=event, record_handler=_sqs_record_handler, processor=processor, context=context
+    )
