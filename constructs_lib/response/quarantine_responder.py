@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Duration, Names, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
-from aws_cdk import aws_sns_subscriptions as subscriptions
-from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from constructs_lib._queues import dead_letter_queue
 from constructs_lib._validation import raise_if_any
 from constructs_lib.alerts.alert_topic import AlertTopic
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
-from constructs_lib.lambda_packaging import (
-    ARCHITECTURE,
-    DEFAULT_POWERTOOLS_LAYER_VERSION,
-    RUNTIME,
-    function_code,
-    handler_path,
-    powertools_layer,
-)
+from constructs_lib.lambda_packaging import DEFAULT_POWERTOOLS_LAYER_VERSION
 from constructs_lib.nag import acknowledge
+from constructs_lib.response.queued_function import (
+    alarm_on_any,
+    build_queued_function,
+    check_sizing,
+    service_metric,
+    state_table,
+)
 from lambdas.shared.remediation_policy import RemediationAction, RemediationPolicy
 
 METRICS_NAMESPACE = "DeviceDefender/Quarantine"
-_FUNCTION_TIMEOUT = Duration.seconds(60)
-_MAX_RECEIVE_COUNT = 5
+SERVICE = "quarantine-responder"
 # Lambda allows 4 KB of environment in all; the policy gets most of it.
 MAX_POLICY_JSON_CHARACTERS = 3000
 MAX_QUARANTINES_PER_HOUR_LIMIT = 10_000
@@ -79,16 +72,9 @@ class QuarantineResponder(Construct):
         """
         super().__init__(scope, id)
         problems: list[str] = []
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 10:
-            problems.append(f"batch_size {batch_size!r} must be an integer from 1 to 10")
-        if (
-            isinstance(reserved_concurrency, bool)
-            or not isinstance(reserved_concurrency, int)
-            or not 1 <= reserved_concurrency <= 20
-        ):
-            problems.append(f"reserved_concurrency {reserved_concurrency!r} must be an integer from 1 to 20")
-        if not isinstance(dry_run, bool):
-            problems.append(f"dry_run {dry_run!r} must be True or False")
+        check_sizing(
+            batch_size=batch_size, reserved_concurrency=reserved_concurrency, dry_run=dry_run, problems=problems
+        )
         if (
             isinstance(max_quarantines_per_hour, bool)
             or not isinstance(max_quarantines_per_hour, int)
@@ -112,67 +98,13 @@ class QuarantineResponder(Construct):
         self.notification_topic = notification_topic or AlertTopic(self, "NotificationTopic")
         self.quarantine_group = quarantine_group
 
-        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue")
-        self.queue = sqs.Queue(
+        self.table = state_table(self)
+        parts = build_queued_function(
             self,
-            "Queue",
-            encryption=sqs.QueueEncryption.SQS_MANAGED,
-            enforce_ssl=True,
-            visibility_timeout=Duration.seconds(_FUNCTION_TIMEOUT.to_seconds() * 6),
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=_MAX_RECEIVE_COUNT),
-        )
-        self.alert_topic.topic.add_subscription(
-            subscriptions.SqsSubscription(
-                self.queue, raw_message_delivery=True, dead_letter_queue=self.dead_letter_queue
-            )
-        )
-        acknowledge(
-            self.dead_letter_queue,
-            {
-                "Serverless-SQSRedrivePolicy": (
-                    "This queue is the dead-letter queue: messages stay 14 days for inspection and replay, "
-                    "and the DeadLetterQueueAlarm fires on the first one."
-                )
-            },
-        )
-
-        self.table = dynamodb.Table(
-            self,
-            "StateTable",
-            partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
-            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
-            encryption=dynamodb.TableEncryption.AWS_MANAGED,
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute="expiresAt",
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-
-        log_group = logs.LogGroup(self, "FunctionLogs", retention=logs.RetentionDays.ONE_YEAR)
-        role = iam.Role(
-            self,
-            "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            topic=self.alert_topic,
+            body_filter={"violationEventType": sns.FilterOrPolicy.filter(sns.SubscriptionFilter.exists_filter())},
+            function_package="quarantine",
             description="Quarantine responder: registry reads, quarantine moves, records and notifications",
-        )
-        log_group.grant_write(role)
-        self.function = lambda_.Function(
-            self,
-            "Function",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler=handler_path("quarantine"),
-            code=function_code("quarantine"),
-            layers=[powertools_layer(self, "PowertoolsLayer", version=powertools_layer_version)],
-            memory_size=256,
-            timeout=_FUNCTION_TIMEOUT,
-            tracing=lambda_.Tracing.ACTIVE,
-            role=role,
-            log_group=log_group,
-            reserved_concurrent_executions=reserved_concurrency,
-            # Direct SNS invocations are asynchronous: after Lambda's retries they land here too.
-            dead_letter_queue=self.dead_letter_queue,
             environment={
                 "QUARANTINE_GROUP_NAME": quarantine_group.thing_group_name,
                 "STATE_TABLE_NAME": self.table.table_name,
@@ -180,26 +112,15 @@ class QuarantineResponder(Construct):
                 "DRY_RUN": "true" if dry_run else "false",
                 "MAX_QUARANTINES_PER_HOUR": str(max_quarantines_per_hour),
                 "REMEDIATION_POLICY": self.remediation_policy.to_json(),
-                "POWERTOOLS_SERVICE_NAME": "quarantine-responder",
+                "POWERTOOLS_SERVICE_NAME": SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
-        )
-        source = event_sources.SqsEventSource(
-            self.queue,
             batch_size=batch_size,
-            max_batching_window=Duration.seconds(5),
-            report_batch_item_failures=True,
+            reserved_concurrency=reserved_concurrency,
+            powertools_layer_version=powertools_layer_version,
         )
-        self.function.add_event_source(source)
-        acknowledge(
-            self.function.node.find_child(f"SqsEventSource:{Names.node_unique_id(self.queue.node)}"),
-            {
-                "Serverless-LambdaEventSourceMappingDestination": (
-                    "SQS event source mappings take no on-failure destination; failed records return to the "
-                    f"queue and after {_MAX_RECEIVE_COUNT} receives move to the dead-letter queue (redrive policy)."
-                )
-            },
-        )
+        self.queue, self.dead_letter_queue, self.function = parts.queue, parts.dead_letter_queue, parts.function
+        role = parts.role
         self._grant_runtime_permissions(role)
         self._add_alarms()
         acknowledge(role, self._wildcard_reasons())
@@ -284,33 +205,23 @@ class QuarantineResponder(Construct):
         self.notification_topic.grant_publish(role)
 
     def _add_alarms(self) -> None:
-        self.dead_letter_queue_alarm = self._alarm_on_any(
+        self.dead_letter_queue_alarm = alarm_on_any(
+            self,
             "DeadLetterQueueAlarm",
             "Violations the quarantine responder could not process are waiting in its DLQ",
             self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
         )
-        self.errors_alarm = self._alarm_on_any(
+        self.errors_alarm = alarm_on_any(
+            self,
             "ErrorsAlarm",
             "The quarantine function failed invocations",
             self.function.metric_errors(period=Duration.minutes(5)),
         )
-        self.breaker_alarm = self._alarm_on_any(
+        self.breaker_alarm = alarm_on_any(
+            self,
             "BreakerTrippedAlarm",
             "The quarantine breaker tripped: quarantines are held until it resets or an operator resets it",
             self.metric_breaker_trips(),
-        )
-
-    def _alarm_on_any(self, id: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
-        """Alarm as soon as one datapoint is at least 1; no data is normal."""
-        return cloudwatch.Alarm(
-            self,
-            id,
-            alarm_description=description,
-            metric=metric,
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
 
     def metric_quarantines(self, *, period: Duration | None = None) -> cloudwatch.Metric:
@@ -342,11 +253,4 @@ class QuarantineResponder(Construct):
         return self._function_metric("RejectedRecords", period)
 
     def _function_metric(self, name: str, period: Duration | None) -> cloudwatch.Metric:
-        """Default period: 5 minutes."""
-        return cloudwatch.Metric(
-            namespace=METRICS_NAMESPACE,
-            metric_name=name,
-            dimensions_map={"service": "quarantine-responder"},
-            statistic="Sum",
-            period=period or Duration.minutes(5),
-        )
+        return service_metric(METRICS_NAMESPACE, SERVICE, name, period)

@@ -86,6 +86,9 @@ def test_queue_is_subscribed_and_redrives_to_the_dlq(template):
             "RawMessageDelivery": True,
             "TopicArn": {"Ref": Match.string_like_regexp("Alerts")},
             "RedrivePolicy": Match.any_value(),
+            # Audit notifications may share the topic: only violation events reach this queue.
+            "FilterPolicyScope": "MessageBody",
+            "FilterPolicy": {"violationEventType": [{"exists": True}]},
         },
     )
     template.has_resource_properties(
