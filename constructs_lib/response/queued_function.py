@@ -37,9 +37,7 @@ class QueuedFunction:
     function: lambda_.Function
 
 
-def check_sizing(
-    scope: Construct, *, batch_size: int, reserved_concurrency: int, dry_run: bool, problems: list[str]
-) -> None:
+def check_sizing(*, batch_size: int, reserved_concurrency: int, dry_run: bool, problems: list[str]) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 10:
         problems.append(f"batch_size {batch_size!r} must be an integer from 1 to 10")
     if (
