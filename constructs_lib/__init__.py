@@ -2,7 +2,8 @@
 
 from constructs_lib._validation import ConstructValidationError
 from constructs_lib.alerts.alert_topic import AlertTopic
-from constructs_lib.audit.account_audit import AccountAudit
+from constructs_lib.audit.account_audit import AccountAudit, ExistingAccountAudit
+from constructs_lib.audit.mitigation_action import LogLevel, MitigationAction
 from constructs_lib.audit.scheduled_audit import LAST_DAY_OF_MONTH, AuditFrequency, DayOfWeek, ScheduledAudit
 from constructs_lib.defender import AuditSchedule, DetectMode, DeviceDefender
 from constructs_lib.detect.behavior import Behavior, BehaviorValidationError
@@ -13,8 +14,17 @@ from constructs_lib.fleet.fleet_group import DynamicFleetGroup, FleetGroup, IFle
 from constructs_lib.fleet.fleet_indexing import FleetIndexing, FleetIndexingSettings, ThingIndexingMode
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.nag import acknowledge, apply_nag_packs
+from constructs_lib.response.audit_remediator import AuditRemediator
 from constructs_lib.response.quarantine_responder import QuarantineResponder
-from lambdas.shared.audit_checks import ALL_AUDIT_CHECKS, AuditCheck
+from lambdas.shared.audit_checks import (
+    ALL_AUDIT_CHECKS,
+    CERTIFICATE_CHECKS,
+    IDENTITY_CHECKS,
+    LOGGING_CHECKS,
+    POLICY_CHECKS,
+    AuditCheck,
+)
+from lambdas.shared.audit_remediation_policy import AuditAction, AuditRemediationPolicy, policy_of
 from lambdas.shared.behavior_definition import BehaviorDefinition, BehaviorKind
 from lambdas.shared.metric_catalog import METRICS, ComparisonOperator, CustomMetricType, MetricSpec
 from lambdas.shared.remediation_policy import (
@@ -28,12 +38,19 @@ from lambdas.shared.remediation_policy import (
 
 __all__ = [
     "ALL_AUDIT_CHECKS",
+    "CERTIFICATE_CHECKS",
+    "IDENTITY_CHECKS",
     "LAST_DAY_OF_MONTH",
+    "LOGGING_CHECKS",
     "METRICS",
+    "POLICY_CHECKS",
     "AccountAudit",
     "AlertTopic",
+    "AuditAction",
     "AuditCheck",
     "AuditFrequency",
+    "AuditRemediationPolicy",
+    "AuditRemediator",
     "AuditSchedule",
     "Behavior",
     "BehaviorDefinition",
@@ -50,11 +67,14 @@ __all__ = [
     "Dimension",
     "DynamicFleetGroup",
     "EventType",
+    "ExistingAccountAudit",
     "FleetGroup",
     "FleetIndexing",
     "FleetIndexingSettings",
     "IFleetGroup",
+    "LogLevel",
     "MetricSpec",
+    "MitigationAction",
     "PolicyError",
     "QuarantineGroup",
     "QuarantineResponder",
@@ -68,4 +88,5 @@ __all__ = [
     "ThingIndexingMode",
     "acknowledge",
     "apply_nag_packs",
+    "policy_of",
 ]

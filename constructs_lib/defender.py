@@ -18,8 +18,10 @@ from constructs_lib.detect.security_profile import SecurityProfile
 from constructs_lib.fleet.fleet_group import FleetGroup, IFleetGroup
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.nag import acknowledge
+from constructs_lib.response.audit_remediator import AuditRemediator
 from constructs_lib.response.quarantine_responder import QuarantineResponder
 from lambdas.shared.audit_checks import ALL_AUDIT_CHECKS, AuditCheck
+from lambdas.shared.audit_remediation_policy import AuditRemediationPolicy
 from lambdas.shared.remediation_policy import RemediationPolicy
 
 
@@ -63,8 +65,8 @@ class AuditSchedule:
 
 
 class DeviceDefender(Construct):
-    """Alert topic, fleet groups, quarantine group and responder, account audit with a schedule,
-    and (with ``DetectMode.MANAGED``) a security profile over the fleet groups.
+    """Alert topic, fleet groups, quarantine group and responder, account audit with a schedule and
+    an audit remediator, and (with ``DetectMode.MANAGED``) a security profile over the fleet groups.
 
     Exactly one of ``notification_email`` and ``notification_topic`` says where operators hear
     about quarantines and violations.
@@ -85,6 +87,8 @@ class DeviceDefender(Construct):
         dry_run: bool = False,
         remediation_policy: RemediationPolicy | None = None,
         max_quarantines_per_hour: int = 50,
+        audit_remediation: bool = True,
+        audit_remediation_policy: AuditRemediationPolicy | None = None,
     ) -> None:
         """
         :param fleet_groups: thing group names to create, or existing groups to target.
@@ -95,6 +99,8 @@ class DeviceDefender(Construct):
         :param dry_run: the responder decides and notifies but changes nothing. Default: false.
         :param remediation_policy: Default: ``RemediationPolicy.default()`` (quarantine on in-alarm).
         :param max_quarantines_per_hour: the responder's blast-radius breaker. Default: 50.
+        :param audit_remediation: act on audit findings with an ``AuditRemediator``. Default: true.
+        :param audit_remediation_policy: Default: ``AuditRemediationPolicy.default()``.
         """
         super().__init__(scope, id)
         problems: list[str] = []
@@ -164,6 +170,19 @@ class DeviceDefender(Construct):
             day_of_week=schedule.day_of_week,
             day_of_month=schedule.day_of_month,
         )
+        self.audit_remediator: AuditRemediator | None = None
+        if audit_remediation:
+            self.audit_remediator = AuditRemediator(
+                self,
+                "AuditRemediator",
+                audit_topic=self.alert_topic,
+                quarantine_group=self.quarantine_group,
+                notification_topic=self.notification_topic,
+                state_table=self.responder.table,
+                policy=audit_remediation_policy,
+                dry_run=dry_run,
+                max_actions_per_hour=max_quarantines_per_hour,
+            )
         self.security_profile: SecurityProfile | None = None
         if detect_mode is DetectMode.MANAGED:
             self.security_profile = SecurityProfile(

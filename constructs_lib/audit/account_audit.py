@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, Aws, Stack
+from aws_cdk import ArnFormat, Aws, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from constructs import Construct
@@ -14,6 +14,8 @@ from constructs_lib.alerts.alert_topic import AlertTopic
 from constructs_lib.nag import acknowledge
 from lambdas.shared.audit_checks import ALL_AUDIT_CHECKS, AuditCheck
 
+DEFAULT_CERT_AGE_DAYS = 365
+MIN_CERT_AGE_DAYS, MAX_CERT_AGE_DAYS = 30, 3652
 # Read-only actions the audit needs; the same set as the AWS managed policy
 # AWSIoTDeviceDefenderAudit (v3), written out so that it can be scoped and reviewed.
 _LIST_ACTIONS = ["iot:ListCACertificates", "iot:ListCertificates", "iot:ListPolicies", "iot:ListRoleAliases"]
@@ -34,13 +36,31 @@ class AccountAudit(Construct):
         *,
         checks: Sequence[AuditCheck] = ALL_AUDIT_CHECKS,
         alert_topic: AlertTopic | None = None,
+        device_certificate_age_days: int = DEFAULT_CERT_AGE_DAYS,
     ) -> None:
         """
         :param checks: the checks to enable. Default: all checks.
         :param alert_topic: where audit-completion notifications go. Default: no notifications.
+        :param device_certificate_age_days: age at which DEVICE_CERTIFICATE_AGE_CHECK reports a
+            certificate, 30 to 3652 days. Default: 365.
         """
         super().__init__(scope, id)
         problems: list[str] = []
+        if (
+            isinstance(device_certificate_age_days, bool)
+            or not isinstance(device_certificate_age_days, int)
+            or not MIN_CERT_AGE_DAYS <= device_certificate_age_days <= MAX_CERT_AGE_DAYS
+        ):
+            problems.append(
+                f"device_certificate_age_days {device_certificate_age_days!r} must be a whole number of days from "
+                f"{MIN_CERT_AGE_DAYS} to {MAX_CERT_AGE_DAYS}"
+            )
+        other = _other_audit_for_same_account(self)
+        if other is not None:
+            problems.append(
+                f"{other} already configures account audit for this account and region; there is one "
+                "configuration per account and region (define it once, or use AccountAudit.from_account)"
+            )
         if not checks:
             problems.append("checks is empty; enable at least one audit check")
         for check in checks:
@@ -73,7 +93,12 @@ class AccountAudit(Construct):
         configurations = {check.cfn_property: enabled for check in self.checks}
         if AuditCheck.DEVICE_CERTIFICATE_AGE in self.checks:
             configurations[AuditCheck.DEVICE_CERTIFICATE_AGE.cfn_property] = (
-                iot.CfnAccountAuditConfiguration.DeviceCertAgeAuditCheckConfigurationProperty(enabled=True)
+                iot.CfnAccountAuditConfiguration.DeviceCertAgeAuditCheckConfigurationProperty(
+                    enabled=True,
+                    configuration=iot.CfnAccountAuditConfiguration.CertAgeCheckCustomConfigurationProperty(
+                        cert_age_threshold_in_days=str(device_certificate_age_days)
+                    ),
+                )
             )
         self.resource = iot.CfnAccountAuditConfiguration(
             self,
@@ -89,6 +114,49 @@ class AccountAudit(Construct):
         self.resource.node.add_dependency(self.audit_role.node.find_child("DefaultPolicy"))
         if alert_topic is not None:
             self.resource.node.add_dependency(self.notification_role.node.find_child("DefaultPolicy"))
+
+    @staticmethod
+    def from_account(scope: Construct, id: str, *, checks: Sequence[AuditCheck]) -> ExistingAccountAudit:
+        """Use an account audit configuration that exists outside this app (made in the console or by
+        another stack): nothing is created, and scheduled audits are checked against ``checks``,
+        the checks that configuration enables."""
+        return ExistingAccountAudit(scope, id, checks=checks)
+
+
+class ExistingAccountAudit(Construct):
+    """An account audit configuration managed elsewhere (``AccountAudit.from_account``)."""
+
+    def __init__(self, scope: Construct, id: str, *, checks: Sequence[AuditCheck]) -> None:
+        super().__init__(scope, id)
+        problems: list[str] = []
+        if not checks:
+            problems.append("checks is empty; list the checks the existing configuration enables")
+        problems.extend(
+            f"checks entry {check!r} is not an AuditCheck" for check in checks if not isinstance(check, AuditCheck)
+        )
+        raise_if_any(self, problems)
+        self.checks = tuple(dict.fromkeys(checks))
+
+
+def _env_key(construct: Construct) -> tuple[str, str] | None:
+    """The account and region of a construct's stack, or None when either is left to deploy time."""
+    stack = Stack.of(construct)
+    if Token.is_unresolved(stack.account) or Token.is_unresolved(stack.region):
+        return None
+    return stack.account, stack.region
+
+
+def _other_audit_for_same_account(audit: AccountAudit) -> str | None:
+    """Another AccountAudit in this app that would configure the same account and region: in the
+    same stack, or in a stack with the same concrete account and region."""
+    mine = _env_key(audit)
+    my_stack = Stack.of(audit)
+    for construct in audit.node.root.node.find_all():
+        if construct is audit or not isinstance(construct, AccountAudit):
+            continue
+        if Stack.of(construct) is my_stack or (mine is not None and _env_key(construct) == mine):
+            return construct.node.path
+    return None
 
 
 def _grant_audit_reads(role: iam.Role, scope: Construct) -> None:

@@ -9,7 +9,7 @@ from aws_cdk import aws_iot as iot
 from constructs import Construct
 
 from constructs_lib._validation import check_name, raise_if_any
-from constructs_lib.audit.account_audit import AccountAudit
+from constructs_lib.audit.account_audit import AccountAudit, ExistingAccountAudit
 from lambdas.shared.audit_checks import AuditCheck
 
 
@@ -45,7 +45,7 @@ class ScheduledAudit(Construct):
         scope: Construct,
         id: str,
         *,
-        account_audit: AccountAudit,
+        account_audit: AccountAudit | ExistingAccountAudit,
         frequency: AuditFrequency,
         day_of_week: DayOfWeek | None = None,
         day_of_month: int | str | None = None,
@@ -101,7 +101,8 @@ class ScheduledAudit(Construct):
             scheduled_audit_name=scheduled_audit_name,
         )
         # A scheduled audit can only name checks that the account configuration enables.
-        self.resource.node.add_dependency(account_audit)
+        if isinstance(account_audit, AccountAudit):
+            self.resource.node.add_dependency(account_audit)
 
     @property
     def scheduled_audit_name(self) -> str:

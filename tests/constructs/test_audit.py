@@ -39,6 +39,9 @@ def test_all_checks_are_enabled_by_default(template):
     [config] = template.find_resources("AWS::IoT::AccountAuditConfiguration").values()
     checks = config["Properties"]["AuditCheckConfigurations"]
     assert len(checks) == len(AuditCheck)
+    checks = dict(checks)
+    age = checks.pop("DeviceCertificateAgeCheck")
+    assert age == {"Enabled": True, "Configuration": {"CertAgeThresholdInDays": "365"}}
     assert all(value == {"Enabled": True} for value in checks.values())
     assert "IoTPolicyPotentialMisConfigurationCheck" in checks
     assert config["Properties"]["AccountId"] == {"Ref": "AWS::AccountId"}

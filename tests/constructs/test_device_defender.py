@@ -60,7 +60,9 @@ def test_composes_the_whole_setup(managed):
     managed.has_resource_properties("AWS::IoT::ScheduledAudit", {"Frequency": "BIWEEKLY", "DayOfWeek": "WED"})
     managed.has_resource_properties("AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "secops@example.com"})
     managed.resource_count_is("Custom::IotPolicyThingGroupAttachment", 1)
-    managed.resource_count_is("AWS::Lambda::EventSourceMapping", 1)
+    # The quarantine responder and the audit remediator, sharing one state table
+    managed.resource_count_is("AWS::Lambda::EventSourceMapping", 2)
+    managed.resource_count_is("AWS::DynamoDB::Table", 1)
 
 
 def test_none_mode_deploys_without_a_security_profile():
