@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from enum import Enum
 
 from aws_cdk import ArnFormat, Stack
@@ -37,6 +37,7 @@ class MitigationAction(Construct):
         params: iot.CfnMitigationAction.ActionParamsProperty,
         statements: Sequence[iam.PolicyStatement],
         description: str,
+        grant: Callable[[iam.IGrantable], object] | None = None,
     ) -> None:
         super().__init__(scope, id)
         problems: list[str] = []
@@ -47,6 +48,8 @@ class MitigationAction(Construct):
         )
         for statement in statements:
             self.role.add_to_policy(statement)
+        if grant is not None:
+            grant(self.role)
         self.resource = iot.CfnMitigationAction(
             self, "Resource", action_name=action_name, role_arn=self.role.role_arn, action_params=params
         )
@@ -224,8 +227,8 @@ class MitigationAction(Construct):
             params=params,
             statements=[],
             description="Lets Device Defender publish a finding to the alert topic",
+            grant=topic.grant_publish,
         )
-        topic.grant_publish(action.role)
         return action
 
 
