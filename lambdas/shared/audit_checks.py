@@ -119,3 +119,22 @@ IDENTITY_CHECKS: tuple[AuditCheck, ...] = (
     AuditCheck.DEVICE_CERTIFICATE_SHARED,
 )
 LOGGING_CHECKS: tuple[AuditCheck, ...] = (AuditCheck.LOGGING_DISABLED,)
+
+
+def checks_markdown() -> str:
+    """The README's check table, generated so that it cannot drift."""
+    sets = {
+        "certificates": CERTIFICATE_CHECKS,
+        "policies": POLICY_CHECKS,
+        "identities": IDENTITY_CHECKS,
+        "logging": LOGGING_CHECKS,
+    }
+    lines = ["| check | what it finds | in sets |", "|---|---|---|"]
+    for check in AuditCheck:
+        member_of = ", ".join(name for name, members in sets.items() if check in members)
+        lines.append(f"| `{check.value}` | {check.description} | {member_of} |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(checks_markdown())

@@ -53,3 +53,21 @@ def test_readme_metric_catalog_is_generated_from_the_code():
     text = README.read_text()
     table = text.split("<!-- metric-catalog:start -->\n", 1)[1].split("\n<!-- metric-catalog:end -->", 1)[0]
     assert table == catalog_markdown(), "regenerate it: python -m lambdas.shared.metric_catalog"
+
+
+def test_readme_audit_check_table_is_generated_from_the_code():
+    from lambdas.shared.audit_checks import checks_markdown
+
+    text = README.read_text()
+    table = text.split("<!-- audit-checks:start -->\n", 1)[1].split("\n<!-- audit-checks:end -->", 1)[0]
+    assert table == checks_markdown(), "regenerate it: python -m lambdas.shared.audit_checks"
+
+
+def test_readme_audit_policy_json_is_valid():
+    from lambdas.shared.audit_remediation_policy import AuditRemediationPolicy
+
+    [document] = [b for b in re.findall(r"```json\n(.*?)```", README.read_text(), flags=re.DOTALL) if '"checks"' in b]
+    assert AuditRemediationPolicy.from_json(document).to_dict() == {
+        **AuditRemediationPolicy.default().to_dict(),
+        "exemptGroups": ["lab-devices"],
+    }
