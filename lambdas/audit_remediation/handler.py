@@ -15,8 +15,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -30,6 +28,7 @@ from lambdas.shared.audit_checks import check_from_name
 from lambdas.shared.audit_findings import AuditFindings
 from lambdas.shared.audit_notification import AuditNotification, parse_audit_message
 from lambdas.shared.aws_clients import client
+from lambdas.shared.batch_intake import UnreadableRecordError, check_body, new_processor, run_batch
 from lambdas.shared.config import AuditRemediationConfig
 from lambdas.shared.iot_registry import IotRegistry
 from lambdas.shared.notifications import Notifier
@@ -38,17 +37,12 @@ from lambdas.shared.quarantine_breaker import AUDIT_BREAKER_ID, QuarantineBreake
 from lambdas.shared.quarantine_records import QuarantineRecords
 
 SERVICE = "audit-remediator"
-MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_SECONDS = 7 * 24 * 3600  # longer than any audit schedule's retry horizon
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace="DeviceDefender/AuditRemediation", service=SERVICE)
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-
-class UnreadableRecordError(ValueError):
-    """The record body is not an audit notification; the message says why."""
+processor = new_processor()
 
 
 @dataclass(frozen=True)
@@ -96,12 +90,7 @@ def runtime() -> Runtime:
 
 
 def read_notification(body: str) -> AuditNotification:
-    try:
-        size = len(body.encode("utf-8"))
-    except UnicodeEncodeError as error:
-        raise UnreadableRecordError(f"record body is not valid UTF-8 (at character {error.start})") from error
-    if size > MAX_BODY_BYTES:
-        raise UnreadableRecordError(f"record body is {size} bytes; an audit notification is at most {MAX_BODY_BYTES}")
+    check_body(body, "an audit notification")
     try:
         return parse_audit_message(body)
     except ValidationError as error:
@@ -136,26 +125,16 @@ def handle_notification(notification: AuditNotification) -> None:
     logger.info("audit handled", extra={"task_id": notification.task_id})
 
 
-def _sqs_record_handler(record: SQSRecord) -> None:
-    try:
-        notification = read_notification(record.body)
-    except UnreadableRecordError as error:
-        logger.warning("rejected record", extra={"message_id": record.message_id, "reason": str(error)})
-        metrics.add_metric(name="RejectedRecords", unit=MetricUnit.Count, value=1)
-        raise
-    handle_notification(notification)
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     runtime().idempotency.register_lambda_context(context)
-    records = event.get("Records") or []
-    if records and all(record.get("EventSource") == "aws:sns" for record in records):
-        for record in records:
-            handle_notification(read_notification(record["Sns"]["Message"]))
-        return {"batchItemFailures": []}
-    return process_partial_response(
-        event=event, record_handler=_sqs_record_handler, processor=processor, context=context
+    return run_batch(
+        event,
+        context,
+        handle_body=lambda body: handle_notification(read_notification(body)),
+        processor=processor,
+        logger=logger,
+        metrics=metrics,
     )

@@ -17,8 +17,6 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
     IdempotencyConfig,
@@ -30,6 +28,7 @@ from pydantic import ValidationError
 from lambdas.quarantine.decision import Outcome
 from lambdas.quarantine.responder import QuarantineHeldError, QuarantineResponder, Result
 from lambdas.shared.aws_clients import client
+from lambdas.shared.batch_intake import UnreadableRecordError, check_body, new_processor, run_batch
 from lambdas.shared.config import QuarantineConfig
 from lambdas.shared.iot_registry import IotRegistry
 from lambdas.shared.notifications import Notifier
@@ -39,19 +38,12 @@ from lambdas.shared.remediation_policy import RemediationAction
 from lambdas.shared.violation import NotAViolationError, ViolationEvent, parse_violation_message
 
 SERVICE = "quarantine-responder"
-# A Detect violation is a few KB; anything this large is not one (SQS allows 256 KiB).
-MAX_BODY_BYTES = 64 * 1024
 IDEMPOTENCY_SECONDS = 24 * 3600
 
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace="DeviceDefender/Quarantine", service=SERVICE)
-# Report every failed record individually, even when the whole batch fails.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-
-class UnreadableRecordError(ValueError):
-    """The record body is not a violation event; the message says why."""
+processor = new_processor()
 
 
 @dataclass(frozen=True)
@@ -96,12 +88,7 @@ def runtime() -> Runtime:
 
 
 def read_violation(body: str) -> ViolationEvent:
-    try:
-        size = len(body.encode("utf-8"))
-    except UnicodeEncodeError as error:
-        raise UnreadableRecordError(f"record body is not valid UTF-8 (at character {error.start})") from error
-    if size > MAX_BODY_BYTES:
-        raise UnreadableRecordError(f"record body is {size} bytes; a violation event is at most {MAX_BODY_BYTES}")
+    check_body(body, "a violation event")
     try:
         return parse_violation_message(body)
     except json.JSONDecodeError as error:
@@ -150,28 +137,16 @@ def handle_violation(violation: ViolationEvent) -> None:
     )
 
 
-def _sqs_record_handler(record: SQSRecord) -> None:
-    try:
-        violation = read_violation(record.body)
-    except UnreadableRecordError as error:
-        logger.warning("rejected record", extra={"message_id": record.message_id, "reason": str(error)})
-        metrics.add_metric(name="RejectedRecords", unit=MetricUnit.Count, value=1)
-        raise
-    handle_violation(violation)
-
-
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     runtime().idempotency.register_lambda_context(context)
-    records = event.get("Records") or []
-    if records and all(record.get("EventSource") == "aws:sns" for record in records):
-        # Direct SNS subscription: no partial batches; raising makes Lambda retry the
-        # asynchronous invocation and then send it to the function's dead-letter queue.
-        for record in records:
-            handle_violation(read_violation(record["Sns"]["Message"]))
-        return {"batchItemFailures": []}
-    return process_partial_response(
-        event=event, record_handler=_sqs_record_handler, processor=processor, context=context
+    return run_batch(
+        event,
+        context,
+        handle_body=lambda body: handle_violation(read_violation(body)),
+        processor=processor,
+        logger=logger,
+        metrics=metrics,
     )

@@ -20,7 +20,7 @@ from enum import Enum
 from typing import Any
 
 from lambdas.shared.audit_checks import AuditCheck
-from lambdas.shared.remediation_policy import PolicyError
+from lambdas.shared.remediation_policy import PolicyError, coerce, load_policy_json
 
 POLICY_VERSION = 1
 _NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
@@ -127,11 +127,11 @@ class AuditRemediationPolicy:
             checks_document = {}
         checks: dict[Any, tuple[Any, ...]] = {}
         for name, actions in checks_document.items():
-            check = _coerce(AuditCheck, name)
+            check = coerce(AuditCheck, name)
             if not isinstance(actions, list):
                 found.append(f"checks.{name} must be a list, got {type(actions).__name__}")
                 continue
-            checks[check] = tuple(_coerce(AuditAction, action) for action in actions)
+            checks[check] = tuple(coerce(AuditAction, action) for action in actions)
         exempt = document.get("exemptGroups", [])
         if not isinstance(exempt, list):
             found.append(f"exemptGroups must be a list, got {type(exempt).__name__}")
@@ -144,18 +144,7 @@ class AuditRemediationPolicy:
 
     @classmethod
     def from_json(cls, text: str) -> AuditRemediationPolicy:
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise PolicyError([f"the policy is not valid JSON: {error}"]) from error
-        return cls.from_dict(document)
-
-
-def _coerce(kind: type[Enum], value: Any) -> Any:
-    try:
-        return kind(value)
-    except ValueError:
-        return value
+        return cls.from_dict(load_policy_json(text))
 
 
 def _allowed() -> str:
@@ -168,7 +157,7 @@ def policy_of(
     """Build a policy from typed or plain check and action names (what CDK users write)."""
     return AuditRemediationPolicy(
         {
-            _coerce(AuditCheck, check): tuple(_coerce(AuditAction, action) for action in actions)
+            coerce(AuditCheck, check): tuple(coerce(AuditAction, action) for action in actions)
             for check, actions in checks.items()
         },
         tuple(exempt_groups),

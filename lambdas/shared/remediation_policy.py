@@ -94,13 +94,13 @@ class RemediationRule:
         min_confidence: Confidence | str | None = None,
     ) -> None:
         object.__setattr__(self, "name", name)
-        object.__setattr__(self, "actions", tuple(_coerce(RemediationAction, a) for a in actions))
+        object.__setattr__(self, "actions", tuple(coerce(RemediationAction, a) for a in actions))
         object.__setattr__(self, "security_profiles", tuple(security_profiles))
         object.__setattr__(self, "behaviors", tuple(behaviors))
         object.__setattr__(self, "metrics", tuple(metrics))
-        object.__setattr__(self, "event_types", tuple(_coerce(EventType, e) for e in event_types))
+        object.__setattr__(self, "event_types", tuple(coerce(EventType, e) for e in event_types))
         object.__setattr__(
-            self, "min_confidence", None if min_confidence is None else _coerce(Confidence, min_confidence)
+            self, "min_confidence", None if min_confidence is None else coerce(Confidence, min_confidence)
         )
 
     def problems(self, where: str) -> list[str]:
@@ -239,11 +239,7 @@ class RemediationPolicy:
 
     @classmethod
     def from_json(cls, text: str) -> RemediationPolicy:
-        try:
-            document = json.loads(text)
-        except json.JSONDecodeError as error:
-            raise PolicyError([f"the policy is not valid JSON: {error}"]) from error
-        return cls.from_dict(document)
+        return cls.from_dict(load_policy_json(text))
 
 
 def _rule_from_dict(rule: Any, where: str, problems: list[str]) -> RemediationRule | None:
@@ -286,7 +282,14 @@ def _rule_from_dict(rule: Any, where: str, problems: list[str]) -> RemediationRu
     )
 
 
-def _coerce(kind: type[Enum], value: Any) -> Any:
+def load_policy_json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise PolicyError([f"the policy is not valid JSON: {error}"]) from error
+
+
+def coerce(kind: type[Enum], value: Any) -> Any:
     """The enum member when the value names one; otherwise the raw value, reported by ``problems()``."""
     try:
         return kind(value)
