@@ -1,0 +1,196 @@
+"""The pure evaluation engine, table-driven: operators, windows, streaks, clears, invalidation,
+statistical thresholds, late, duplicate and future datapoints."""
+
+from __future__ import annotations
+
+import pytest
+
+from lambdas.evaluation.criteria import meets, percentile
+from lambdas.evaluation.engine import (
+    ALARM_CLEARED,
+    ALARM_INVALIDATED,
+    IN_ALARM,
+    BehaviorState,
+    Datapoint,
+    check_silence,
+    evaluate,
+)
+from lambdas.shared.behavior_definition import BehaviorDefinition, BehaviorKind
+from lambdas.shared.metric_catalog import METRICS
+
+SENT = METRICS["aws:num-messages-sent"]
+SIZE = METRICS["aws:message-byte-size"]
+
+
+def messages_at_most(limit: int, *, to_alarm: int = 1, to_clear: int = 1) -> BehaviorDefinition:
+    return BehaviorDefinition(
+        name="Storm",
+        metric=SENT.name,
+        kind=BehaviorKind.RULE,
+        comparison_operator="less-than-equals",
+        value={"count": limit},
+        duration_seconds=300,
+        consecutive_datapoints_to_alarm=to_alarm,
+        consecutive_datapoints_to_clear=to_clear,
+    )
+
+
+def window_totals(*totals: int, start: float = 0.0) -> list[Datapoint]:
+    """One datapoint per 5-minute window carrying that window's total."""
+    return [Datapoint(start + 300 * index + 10, total, f"d{index}") for index, total in enumerate(totals)]
+
+
+@pytest.mark.parametrize(
+    ("operator", "criteria", "value", "normal"),
+    [
+        ("less-than", {"count": 5}, 4, True),
+        ("less-than", {"count": 5}, 5, False),
+        ("less-than-equals", {"count": 5}, 5, True),
+        ("greater-than", {"count": 5}, 5, False),
+        ("greater-than-equals", {"count": 5}, 5, True),
+        ("greater-than", {"number": 1.5}, 2.0, True),
+        ("in-cidr-set", {"cidrs": ["10.0.0.0/8"]}, "10.1.2.3", True),
+        ("in-cidr-set", {"cidrs": ["10.0.0.0/8"]}, "192.168.1.1", False),
+        ("not-in-cidr-set", {"cidrs": ["10.0.0.0/8"]}, ["192.168.1.1", "10.0.0.1"], False),
+        ("not-in-cidr-set", {"cidrs": ["10.0.0.0/8"]}, "192.168.1.1:443", True),
+        ("in-port-set", {"ports": [443, 8883]}, [443], True),
+        ("in-port-set", {"ports": [443, 8883]}, [443, 23], False),
+        ("not-in-port-set", {"ports": [23]}, [443], True),
+        ("in-set", {"strings": ["a", "b"]}, ["a"], True),
+        ("not-in-set", {"numbers": [1, 2]}, [2], False),
+    ],
+)
+def test_operators(operator, criteria, value, normal):
+    assert meets(operator, criteria, value) is normal
+
+
+@pytest.mark.parametrize(
+    ("statistic", "values", "expected"),
+    [("p50", [1, 2, 3, 4], 2), ("p90", list(range(1, 11)), 9), ("p100", [3, 1, 2], 3), ("p0", [3, 1, 2], 1)],
+)
+def test_percentile_nearest_rank(statistic, values, expected):
+    assert percentile(values, statistic) == expected
+
+
+def test_counts_are_summed_per_window_and_judged_when_the_next_window_starts():
+    # Given 60 + 50 messages in one window (limit 100), then a datapoint in the next window
+    datapoints = [Datapoint(10, 60, "a"), Datapoint(200, 50, "b"), Datapoint(310, 1, "c")]
+    result = evaluate("t", messages_at_most(100), SENT, BehaviorState(), datapoints, now=320)
+    # Then the first window (110 > 100) raises in-alarm with its total; the second stays open
+    [transition] = result.transitions
+    assert (transition.event_type, transition.metric_value, transition.at) == (IN_ALARM, {"count": 110}, 300)
+    assert (result.state.window_start, result.state.aggregate) == (300, 1)
+
+
+def test_an_open_window_is_judged_once_now_passes_its_end():
+    result = evaluate("t", messages_at_most(100), SENT, BehaviorState(), [Datapoint(10, 150, "a")], now=299)
+    assert result.transitions == ()
+    later = evaluate("t", messages_at_most(100), SENT, result.state, [], now=300)
+    assert [t.event_type for t in later.transitions] == [IN_ALARM]
+
+
+@pytest.mark.parametrize(
+    ("totals", "to_alarm", "to_clear", "events"),
+    [
+        ((150,), 1, 1, [IN_ALARM]),
+        ((150,), 2, 1, []),
+        ((150, 150), 2, 1, [IN_ALARM]),
+        ((150, 50, 150), 2, 1, []),  # the streak is broken by a normal window
+        ((150, 50), 1, 1, [IN_ALARM, ALARM_CLEARED]),
+        ((150, 50), 1, 2, [IN_ALARM]),
+        ((150, 50, 50), 1, 2, [IN_ALARM, ALARM_CLEARED]),
+        ((150, 50, 150, 50, 50), 1, 2, [IN_ALARM, ALARM_CLEARED]),
+        ((150, 50, 150), 1, 1, [IN_ALARM, ALARM_CLEARED, IN_ALARM]),
+    ],
+)
+def test_consecutive_datapoints_to_alarm_and_to_clear(totals, to_alarm, to_clear, events):
+    definition = messages_at_most(100, to_alarm=to_alarm, to_clear=to_clear)
+    result = evaluate("t", definition, SENT, BehaviorState(), window_totals(*totals), now=300 * len(totals) + 1)
+    assert [t.event_type for t in result.transitions] == events
+
+
+def test_clear_carries_the_violation_id_of_its_alarm_and_a_new_alarm_gets_a_new_one():
+    result = evaluate("t", messages_at_most(100), SENT, BehaviorState(), window_totals(150, 50, 150), now=901)
+    alarm, clear, again = result.transitions
+    assert alarm.violation_id == clear.violation_id != again.violation_id
+    assert all(c.isalnum() or c == "-" for c in alarm.violation_id)
+
+
+def test_violation_id_is_the_same_when_the_same_datapoints_are_evaluated_again():
+    first = evaluate("t", messages_at_most(100), SENT, BehaviorState(), window_totals(150), now=301)
+    second = evaluate("t", messages_at_most(100), SENT, BehaviorState(), window_totals(150), now=301)
+    assert first.transitions == second.transitions
+
+
+def test_in_alarm_thing_that_stops_reporting_is_invalidated():
+    alarmed = evaluate("t", messages_at_most(100), SENT, BehaviorState(), window_totals(150), now=301).state
+    assert check_silence("t", messages_at_most(100), alarmed, now=10 + 3599, silence_seconds=3600).transitions == ()
+    result = check_silence("t", messages_at_most(100), alarmed, now=10 + 3600, silence_seconds=3600)
+    [transition] = result.transitions
+    assert (transition.event_type, transition.violation_id) == (ALARM_INVALIDATED, alarmed.violation_id)
+    assert result.state.in_alarm is False
+
+
+def test_silence_of_a_normal_thing_raises_nothing():
+    normal = evaluate("t", messages_at_most(100), SENT, BehaviorState(), window_totals(10), now=301).state
+    assert check_silence("t", messages_at_most(100), normal, now=99_999, silence_seconds=3600).transitions == ()
+
+
+def test_late_datapoints_for_a_judged_window_are_dropped_and_counted():
+    state = evaluate("t", messages_at_most(100), SENT, BehaviorState(), [Datapoint(310, 1, "b")], now=320).state
+    result = evaluate("t", messages_at_most(100), SENT, state, [Datapoint(20, 500, "a")], now=330)
+    assert (result.late, result.transitions, result.state.aggregate) == (1, (), 1)
+
+
+def test_out_of_order_datapoints_in_one_batch_are_sorted_first():
+    datapoints = [Datapoint(200, 60, "b"), Datapoint(10, 50, "a")]
+    result = evaluate("t", messages_at_most(100), SENT, BehaviorState(), datapoints, now=301)
+    assert [t.metric_value for t in result.transitions] == [{"count": 110}]
+
+
+def test_duplicate_datapoints_are_counted_once():
+    datapoints = [Datapoint(10, 60, "same"), Datapoint(10, 60, "same")]
+    result = evaluate("t", messages_at_most(100), SENT, BehaviorState(), datapoints, now=301)
+    assert (result.duplicates, result.transitions) == (1, ())
+
+
+def test_datapoints_from_the_future_beyond_the_allowed_skew_are_dropped():
+    datapoints = [Datapoint(1000 + 61, 500, "far"), Datapoint(1000 + 59, 5, "near")]
+    result = evaluate("t", messages_at_most(100), SENT, BehaviorState(), datapoints, now=1000)
+    assert (result.future, result.state.aggregate) == (1, 5)
+
+
+def test_per_message_metrics_are_judged_datapoint_by_datapoint():
+    definition = BehaviorDefinition(
+        name="Size",
+        metric=SIZE.name,
+        kind=BehaviorKind.RULE,
+        comparison_operator="less-than-equals",
+        value={"count": 1024},
+    )
+    result = evaluate("t", definition, SIZE, BehaviorState(), [Datapoint(1, 100, "a"), Datapoint(2, 4096, "b")], now=3)
+    [transition] = result.transitions
+    assert (transition.event_type, transition.metric_value, result.judged) == (IN_ALARM, {"count": 4096}, 2)
+
+
+def test_statistical_behavior_uses_the_fleet_threshold():
+    definition = BehaviorDefinition(
+        name="LikeFleet",
+        metric=SENT.name,
+        kind=BehaviorKind.STATISTICAL,
+        comparison_operator="less-than-equals",
+        statistic="p90",
+        duration_seconds=300,
+    )
+    fleet = percentile([10, 12, 11, 9, 10, 13, 10, 11, 12, 200], "p90")
+    assert fleet == 13
+    normal = evaluate("t", definition, SENT, BehaviorState(), window_totals(12), now=301, threshold=fleet)
+    outlier = evaluate("t", definition, SENT, BehaviorState(), window_totals(200), now=301, threshold=fleet)
+    assert (normal.transitions, [t.event_type for t in outlier.transitions]) == ((), [IN_ALARM])
+
+
+def test_streaks_stop_growing_for_a_steady_normal_thing():
+    steady = evaluate(
+        "t", messages_at_most(100, to_clear=2), SENT, BehaviorState(), window_totals(1, 1, 1, 1), now=1201
+    )
+    assert steady.state.normal_streak == 2
