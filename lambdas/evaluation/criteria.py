@@ -4,7 +4,8 @@ that does not meet them is a violating datapoint."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping
+import operator as operator_module
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lambdas.shared.metric_catalog import ComparisonOperator
@@ -16,32 +17,40 @@ def meets(
     operator: str, criteria_value: Mapping[str, Any] | None, value: Value, threshold: float | None = None
 ) -> bool:
     """``threshold`` replaces the criteria value for statistical behaviors (the fleet percentile)."""
+    return compile_criteria(operator, criteria_value, threshold)(value)
+
+
+def compile_criteria(
+    operator: str, criteria_value: Mapping[str, Any] | None, threshold: float | None = None
+) -> Callable[[Value], bool]:
+    """The criteria as one function, built once per evaluation: the engine calls it per datapoint."""
     op = ComparisonOperator(operator)
-    if op in (
-        ComparisonOperator.LESS_THAN,
-        ComparisonOperator.LESS_THAN_EQUALS,
-        ComparisonOperator.GREATER_THAN,
-        ComparisonOperator.GREATER_THAN_EQUALS,
-    ):
+    if op in _NUMERIC:
         limit = threshold if threshold is not None else _number(criteria_value)
-        number = float(value)  # type: ignore[arg-type]
-        return {
-            ComparisonOperator.LESS_THAN: number < limit,
-            ComparisonOperator.LESS_THAN_EQUALS: number <= limit,
-            ComparisonOperator.GREATER_THAN: number > limit,
-            ComparisonOperator.GREATER_THAN_EQUALS: number >= limit,
-        }[op]
-    items = _as_list(value)
+        compare = _NUMERIC[op]
+        return lambda value: compare(float(value), limit)  # type: ignore[arg-type]
     criteria_value = criteria_value or {}
     if op in (ComparisonOperator.IN_CIDR_SET, ComparisonOperator.NOT_IN_CIDR_SET):
         networks = [ipaddress.ip_network(c, strict=False) for c in criteria_value.get("cidrs", [])]
-        inside = [any(_address(item) in network for network in networks) for item in items]
-        return all(inside) if op is ComparisonOperator.IN_CIDR_SET else not any(inside)
+
+        def inside_cidrs(value: Value) -> list[bool]:
+            return [any(_address(item) in network for network in networks) for item in _as_list(value)]
+
+        if op is ComparisonOperator.IN_CIDR_SET:
+            return lambda value: all(inside_cidrs(value))
+        return lambda value: not any(inside_cidrs(value))
     allowed = set(criteria_value.get("ports") or criteria_value.get("numbers") or criteria_value.get("strings") or [])
-    inside = [item in allowed for item in items]
     if op in (ComparisonOperator.IN_PORT_SET, ComparisonOperator.IN_SET):
-        return all(inside)
-    return not any(inside)
+        return lambda value: all(item in allowed for item in _as_list(value))
+    return lambda value: not any(item in allowed for item in _as_list(value))
+
+
+_NUMERIC: dict[ComparisonOperator, Callable[[float, float], bool]] = {
+    ComparisonOperator.LESS_THAN: operator_module.lt,
+    ComparisonOperator.LESS_THAN_EQUALS: operator_module.le,
+    ComparisonOperator.GREATER_THAN: operator_module.gt,
+    ComparisonOperator.GREATER_THAN_EQUALS: operator_module.ge,
+}
 
 
 def _number(criteria_value: Mapping[str, Any] | None) -> float:

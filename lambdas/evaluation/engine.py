@@ -24,7 +24,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from lambdas.evaluation.criteria import meets
+from lambdas.evaluation.criteria import compile_criteria
 from lambdas.shared.behavior_definition import BehaviorDefinition
 from lambdas.shared.metric_catalog import NUMERIC_KINDS, MetricSpec
 
@@ -108,6 +108,8 @@ def check_silence(
 
 
 class _Run:
+    """One evaluation with the state unpacked into plain attributes: no object per datapoint."""
+
     def __init__(
         self,
         thing: str,
@@ -119,87 +121,99 @@ class _Run:
         self.thing = thing
         self.definition = definition
         self.spec = spec
-        self.state = state
-        self.threshold = threshold
+        self.normal = compile_criteria(definition.comparison_operator or "", definition.value, threshold)
         self.windowed = is_windowed(definition, spec)
+        self.duration = float(definition.duration_seconds or 0)
+        self.window_start = state.window_start
+        self.aggregate = state.aggregate
+        self.seen_ids = list(state.seen_ids)
+        self.violating_streak = state.violating_streak
+        self.normal_streak = state.normal_streak
+        self.in_alarm = state.in_alarm
+        self.violation_id = state.violation_id
+        self.last_datapoint_at = state.last_datapoint_at
         self.transitions: list[Transition] = []
         self.late = self.duplicates = self.future = self.judged = 0
 
     def add(self, datapoint: Datapoint, *, now: float, max_clock_skew: float) -> None:
-        if datapoint.timestamp > now + max_clock_skew:
+        timestamp = datapoint.timestamp
+        if timestamp > now + max_clock_skew:
             self.future += 1
             return
-        if datapoint.datapoint_id is not None and datapoint.datapoint_id in self.state.seen_ids:
+        if datapoint.datapoint_id is not None and datapoint.datapoint_id in self.seen_ids:
             self.duplicates += 1
             return
         if not self.windowed:
             self._remember(datapoint)
-            self._judge(datapoint.value, datapoint.timestamp)
+            self._judge(datapoint.value, timestamp)
             return
-        duration = float(self.definition.duration_seconds or 0)
-        window = math.floor(datapoint.timestamp / duration) * duration
-        current = self.state.window_start
-        if current is not None and window < current:
-            self.late += 1
-            return
-        if current is not None and window > current:
-            self._close_window(current + duration)
-        if self.state.window_start is None:
-            self.state = replace(self.state, window_start=window, aggregate=0.0, seen_ids=())
+        window = math.floor(timestamp / self.duration) * self.duration
+        if self.window_start is not None:
+            if window < self.window_start:
+                self.late += 1
+                return
+            if window > self.window_start:
+                self._close_window(self.window_start + self.duration)
+        if self.window_start is None:
+            self.window_start, self.aggregate, self.seen_ids = window, 0.0, []
         self._remember(datapoint)
-        self.state = replace(self.state, aggregate=self.state.aggregate + float(datapoint.value))
+        self.aggregate += float(datapoint.value)
 
     def close_due_window(self, now: float) -> None:
-        if self.windowed and self.state.window_start is not None:
-            end = self.state.window_start + float(self.definition.duration_seconds or 0)
-            if now >= end:
-                self._close_window(end)
+        if self.windowed and self.window_start is not None and now >= self.window_start + self.duration:
+            self._close_window(self.window_start + self.duration)
 
     def _close_window(self, end: float) -> None:
-        aggregate = self.state.aggregate
-        self.state = replace(self.state, window_start=None, aggregate=0.0, seen_ids=())
+        aggregate = self.aggregate
+        self.window_start, self.aggregate, self.seen_ids = None, 0.0, []
         self._judge(int(aggregate) if aggregate.is_integer() else aggregate, end)
 
     def _remember(self, datapoint: Datapoint) -> None:
-        seen = self.state.seen_ids
         if datapoint.datapoint_id is not None:
-            seen = (*seen, datapoint.datapoint_id)[-MAX_REMEMBERED_IDS:]
-        last = max(self.state.last_datapoint_at or datapoint.timestamp, datapoint.timestamp)
-        self.state = replace(self.state, seen_ids=seen, last_datapoint_at=last)
+            self.seen_ids.append(datapoint.datapoint_id)
+            if len(self.seen_ids) > MAX_REMEMBERED_IDS:
+                del self.seen_ids[0]
+        if self.last_datapoint_at is None or datapoint.timestamp > self.last_datapoint_at:
+            self.last_datapoint_at = datapoint.timestamp
 
     def _judge(self, value: Any, at: float) -> None:
         self.judged += 1
         definition = self.definition
-        normal = meets(definition.comparison_operator or "", definition.value, value, self.threshold)
-        state = self.state
-        to_alarm = definition.consecutive_datapoints_to_alarm
-        to_clear = definition.consecutive_datapoints_to_clear
-        if normal:
-            streak = min(state.normal_streak + 1, to_clear)
-            state = replace(state, normal_streak=streak, violating_streak=0)
-            if state.in_alarm and streak >= to_clear:
-                assert state.violation_id is not None
-                self.transitions.append(Transition(ALARM_CLEARED, state.violation_id, at, self._metric_value(value)))
-                state = replace(state, in_alarm=False, violation_id=None)
+        if self.normal(value):
+            self.violating_streak = 0
+            self.normal_streak = min(self.normal_streak + 1, definition.consecutive_datapoints_to_clear)
+            if self.in_alarm and self.normal_streak >= definition.consecutive_datapoints_to_clear:
+                assert self.violation_id is not None
+                self.transitions.append(Transition(ALARM_CLEARED, self.violation_id, at, self._metric_value(value)))
+                self.in_alarm, self.violation_id = False, None
         else:
-            streak = min(state.violating_streak + 1, to_alarm)
-            state = replace(state, violating_streak=streak, normal_streak=0)
-            if not state.in_alarm and streak >= to_alarm:
+            self.normal_streak = 0
+            self.violating_streak = min(self.violating_streak + 1, definition.consecutive_datapoints_to_alarm)
+            if not self.in_alarm and self.violating_streak >= definition.consecutive_datapoints_to_alarm:
                 violation_id = str(uuid.uuid5(_VIOLATION_NAMESPACE, f"{self.thing}|{definition.name}|{at!r}"))
                 self.transitions.append(Transition(IN_ALARM, violation_id, at, self._metric_value(value)))
-                state = replace(state, in_alarm=True, violation_id=violation_id)
-        self.state = state
+                self.in_alarm, self.violation_id = True, violation_id
 
     def _metric_value(self, value: Any) -> dict[str, Any]:
         return {self.spec.value_kind.value: list(value) if isinstance(value, list | tuple) else value}
 
     def result(self, before: BehaviorState) -> Evaluation:
+        state = BehaviorState(
+            window_start=self.window_start,
+            aggregate=self.aggregate,
+            seen_ids=tuple(self.seen_ids),
+            violating_streak=self.violating_streak,
+            normal_streak=self.normal_streak,
+            in_alarm=self.in_alarm,
+            violation_id=self.violation_id,
+            last_datapoint_at=self.last_datapoint_at,
+        )
         return Evaluation(
-            state=self.state,
+            state=state,
             transitions=tuple(self.transitions),
             late=self.late,
             duplicates=self.duplicates,
             future=self.future,
             judged=self.judged,
-            changed=self.state != before,
+            changed=state != before,
         )
