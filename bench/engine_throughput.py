@@ -4,7 +4,8 @@
 
 Each thing reports ``--datapoints`` message counts inside one 5-minute window for each of
 ``--behaviors`` rule behaviors; the window is then judged (``now`` past its end), so every run
-exercises aggregation, judgement and streak updates. Ends with one JSON line {"evals_per_s": ...}.
+exercises aggregation, judgement and streak updates. One thing in a hundred misbehaves and raises
+alarms, the rest are normal, as in a real fleet. Ends with one JSON line {"evals_per_s": ...}.
 """
 
 from __future__ import annotations
@@ -40,11 +41,13 @@ def main() -> None:
         )
         for i in range(arguments.behaviors)
     ]
-    datapoints = [Datapoint(10.0 + j, 30, f"d{j}") for j in range(arguments.datapoints)]
+    normal = [Datapoint(10.0 + j, 20, f"d{j}") for j in range(arguments.datapoints)]
+    storm = [Datapoint(10.0 + j, 500, f"d{j}") for j in range(arguments.datapoints)]
     evaluations = alarms = 0
     started = time.perf_counter()
     for thing in range(arguments.things):
         name = f"thing-{thing}"
+        datapoints = storm if thing % 100 == 0 else normal
         for behavior in behaviors:
             result = evaluate(name, behavior, spec, BehaviorState(), datapoints, now=400.0)
             evaluations += len(datapoints)
