@@ -11,7 +11,7 @@ from constructs import Construct
 from constructs_lib._queues import dead_letter_queue
 from constructs_lib._validation import raise_if_any
 from constructs_lib.alerts.alert_topic import AlertTopic
-from constructs_lib.audit.account_audit import AccountAudit
+from constructs_lib.audit.account_audit import AccountAudit, ExistingAccountAudit
 from constructs_lib.audit.scheduled_audit import AuditFrequency, DayOfWeek, ScheduledAudit
 from constructs_lib.detect.behavior import Behavior
 from constructs_lib.detect.security_profile import SecurityProfile
@@ -82,6 +82,7 @@ class DeviceDefender(Construct):
         detect_mode: DetectMode = DetectMode.NONE,
         audit_schedule: AuditSchedule | None = None,
         audit_checks: Sequence[AuditCheck] = ALL_AUDIT_CHECKS,
+        existing_account_audit: ExistingAccountAudit | None = None,
         notification_email: str | None = None,
         notification_topic: AlertTopic | None = None,
         dry_run: bool = False,
@@ -96,6 +97,9 @@ class DeviceDefender(Construct):
         :param detect_mode: Default: NONE, which deploys in every account.
         :param audit_schedule: Default: weekly on Monday.
         :param audit_checks: Default: all checks.
+        :param existing_account_audit: an account audit configuration made outside this app
+            (``AccountAudit.from_account``); none is created then, and its notifications stay as they
+            are (point them at ``alert_topic`` for the audit remediator). Default: create one.
         :param dry_run: the responder decides and notifies but changes nothing. Default: false.
         :param remediation_policy: Default: ``RemediationPolicy.default()`` (quarantine on in-alarm).
         :param max_quarantines_per_hour: the responder's blast-radius breaker. Default: 50.
@@ -160,7 +164,9 @@ class DeviceDefender(Construct):
             remediation_policy=remediation_policy,
             max_quarantines_per_hour=max_quarantines_per_hour,
         )
-        self.account_audit = AccountAudit(self, "AccountAudit", checks=audit_checks, alert_topic=self.alert_topic)
+        self.account_audit: AccountAudit | ExistingAccountAudit = existing_account_audit or AccountAudit(
+            self, "AccountAudit", checks=audit_checks, alert_topic=self.alert_topic
+        )
         schedule = audit_schedule or AuditSchedule.weekly(DayOfWeek.MON)
         self.scheduled_audit = ScheduledAudit(
             self,

@@ -107,3 +107,16 @@ def test_fails_when_arguments_do_not_fit(arguments, message):
     with pytest.raises(ConstructValidationError) as raised:
         DeviceDefender(stack, "D", **arguments)
     assert str(raised.value) == message
+
+
+def test_adopts_an_existing_account_audit_configuration():
+    from constructs_lib import AccountAudit, AuditCheck
+
+    stack = cdk.Stack(cdk.App(), "Adopt")
+    existing = AccountAudit.from_account(stack, "Existing", checks=[AuditCheck.DEVICE_CERTIFICATE_SHARED])
+    DeviceDefender(stack, "D", fleet_groups=["f"], notification_email="a@example.com", existing_account_audit=existing)
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::IoT::AccountAuditConfiguration", 0)
+    template.has_resource_properties(
+        "AWS::IoT::ScheduledAudit", {"TargetCheckNames": ["DEVICE_CERTIFICATE_SHARED_CHECK"]}
+    )
