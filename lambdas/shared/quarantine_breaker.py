@@ -87,7 +87,7 @@ class QuarantineBreaker:
         if item is None:
             return BreakerState((), None, 0)
         return BreakerState(
-            events=tuple(float(n) for n in item.get("events", {}).get("NS", [])),
+            events=tuple(float(entry["N"]) for entry in item.get("events", {}).get("L", [])),
             tripped_at=float(item["trippedAt"]["N"]) if "trippedAt" in item else None,
             version=int(item["version"]["N"]),
         )
@@ -107,8 +107,8 @@ class QuarantineBreaker:
 
     def _write(self, expected_version: int, state: BreakerState) -> bool:
         item: dict[str, Any] = {"id": {"S": self._id}, "version": {"N": str(state.version)}}
-        if state.events:  # DynamoDB number sets cannot be empty
-            item["events"] = {"NS": [repr(t) for t in sorted(set(state.events))]}
+        # A list, not a number set: two quarantines in the same instant must both count.
+        item["events"] = {"L": [{"N": repr(t)} for t in sorted(state.events)]}
         if state.tripped_at is not None:
             item["trippedAt"] = {"N": repr(state.tripped_at)}
         if expected_version == 0:

@@ -311,3 +311,9 @@ def test_direct_sns_event_reuses_the_same_context(world):
     handler.lambda_handler(event, LambdaContext())
     handler.lambda_handler(event, LambdaContext())
     assert len(world.notifications()) == 1
+
+
+def test_breaker_counts_two_quarantines_in_the_same_instant(world):
+    breaker = quarantine_breaker.QuarantineBreaker(TABLE, 2, dynamodb=world.dynamodb, clock=lambda: 5.0)
+    assert breaker.acquire().admitted and breaker.acquire().admitted
+    assert breaker.acquire() == quarantine_breaker.Admission(False, True, 2)
