@@ -51,6 +51,7 @@ class AlertTopic(Construct):
             enable_key_rotation=True,
             description=f"Encrypts the Device Defender topic {self.node.path}",
         )
+        self._alarms_allowed = False
         self.topic = sns.Topic(
             self,
             "Resource",
@@ -88,6 +89,33 @@ class AlertTopic(Construct):
         )
         self.encryption_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
         return grant
+
+    def allow_cloudwatch_alarms(self) -> None:
+        """Let CloudWatch alarms of this account publish here (they publish as a service principal,
+        and the topic is encrypted, so both the topic policy and the key policy must allow it)."""
+        if self._alarms_allowed:
+            return
+        self._alarms_allowed = True
+        account = self.topic.env.account
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"aws:SourceAccount": account}},
+            )
+        )
+        if isinstance(self.encryption_key, kms.Key):
+            self.encryption_key.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid="AllowCloudWatchAlarmsToPublishEncrypted",
+                    principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                    actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                    resources=["*"],
+                    conditions={"StringEquals": {"aws:SourceAccount": account}},
+                )
+            )
 
     def add_defender_publisher_role(self, scope: Construct, id: str, *, description: str) -> iam.Role:
         """A role that Device Defender (``iot.amazonaws.com``) assumes to publish to this topic, and

@@ -115,15 +115,21 @@ class AuditRemediator(Construct):
             "DeadLetterQueueAlarm",
             "Audit notifications the remediator could not process are waiting in its DLQ",
             self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
+            notify=notification_topic,
         )
         self.errors_alarm = alarm_on_any(
-            self, "ErrorsAlarm", "The audit remediator failed invocations", self.function.metric_errors()
+            self,
+            "ErrorsAlarm",
+            "The audit remediator failed invocations",
+            self.function.metric_errors(),
+            notify=notification_topic,
         )
         self.breaker_alarm = alarm_on_any(
             self,
             "BreakerTrippedAlarm",
             "The audit remediator's breaker tripped: actions are held until it resets",
             self.metric("BreakerTrips"),
+            notify=notification_topic,
         )
 
     def metric(self, name: str, *, period: Duration | None = None) -> cloudwatch.Metric:

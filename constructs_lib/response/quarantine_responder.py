@@ -210,18 +210,21 @@ class QuarantineResponder(Construct):
             "DeadLetterQueueAlarm",
             "Violations the quarantine responder could not process are waiting in its DLQ",
             self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
+            notify=self.notification_topic,
         )
         self.errors_alarm = alarm_on_any(
             self,
             "ErrorsAlarm",
             "The quarantine function failed invocations",
             self.function.metric_errors(period=Duration.minutes(5)),
+            notify=self.notification_topic,
         )
         self.breaker_alarm = alarm_on_any(
             self,
             "BreakerTrippedAlarm",
             "The quarantine breaker tripped: quarantines are held until it resets or an operator resets it",
             self.metric_breaker_trips(),
+            notify=self.notification_topic,
         )
 
     def metric_quarantines(self, *, period: Duration | None = None) -> cloudwatch.Metric:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Duration, Names, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -142,9 +143,11 @@ def build_queued_function(
     return QueuedFunction(queue=queue, dead_letter_queue=dlq, role=role, function=function)
 
 
-def alarm_on_any(scope: Construct, id: str, description: str, metric: cloudwatch.IMetric) -> cloudwatch.Alarm:
-    """Alarm as soon as one datapoint is at least 1; no data is normal."""
-    return cloudwatch.Alarm(
+def alarm_on_any(
+    scope: Construct, id: str, description: str, metric: cloudwatch.IMetric, *, notify: AlertTopic | None = None
+) -> cloudwatch.Alarm:
+    """Alarm as soon as one datapoint is at least 1; no data is normal. ``notify`` hears of it."""
+    alarm = cloudwatch.Alarm(
         scope,
         id,
         alarm_description=description,
@@ -154,6 +157,10 @@ def alarm_on_any(scope: Construct, id: str, description: str, metric: cloudwatch
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
+    if notify is not None:
+        notify.allow_cloudwatch_alarms()
+        alarm.add_alarm_action(cloudwatch_actions.SnsAction(notify.topic))
+    return alarm
 
 
 def service_metric(namespace: str, service: str, name: str, period: Duration | None) -> cloudwatch.Metric:

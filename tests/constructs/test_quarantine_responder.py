@@ -253,3 +253,43 @@ def test_iam_grows_only_with_the_actions_the_policy_takes():
     assert (
         RemediationPolicy.from_json(function["Properties"]["Environment"]["Variables"]["REMEDIATION_POLICY"]) == policy
     )
+
+
+def test_alarms_notify_the_operators_topic_which_lets_cloudwatch_of_this_account_publish(template):
+    alarms = template.find_resources("AWS::CloudWatch::Alarm")
+    assert all(len(a["Properties"]["AlarmActions"]) == 1 for a in alarms.values())
+    template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Sid": "AllowCloudWatchAlarmsOfThisAccount",
+                                "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                                "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+    template.has_resource_properties(
+        "AWS::KMS::Key",
+        {
+            "KeyPolicy": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Sid": "AllowCloudWatchAlarmsToPublishEncrypted",
+                                "Action": ["kms:Decrypt", "kms:GenerateDataKey*"],
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
