@@ -96,6 +96,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     from moto import mock_aws
 
     from lambdas.audit_remediation import handler as audit_handler
+    from lambdas.detect_evaluator import handler as detect_handler
     from lambdas.quarantine import handler
     from lambdas.shared import aws_clients
 
@@ -126,11 +127,15 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         monkeypatch.setenv("QUARANTINE_GROUP_NAME", QUARANTINE_GROUP)
         monkeypatch.setenv("STATE_TABLE_NAME", TABLE)
         monkeypatch.setenv("NOTIFY_TOPIC_ARN", topic_arn)
+        monkeypatch.setenv("ALERT_TOPIC_ARN", topic_arn)
         monkeypatch.setenv("DRY_RUN", "false")
         aws_clients.client.cache_clear()
         handler.runtime.cache_clear()
         audit_handler.runtime.cache_clear()
+        detect_handler.config.cache_clear()
+        detect_handler.config.cache_clear()
         yield World(iot=iot, sqs=sqs, dynamodb=dynamodb, notifications_queue_url=queue_url)
         aws_clients.client.cache_clear()
         handler.runtime.cache_clear()
         audit_handler.runtime.cache_clear()
+        detect_handler.config.cache_clear()

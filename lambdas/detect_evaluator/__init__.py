@@ -1,0 +1,1 @@
+"""Self-hosted Detect: evaluates behavior definitions on datapoints from a Kinesis stream."""

@@ -1,0 +1,95 @@
+"""Per-thing, per-behavior alarm state of the self-hosted evaluator, in the state table.
+
+Item ``detect#<profile>#<behavior>#<thing>``: the engine's ``BehaviorState`` as JSON, a version
+for conditional writes, and ``inAlarm`` / ``lastDatapointAt`` at the top level for the silence sweep.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from lambdas.evaluation.engine import BehaviorState
+from lambdas.shared.aws_clients import client
+
+PREFIX = "detect#"
+_BATCH_GET_LIMIT = 100
+
+
+def state_key(profile: str, behavior: str, thing: str) -> str:
+    return f"{PREFIX}{profile}#{behavior}#{thing}"
+
+
+class StateConflictError(RuntimeError):
+    """Another writer changed the state first; the batch is retried."""
+
+
+class DetectStates:
+    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
+        self._table = table_name
+        self._dynamodb = dynamodb or client("dynamodb")
+
+    def get_many(self, keys: list[str]) -> dict[str, tuple[BehaviorState, int]]:
+        """State and version of each key; missing keys are absent from the result."""
+        found: dict[str, tuple[BehaviorState, int]] = {}
+        unique = list(dict.fromkeys(keys))
+        for start in range(0, len(unique), _BATCH_GET_LIMIT):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{"id": {"S": k}} for k in unique[start : start + _BATCH_GET_LIMIT]],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                response = self._dynamodb.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self._table, []):
+                    found[item["id"]["S"]] = (_decode(item["state"]["S"]), int(item["version"]["N"]))
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def put(self, key: str, state: BehaviorState, expected_version: int) -> None:
+        item: dict[str, Any] = {
+            "id": {"S": key},
+            "state": {"S": json.dumps(asdict(state), separators=(",", ":"))},
+            "version": {"N": str(expected_version + 1)},
+            "inAlarm": {"BOOL": state.in_alarm},
+        }
+        if state.last_datapoint_at is not None:
+            item["lastDatapointAt"] = {"N": repr(state.last_datapoint_at)}
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(id)"}
+            if expected_version == 0
+            else {
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        )
+        try:
+            self._dynamodb.put_item(TableName=self._table, Item=item, **condition)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise StateConflictError(f"state {key} changed concurrently") from error
+            raise
+
+    def in_alarm(self) -> list[tuple[str, BehaviorState, int]]:
+        """Every state in alarm (for the silence sweep), page after page."""
+        found = []
+        paginator = self._dynamodb.get_paginator("scan")
+        for page in paginator.paginate(
+            TableName=self._table,
+            FilterExpression="begins_with(id, :prefix) AND inAlarm = :yes",
+            ExpressionAttributeValues={":prefix": {"S": PREFIX}, ":yes": {"BOOL": True}},
+            ConsistentRead=True,
+        ):
+            for item in page.get("Items", []):
+                found.append((item["id"]["S"], _decode(item["state"]["S"]), int(item["version"]["N"])))
+        return found
+
+
+def _decode(text: str) -> BehaviorState:
+    data = json.loads(text)
+    data["seen_ids"] = tuple(data.get("seen_ids", ()))
+    return BehaviorState(**data)
