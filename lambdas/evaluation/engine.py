@@ -50,6 +50,7 @@ class BehaviorState:
     in_alarm: bool = False
     violation_id: str | None = None
     last_datapoint_at: float | None = None
+    judged_until: float | None = None  # end of the last judged window: earlier datapoints are late
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,7 @@ class _Run:
         self.in_alarm = state.in_alarm
         self.violation_id = state.violation_id
         self.last_datapoint_at = state.last_datapoint_at
+        self.judged_until = state.judged_until
         self.transitions: list[Transition] = []
         self.late = self.duplicates = self.future = self.judged = 0
 
@@ -148,6 +150,9 @@ class _Run:
             self._judge(datapoint.value, timestamp)
             return
         window = math.floor(timestamp / self.duration) * self.duration
+        if self.judged_until is not None and window < self.judged_until:
+            self.late += 1
+            return
         if self.window_start is not None:
             if window < self.window_start:
                 self.late += 1
@@ -165,7 +170,7 @@ class _Run:
 
     def _close_window(self, end: float) -> None:
         aggregate = self.aggregate
-        self.window_start, self.aggregate, self.seen_ids = None, 0.0, []
+        self.window_start, self.aggregate, self.seen_ids, self.judged_until = None, 0.0, [], end
         self._judge(int(aggregate) if aggregate.is_integer() else aggregate, end)
 
     def _remember(self, datapoint: Datapoint) -> None:
@@ -207,6 +212,7 @@ class _Run:
             in_alarm=self.in_alarm,
             violation_id=self.violation_id,
             last_datapoint_at=self.last_datapoint_at,
+            judged_until=self.judged_until,
         )
         return Evaluation(
             state=state,

@@ -194,3 +194,10 @@ def test_streaks_stop_growing_for_a_steady_normal_thing():
         "t", messages_at_most(100, to_clear=2), SENT, BehaviorState(), window_totals(1, 1, 1, 1), now=1201
     )
     assert steady.state.normal_streak == 2
+
+
+def test_a_datapoint_for_a_window_judged_in_an_earlier_run_is_late():
+    judged = evaluate("t", messages_at_most(100), SENT, BehaviorState(), [Datapoint(10, 5, "a")], now=301)
+    assert judged.state.window_start is None and judged.state.judged_until == 300
+    again = evaluate("t", messages_at_most(100), SENT, judged.state, [Datapoint(20, 500, "z")], now=302)
+    assert (again.late, again.transitions, again.changed) == (1, (), False)
