@@ -15,6 +15,7 @@ from constructs_lib.audit.account_audit import AccountAudit, ExistingAccountAudi
 from constructs_lib.audit.scheduled_audit import AuditFrequency, DayOfWeek, ScheduledAudit
 from constructs_lib.detect.behavior import Behavior
 from constructs_lib.detect.security_profile import SecurityProfile
+from constructs_lib.detect.self_hosted_detect import SelfHostedDetect
 from constructs_lib.fleet.fleet_group import FleetGroup, IFleetGroup
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.nag import acknowledge
@@ -29,11 +30,13 @@ class DetectMode(str, Enum):
     """How behaviors are evaluated.
 
     MANAGED creates an ``AWS::IoT::SecurityProfile``: only for accounts that used Device Defender
-    Detect before 2026-08-31 (it is closed to new customers). NONE deploys everywhere: audit,
-    alerting and the quarantine responder, without a security profile.
+    Detect before 2026-08-31 (it is closed to new customers). SELF_HOSTED evaluates the same rule
+    behaviors in this library's evaluator (``SelfHostedDetect``), in any account. NONE deploys
+    everywhere: audit, alerting and the quarantine responder, without Detect.
     """
 
     MANAGED = "managed"
+    SELF_HOSTED = "self-hosted"
     NONE = "none"
 
 
@@ -94,7 +97,7 @@ class DeviceDefender(Construct):
         """
         :param fleet_groups: thing group names to create, or existing groups to target.
         :param behaviors: Detect behaviors for the fleet. Default: none (needs MANAGED to be used).
-        :param detect_mode: Default: NONE, which deploys in every account.
+        :param detect_mode: MANAGED, SELF_HOSTED or NONE. Default: NONE, which deploys in every account.
         :param audit_schedule: Default: weekly on Monday.
         :param audit_checks: Default: all checks.
         :param existing_account_audit: an account audit configuration made outside this app
@@ -115,12 +118,13 @@ class DeviceDefender(Construct):
         except ValueError:
             problems.append(f"detect_mode '{detect_mode}' is not one of {', '.join(m.value for m in DetectMode)}")
         else:
-            if detect_mode is DetectMode.MANAGED and not behaviors:
-                problems.append("detect_mode MANAGED needs at least one behavior")
+            if detect_mode in (DetectMode.MANAGED, DetectMode.SELF_HOSTED) and not behaviors:
+                problems.append(f"detect_mode {detect_mode.name} needs at least one behavior")
             if detect_mode is DetectMode.NONE and behaviors:
                 problems.append(
                     f"behaviors were given ({len(behaviors)}) but detect_mode is NONE, so nothing would evaluate "
-                    "them; choose DetectMode.MANAGED (accounts that had Detect before 2026-08-31) or drop them"
+                    "them; choose DetectMode.MANAGED (accounts that had Detect before 2026-08-31), "
+                    "DetectMode.SELF_HOSTED, or drop them"
                 )
         if (notification_email is None) == (notification_topic is None):
             problems.append("give exactly one of notification_email and notification_topic")
@@ -188,6 +192,15 @@ class DeviceDefender(Construct):
                 policy=audit_remediation_policy,
                 dry_run=dry_run,
                 max_actions_per_hour=max_quarantines_per_hour,
+            )
+        self.self_hosted_detect: SelfHostedDetect | None = None
+        if detect_mode is DetectMode.SELF_HOSTED:
+            self.self_hosted_detect = SelfHostedDetect(
+                self,
+                "SelfHostedDetect",
+                behaviors=behaviors,
+                alert_topic=self.alert_topic,
+                state_table=self.responder.table,
             )
         self.security_profile: SecurityProfile | None = None
         if detect_mode is DetectMode.MANAGED:

@@ -35,13 +35,15 @@ def _lambdas_root() -> Path:
 
 
 @cache
-def _staged_source(function_package: str) -> str:
+def _staged_source(function_package: str, extra_packages: tuple[str, ...] = ()) -> str:
     root = _lambdas_root()
     source = root / function_package
     if not (source / "handler.py").is_file():
         raise ValueError(f"function package '{function_package}' has no handler.py under {root}")
+    packages = ("shared", *extra_packages, function_package)
     digest = hashlib.sha256()
-    for path in sorted([root / "__init__.py", *(root / "shared").rglob("*.py"), *source.rglob("*.py")]):
+    files = [root / "__init__.py", *(path for package in packages for path in (root / package).rglob("*.py"))]
+    for path in sorted(files):
         digest.update(str(path.relative_to(root)).encode())
         digest.update(path.read_bytes())
     staging = (
@@ -52,8 +54,8 @@ def _staged_source(function_package: str) -> str:
         package = building / "lambdas"
         package.mkdir()
         shutil.copy2(root / "__init__.py", package / "__init__.py")
-        shutil.copytree(root / "shared", package / "shared", ignore=_IGNORED)
-        shutil.copytree(source, package / function_package, ignore=_IGNORED)
+        for name in packages:
+            shutil.copytree(root / name, package / name, ignore=_IGNORED)
         staging.parent.mkdir(parents=True, exist_ok=True)
         try:
             building.rename(staging)
@@ -62,9 +64,10 @@ def _staged_source(function_package: str) -> str:
     return str(staging)
 
 
-def function_code(function_package: str) -> lambda_.Code:
-    """The asset for ``lambdas/<function_package>`` plus the shared runtime modules."""
-    return lambda_.Code.from_asset(_staged_source(function_package))
+def function_code(function_package: str, extra_packages: tuple[str, ...] = ()) -> lambda_.Code:
+    """The asset for ``lambdas/<function_package>`` plus the shared runtime modules (and any
+    ``extra_packages`` such as ``evaluation``)."""
+    return lambda_.Code.from_asset(_staged_source(function_package, tuple(extra_packages)))
 
 
 def handler_path(function_package: str) -> str:

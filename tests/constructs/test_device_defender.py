@@ -87,7 +87,7 @@ def test_none_mode_deploys_without_a_security_profile():
         (
             {"fleet_groups": ["f"], "behaviors": "storm", "notification_email": "a@example.com"},
             "S/D: behaviors were given (1) but detect_mode is NONE, so nothing would evaluate them; choose "
-            "DetectMode.MANAGED (accounts that had Detect before 2026-08-31) or drop them",
+            "DetectMode.MANAGED (accounts that had Detect before 2026-08-31), DetectMode.SELF_HOSTED, or drop them",
         ),
         ({"fleet_groups": ["f"]}, "S/D: give exactly one of notification_email and notification_topic"),
         (
@@ -96,7 +96,11 @@ def test_none_mode_deploys_without_a_security_profile():
         ),
         (
             {"fleet_groups": ["f"], "detect_mode": "self-hosted", "notification_email": "a@example.com"},
-            "S/D: detect_mode 'self-hosted' is not one of managed, none",
+            "S/D: detect_mode SELF_HOSTED needs at least one behavior",
+        ),
+        (
+            {"fleet_groups": ["f"], "detect_mode": "cloud", "notification_email": "a@example.com"},
+            "S/D: detect_mode 'cloud' is not one of managed, self-hosted, none",
         ),
     ],
 )

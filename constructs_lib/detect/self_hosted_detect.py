@@ -1,0 +1,265 @@
+"""Self-hosted Detect: the same behaviors evaluated by this library's evaluator, for accounts that
+cannot use managed Detect (closed to new customers since 2026-08-31).
+
+IoT topic rules turn device traffic and lifecycle events into datapoints on a Kinesis stream
+(partitioned by client id, so one thing's datapoints stay in order); the evaluator function
+(``lambdas/detect_evaluator``) keeps per-thing alarm state and publishes violation JSON in the
+managed Detect shape to the ``AlertTopic``, so the quarantine responder and every subscriber work
+unchanged. A schedule invalidates alarms of things that stopped reporting.
+
+Metrics ingested in this release: ``aws:num-messages-sent`` (messages on the telemetry topic
+filters), ``aws:num-connection-attempts`` (successful connects, from lifecycle events: failed
+attempts are not seen), ``aws:num-disconnects`` and ``aws:source-ip-address`` (from lifecycle
+events). Rule behaviors only; statistical and ML behaviors need managed Detect.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_iot as iot
+from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from constructs_lib._queues import dead_letter_queue
+from constructs_lib._validation import NAME_PATTERN, raise_if_any
+from constructs_lib.alerts.alert_topic import AlertTopic
+from constructs_lib.detect.behavior import Behavior
+from constructs_lib.lambda_packaging import (
+    ARCHITECTURE,
+    DEFAULT_POWERTOOLS_LAYER_VERSION,
+    RUNTIME,
+    function_code,
+    handler_path,
+    powertools_layer,
+)
+from constructs_lib.nag import acknowledge
+from constructs_lib.response.queued_function import alarm_on_any
+from constructs_lib.response.queued_function import state_table as new_state_table
+from lambdas.shared.behavior_definition import BehaviorKind
+
+LIFECYCLE_METRICS = {
+    "aws:num-connection-attempts": ("$aws/events/presence/connected/+", "1"),
+    "aws:num-disconnects": ("$aws/events/presence/disconnected/+", "1"),
+    "aws:source-ip-address": ("$aws/events/presence/connected/+", "ipAddress"),
+}
+TELEMETRY_METRIC = "aws:num-messages-sent"
+SUPPORTED_METRICS = (TELEMETRY_METRIC, *LIFECYCLE_METRICS)
+MAX_PROFILES_JSON_CHARACTERS = 3000
+
+
+class SelfHostedDetect(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        behaviors: Sequence[Behavior],
+        alert_topic: AlertTopic,
+        profile_name: str = "self-hosted",
+        telemetry_topic_filters: Sequence[str] = ("#",),
+        state_table: dynamodb.ITable | None = None,
+        silence: Duration | None = None,
+        powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
+    ) -> None:
+        """
+        :param behaviors: rule behaviors on the ingested metrics (see the module docstring).
+        :param profile_name: ``securityProfileName`` of the violations. Default: self-hosted.
+        :param telemetry_topic_filters: MQTT filters whose messages count as messages sent. Default: all (#).
+        :param state_table: Default: a new table.
+        :param silence: how long a thing in alarm may stay silent before ``alarm-invalidated``. Default: 1 hour.
+        """
+        super().__init__(scope, id)
+        problems: list[str] = []
+        if not isinstance(profile_name, str) or not NAME_PATTERN.match(profile_name):
+            problems.append(f"profile_name {profile_name!r} must be 1 to 128 characters of [a-zA-Z0-9:_-]")
+        if not behaviors:
+            problems.append("behaviors is empty; give at least one rule behavior")
+        names = [b.name for b in behaviors]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            problems.append(f"behavior name '{name}' is used more than once; names must be unique")
+        for behavior in behaviors:
+            if behavior.definition.kind is not BehaviorKind.RULE:
+                problems.append(
+                    f"behavior '{behavior.name}' is a {behavior.definition.kind.value} behavior; self-hosted Detect "
+                    "runs rule behaviors (statistical and ML need managed Detect in this release)"
+                )
+            elif behavior.definition.metric not in SUPPORTED_METRICS:
+                problems.append(
+                    f"behavior '{behavior.name}' uses {behavior.definition.metric}, which self-hosted Detect does not "
+                    f"ingest yet; it ingests {', '.join(SUPPORTED_METRICS)}"
+                )
+        if not telemetry_topic_filters:
+            problems.append("telemetry_topic_filters is empty; give at least one MQTT topic filter")
+        for topic_filter in telemetry_topic_filters:
+            if not topic_filter or "'" in topic_filter:
+                problems.append(f"telemetry_topic_filters entry {topic_filter!r} is not a usable MQTT topic filter")
+        profiles = json.dumps(
+            {"profiles": [{"name": profile_name, "behaviors": [b.definition.to_api() for b in behaviors]}]},
+            separators=(",", ":"),
+        )
+        if len(profiles) > MAX_PROFILES_JSON_CHARACTERS:
+            problems.append(
+                f"the behaviors are {len(profiles)} characters as JSON; at most {MAX_PROFILES_JSON_CHARACTERS} fit "
+                "in the evaluator's environment"
+            )
+        silence_seconds = int((silence or Duration.hours(1)).to_seconds())
+        raise_if_any(self, problems)
+
+        self.stream = kinesis.Stream(
+            self,
+            "Datapoints",
+            encryption=kinesis.StreamEncryption.MANAGED,
+            stream_mode=kinesis.StreamMode.ON_DEMAND,
+            retention_period=Duration.hours(24),
+        )
+        self.dead_letter_queue = dead_letter_queue(self, "DeadLetterQueue")
+        acknowledge(
+            self.dead_letter_queue,
+            {
+                "Serverless-SQSRedrivePolicy": (
+                    "This queue is the failure destination of the evaluator and of the topic rules; messages stay "
+                    "14 days for inspection, and the DeadLetterQueueAlarm fires on the first one."
+                )
+            },
+        )
+        self._add_topic_rules(behaviors, telemetry_topic_filters)
+
+        self.table: dynamodb.ITable = state_table or new_state_table(self)
+        log_group = logs.LogGroup(self, "FunctionLogs", retention=logs.RetentionDays.ONE_YEAR)
+        role = iam.Role(
+            self,
+            "FunctionRole",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Self-hosted Detect evaluator: reads datapoints, keeps alarm state, publishes violations",
+        )
+        log_group.grant_write(role)
+        self.function = lambda_.Function(
+            self,
+            "Evaluator",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler=handler_path("detect_evaluator"),
+            code=function_code("detect_evaluator", ("evaluation",)),
+            layers=[powertools_layer(self, "PowertoolsLayer", version=powertools_layer_version)],
+            memory_size=512,
+            timeout=Duration.seconds(120),
+            tracing=lambda_.Tracing.ACTIVE,
+            role=role,
+            log_group=log_group,
+            dead_letter_queue=self.dead_letter_queue,  # the scheduled sweep is invoked asynchronously
+            environment={
+                "STATE_TABLE_NAME": self.table.table_name,
+                "ALERT_TOPIC_ARN": alert_topic.topic_arn,
+                "DETECT_PROFILES": profiles,
+                "SILENCE_SECONDS": str(silence_seconds),
+                "POWERTOOLS_SERVICE_NAME": "detect-evaluator",
+                "POWERTOOLS_METRICS_NAMESPACE": "DeviceDefender/SelfHostedDetect",
+            },
+        )
+        self.function.add_event_source(
+            event_sources.KinesisEventSource(
+                self.stream,
+                starting_position=lambda_.StartingPosition.LATEST,
+                batch_size=500,
+                max_batching_window=Duration.seconds(5),
+                bisect_batch_on_error=True,
+                retry_attempts=3,
+                max_record_age=Duration.hours(1),
+                report_batch_item_failures=True,
+                on_failure=event_sources.SqsDlq(self.dead_letter_queue),
+            )
+        )
+        events.Rule(
+            self,
+            "SilenceSweep",
+            description="Invalidates alarms of things that stopped reporting",
+            schedule=events.Schedule.rate(Duration.minutes(5)),
+            targets=[
+                targets.LambdaFunction(
+                    self.function,
+                    event=events.RuleTargetInput.from_object({"sweep": True}),
+                    dead_letter_queue=self.dead_letter_queue,
+                    retry_attempts=2,
+                )
+            ],
+        )
+        self.table.grant(role, "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Scan")
+        alert_topic.grant_publish(role)
+        acknowledge(
+            role,
+            {
+                "AwsSolutions-IAM5[Resource::*]": (
+                    "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions; granted "
+                    "by aws-cdk-lib for active tracing."
+                ),
+            },
+        )
+        self.dead_letter_queue_alarm = alarm_on_any(
+            self,
+            "DeadLetterQueueAlarm",
+            "Datapoints the evaluator or the topic rules could not process",
+            self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
+        )
+        self.errors_alarm = alarm_on_any(
+            self, "ErrorsAlarm", "The evaluator failed invocations", self.function.metric_errors()
+        )
+
+    def _add_topic_rules(self, behaviors: Sequence[Behavior], telemetry_topic_filters: Sequence[str]) -> None:
+        rule_role = iam.Role(
+            self, "TopicRuleRole", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"), description="Datapoint rules"
+        )
+        rule_role.add_to_policy(iam.PolicyStatement(actions=["kinesis:PutRecord"], resources=[self.stream.stream_arn]))
+        self.dead_letter_queue.grant_send_messages(rule_role)
+        error_action = iot.CfnTopicRule.ActionProperty(
+            sqs=iot.CfnTopicRule.SqsActionProperty(
+                queue_url=self.dead_letter_queue.queue_url, role_arn=rule_role.role_arn
+            )
+        )
+
+        def rule(rule_id: str, sql: str, partition_key: str) -> None:
+            iot.CfnTopicRule(
+                self,
+                rule_id,
+                topic_rule_payload=iot.CfnTopicRule.TopicRulePayloadProperty(
+                    sql=sql,
+                    aws_iot_sql_version="2016-03-23",
+                    actions=[
+                        iot.CfnTopicRule.ActionProperty(
+                            kinesis=iot.CfnTopicRule.KinesisActionProperty(
+                                role_arn=rule_role.role_arn,
+                                stream_name=self.stream.stream_name,
+                                partition_key=partition_key,
+                            )
+                        )
+                    ],
+                    error_action=error_action,
+                ),
+            ).node.add_dependency(rule_role.node.find_child("DefaultPolicy"))
+
+        metrics = {b.definition.metric for b in behaviors}
+        if TELEMETRY_METRIC in metrics:
+            for index, topic_filter in enumerate(telemetry_topic_filters):
+                rule(
+                    f"MessagesSent{index}",
+                    f"SELECT clientid() AS thingName, '{TELEMETRY_METRIC}' AS metric, 1 AS value, "
+                    f"timestamp() AS timestamp FROM '{topic_filter}'",
+                    "${clientid()}",
+                )
+        for metric, (topic, value) in LIFECYCLE_METRICS.items():
+            if metric in metrics:
+                rule(
+                    metric.removeprefix("aws:").title().replace("-", ""),
+                    f"SELECT clientId AS thingName, '{metric}' AS metric, {value} AS value, "
+                    f"timestamp AS timestamp FROM '{topic}'",
+                    "${clientId}",
+                )

@@ -1,0 +1,130 @@
+"""SelfHostedDetect: ingestion rules, stream, evaluator wiring, least privilege, validation; and
+the one-argument switch on DeviceDefender."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import aws_cdk as cdk
+import pytest
+
+from constructs_lib import (
+    AlertTopic,
+    Behavior,
+    ComparisonOperator,
+    ConstructValidationError,
+    DetectMode,
+    DeviceDefender,
+    SelfHostedDetect,
+    StarterBehaviors,
+    apply_nag_packs,
+)
+from constructs_lib.synth_report import cfn_lint_findings
+from lambdas.shared.detect_profiles import DetectProfiles
+
+BEHAVIORS = [
+    StarterBehaviors.message_storm(),
+    StarterBehaviors.connection_churn(),
+    Behavior.rule(
+        "Networks", metric="aws:source-ip-address", operator=ComparisonOperator.IN_CIDR_SET, value=["10.0.0.0/8"]
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory) -> dict:
+    # The same fleet switched to self-hosted Detect with one argument, synthesized with the nag packs
+    outdir = tmp_path_factory.mktemp("self_hosted")
+    app = cdk.App(outdir=str(outdir))
+    stack = cdk.Stack(app, "SelfHosted")
+    DeviceDefender(
+        stack,
+        "Defender",
+        fleet_groups=["sensors"],
+        behaviors=BEHAVIORS,
+        detect_mode=DetectMode.SELF_HOSTED,
+        notification_email="secops@example.com",
+    )
+    apply_nag_packs(app)
+    assembly = app.synth()  # raises on any unacknowledged cdk-nag error
+    assert cfn_lint_findings(Path(assembly.directory) / "SelfHosted.template.json") == []
+    return assembly.get_stack_by_name("SelfHosted").template
+
+
+def of_type(template: dict, resource_type: str) -> list[dict]:
+    return [r for r in template["Resources"].values() if r["Type"] == resource_type]
+
+
+def test_no_managed_security_profile_is_created(template):
+    assert of_type(template, "AWS::IoT::SecurityProfile") == []
+
+
+def test_topic_rules_write_datapoints_partitioned_by_client_id(template):
+    rules = {
+        r["Properties"]["TopicRulePayload"]["Sql"]: r["Properties"]["TopicRulePayload"]
+        for r in of_type(template, "AWS::IoT::TopicRule")
+    }
+    assert len(rules) == 3
+    sqls = "\n".join(rules)
+    assert "'aws:num-messages-sent' AS metric, 1 AS value, timestamp() AS timestamp FROM '#'" in sqls
+    assert "FROM '$aws/events/presence/connected/+'" in sqls
+    assert "ipAddress AS value" in sqls
+    assert all(p["Actions"][0]["Kinesis"]["PartitionKey"] in ("${clientid()}", "${clientId}") for p in rules.values())
+    assert all("Sqs" in p["ErrorAction"] for p in rules.values())
+
+
+def test_rule_role_may_only_put_records_and_report_errors(template):
+    statements = [
+        s
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::IAM::Policy" and "TopicRuleRole" in k
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert sorted(json.dumps(s["Action"]) for s in statements) == sorted(
+        ['"kinesis:PutRecord"', '["sqs:SendMessage", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"]']
+    )
+
+
+def test_evaluator_reads_the_stream_with_bisect_and_a_failure_destination(template):
+    [mapping] = [
+        m for m in of_type(template, "AWS::Lambda::EventSourceMapping") if "StartingPosition" in m["Properties"]
+    ]
+    properties = mapping["Properties"]
+    assert properties["BisectBatchOnFunctionError"] is True
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "OnFailure" in properties["DestinationConfig"]
+
+
+def test_evaluator_configuration_is_the_behaviors_and_validates_at_cold_start(template):
+    [function] = [
+        f["Properties"]
+        for f in of_type(template, "AWS::Lambda::Function")
+        if f["Properties"].get("Handler") == "lambdas.detect_evaluator.handler.lambda_handler"
+    ]
+    variables = function["Environment"]["Variables"]
+    profiles = DetectProfiles.from_json(variables["DETECT_PROFILES"])
+    assert [b.definition for b in profiles.behaviors] == [b.definition for b in BEHAVIORS]
+    assert variables["SILENCE_SECONDS"] == "3600"
+
+
+def test_silence_sweep_runs_every_five_minutes(template):
+    [rule] = of_type(template, "AWS::Events::Rule")
+    assert rule["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+    assert json.loads(rule["Properties"]["Targets"][0]["Input"]) == {"sweep": True}
+
+
+def test_fails_for_behaviors_self_hosted_detect_cannot_run():
+    stack = cdk.Stack(cdk.App(), "S")
+    behaviors = [
+        Behavior.ml("Ml", metric="aws:num-disconnects"),
+        Behavior.rule("Size", metric="aws:message-byte-size", operator=ComparisonOperator.LESS_THAN_EQUALS, value=10),
+    ]
+    with pytest.raises(ConstructValidationError) as raised:
+        SelfHostedDetect(stack, "D", behaviors=behaviors, alert_topic=AlertTopic(stack, "A"))
+    assert raised.value.problems == (
+        "behavior 'Ml' is a ml behavior; self-hosted Detect runs rule behaviors (statistical and ML need managed "
+        "Detect in this release)",
+        "behavior 'Size' uses aws:message-byte-size, which self-hosted Detect does not ingest yet; it ingests "
+        "aws:num-messages-sent, aws:num-connection-attempts, aws:num-disconnects, aws:source-ip-address",
+    )
