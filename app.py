@@ -3,7 +3,8 @@
 
     cdk synth                  # every stage in cdk.json
     cdk synth -c stage=prod    # one stage
-    cdk synth -c stage=dev -c detect=managed   # an account that had managed Detect
+    cdk synth -c stage=dev -c detect=managed       # an account that had managed Detect
+    cdk synth -c stage=dev -c detect=self-hosted   # any account: this library's evaluator
 
 Stacks are environment-agnostic unless a stage gives ``account`` and ``region``.
 """
@@ -25,6 +26,7 @@ from constructs_lib import (
     StarterBehaviors,
     apply_nag_packs,
 )
+from constructs_lib.detect.self_hosted_detect import SUPPORTED_METRICS as SELF_HOSTED_METRICS
 
 
 def fleet_behaviors() -> list[Behavior]:
@@ -35,6 +37,15 @@ def fleet_behaviors() -> list[Behavior]:
         StarterBehaviors.credential_misuse(max_failures=10),
         StarterBehaviors.connection_churn(max_attempts=20),
     ]
+
+
+def behaviors_for(detect_mode: DetectMode) -> list[Behavior]:
+    """Managed Detect runs every behavior; self-hosted Detect the ones on metrics it ingests."""
+    if detect_mode is DetectMode.MANAGED:
+        return fleet_behaviors()
+    if detect_mode is DetectMode.SELF_HOSTED:
+        return [b for b in fleet_behaviors() if b.definition.metric in SELF_HOSTED_METRICS]
+    return []
 
 
 def _audit_schedule(config: Mapping[str, Any]) -> AuditSchedule:
@@ -58,7 +69,7 @@ class DeviceDefenderStack(cdk.Stack):
             self,
             "DeviceDefender",
             fleet_groups=list(config["fleetGroups"]),
-            behaviors=fleet_behaviors() if detect_mode is DetectMode.MANAGED else (),
+            behaviors=behaviors_for(detect_mode),
             detect_mode=detect_mode,
             audit_schedule=_audit_schedule(config.get("auditSchedule", {})),
             notification_email=config["notificationEmail"],

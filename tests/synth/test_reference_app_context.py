@@ -36,3 +36,15 @@ def test_managed_detect_adds_a_security_profile_and_stays_clean(tmp_path: Path):
     names = [b["Name"] for b in profile["Properties"]["Behaviors"]]
     assert names == ["MessageStorm", "CredentialMisuse", "ConnectionChurn"]
     assert cfn_lint_findings(tmp_path / "DeviceDefender-dev.template.json") == []
+
+
+def test_self_hosted_detect_deploys_the_evaluator_and_stays_clean(tmp_path: Path):
+    app = cdk.App(outdir=str(tmp_path), context={**CONTEXT, "stage": "prod", "detect": "self-hosted"})
+    reference_app.build(app)
+    assembly = app.synth()  # raises ValidationFailed on any unacknowledged cdk-nag error
+    template = assembly.get_stack_by_name("DeviceDefender-prod").template
+    types = [r["Type"] for r in template["Resources"].values()]
+    assert "AWS::IoT::SecurityProfile" not in types
+    assert types.count("AWS::Kinesis::Stream") == 1
+    assert types.count("AWS::IoT::TopicRule") == 2  # messages sent, connection attempts
+    assert cfn_lint_findings(tmp_path / "DeviceDefender-prod.template.json") == []
