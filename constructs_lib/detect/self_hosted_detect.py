@@ -10,7 +10,9 @@ unchanged. A schedule invalidates alarms of things that stopped reporting.
 Metrics ingested in this release: ``aws:num-messages-sent`` (messages on the telemetry topic
 filters), ``aws:num-connection-attempts`` (successful connects, from lifecycle events: failed
 attempts are not seen), ``aws:num-disconnects`` and ``aws:source-ip-address`` (from lifecycle
-events). Rule behaviors only; statistical and ML behaviors need managed Detect.
+events), every device-side metric and custom metric (from the Device Defender agent's JSON reports
+on ``$aws/things/<thing>/defender/metrics/json``). Rule behaviors only; statistical and ML
+behaviors need managed Detect.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from constructs_lib.nag import acknowledge
 from constructs_lib.response.queued_function import alarm_on_any
 from constructs_lib.response.queued_function import state_table as new_state_table
 from lambdas.shared.behavior_definition import BehaviorKind
+from lambdas.shared.metric_catalog import AWS_METRICS, CustomMetricType, MetricSource, ValueKind
 
 LIFECYCLE_METRICS = {
     "aws:num-connection-attempts": ("$aws/events/presence/connected/+", "1"),
@@ -53,7 +56,15 @@ LIFECYCLE_METRICS = {
     "aws:source-ip-address": ("$aws/events/presence/connected/+", "ipAddress"),
 }
 TELEMETRY_METRIC = "aws:num-messages-sent"
-SUPPORTED_METRICS = (TELEMETRY_METRIC, *LIFECYCLE_METRICS)
+AGENT_REPORT_TOPIC = "$aws/things/+/defender/metrics/json"
+DEVICE_METRICS = tuple(spec.name for spec in AWS_METRICS if spec.source is MetricSource.DEVICE)
+SUPPORTED_METRICS = (TELEMETRY_METRIC, *LIFECYCLE_METRICS, *DEVICE_METRICS)
+_CUSTOM_TYPES = {
+    ValueKind.NUMBER: CustomMetricType.NUMBER,
+    ValueKind.NUMBERS: CustomMetricType.NUMBER_LIST,
+    ValueKind.STRINGS: CustomMetricType.STRING_LIST,
+    ValueKind.CIDRS: CustomMetricType.IP_ADDRESS_LIST,
+}
 MAX_PROFILES_JSON_CHARACTERS = 3000
 
 
@@ -67,6 +78,8 @@ class SelfHostedDetect(Construct):
         alert_topic: AlertTopic,
         profile_name: str = "self-hosted",
         telemetry_topic_filters: Sequence[str] = ("#",),
+        agent_report_topic: str = AGENT_REPORT_TOPIC,
+        agent_report_thing_level: int = 3,
         state_table: dynamodb.ITable | None = None,
         silence: Duration | None = None,
         powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
@@ -75,6 +88,10 @@ class SelfHostedDetect(Construct):
         :param behaviors: rule behaviors on the ingested metrics (see the module docstring).
         :param profile_name: ``securityProfileName`` of the violations. Default: self-hosted.
         :param telemetry_topic_filters: MQTT filters whose messages count as messages sent. Default: all (#).
+        :param agent_report_topic: where Device Defender agents publish JSON metrics reports. Default:
+            ``$aws/things/+/defender/metrics/json``; point agents at a topic of your own if that
+            reserved topic is not routed to rules in your account.
+        :param agent_report_thing_level: which level of that topic names the thing (``topic(n)``). Default: 3.
         :param state_table: Default: a new table.
         :param silence: how long a thing in alarm may stay silent before ``alarm-invalidated``. Default: 1 hour.
         """
@@ -93,20 +110,28 @@ class SelfHostedDetect(Construct):
                     f"behavior '{behavior.name}' is a {behavior.definition.kind.value} behavior; self-hosted Detect "
                     "runs rule behaviors (statistical and ML need managed Detect in this release)"
                 )
-            elif behavior.definition.metric not in SUPPORTED_METRICS:
+            elif (
+                behavior.spec.source is not MetricSource.CUSTOM and behavior.definition.metric not in SUPPORTED_METRICS
+            ):
                 problems.append(
                     f"behavior '{behavior.name}' uses {behavior.definition.metric}, which self-hosted Detect does not "
-                    f"ingest yet; it ingests {', '.join(SUPPORTED_METRICS)}"
+                    f"ingest yet; it ingests {', '.join((TELEMETRY_METRIC, *LIFECYCLE_METRICS))}, device-side "
+                    "metrics and custom metrics"
                 )
         if not telemetry_topic_filters:
             problems.append("telemetry_topic_filters is empty; give at least one MQTT topic filter")
         for topic_filter in telemetry_topic_filters:
             if not topic_filter or "'" in topic_filter:
                 problems.append(f"telemetry_topic_filters entry {topic_filter!r} is not a usable MQTT topic filter")
-        profiles = json.dumps(
-            {"profiles": [{"name": profile_name, "behaviors": [b.definition.to_api() for b in behaviors]}]},
-            separators=(",", ":"),
-        )
+        custom = {
+            b.definition.metric: _CUSTOM_TYPES[b.spec.value_kind].value
+            for b in behaviors
+            if b.spec.source is MetricSource.CUSTOM
+        }
+        profile: dict[str, object] = {"name": profile_name, "behaviors": [b.definition.to_api() for b in behaviors]}
+        if custom:
+            profile["customMetrics"] = custom
+        profiles = json.dumps({"profiles": [profile]}, separators=(",", ":"))
         if len(profiles) > MAX_PROFILES_JSON_CHARACTERS:
             problems.append(
                 f"the behaviors are {len(profiles)} characters as JSON; at most {MAX_PROFILES_JSON_CHARACTERS} fit "
@@ -132,7 +157,7 @@ class SelfHostedDetect(Construct):
                 )
             },
         )
-        self._add_topic_rules(behaviors, telemetry_topic_filters)
+        self._add_topic_rules(behaviors, telemetry_topic_filters, agent_report_topic, agent_report_thing_level)
 
         self.table: dynamodb.ITable = state_table or new_state_table(self)
         log_group = logs.LogGroup(self, "FunctionLogs", retention=logs.RetentionDays.ONE_YEAR)
@@ -214,7 +239,13 @@ class SelfHostedDetect(Construct):
             self, "ErrorsAlarm", "The evaluator failed invocations", self.function.metric_errors()
         )
 
-    def _add_topic_rules(self, behaviors: Sequence[Behavior], telemetry_topic_filters: Sequence[str]) -> None:
+    def _add_topic_rules(
+        self,
+        behaviors: Sequence[Behavior],
+        telemetry_topic_filters: Sequence[str],
+        agent_report_topic: str,
+        thing_level: int,
+    ) -> None:
         rule_role = iam.Role(
             self, "TopicRuleRole", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"), description="Datapoint rules"
         )
@@ -255,6 +286,13 @@ class SelfHostedDetect(Construct):
                     f"timestamp() AS timestamp FROM '{topic_filter}'",
                     "${clientid()}",
                 )
+        if metrics & set(DEVICE_METRICS) or any(b.spec.source is MetricSource.CUSTOM for b in behaviors):
+            # Agent reports go to the stream whole; the evaluator turns each into datapoints.
+            rule(
+                "AgentReports",
+                f"SELECT *, topic({thing_level}) AS thingName, timestamp() AS receivedAt FROM '{agent_report_topic}'",
+                f"${{topic({thing_level})}}",
+            )
         for metric, (topic, value) in LIFECYCLE_METRICS.items():
             if metric in metrics:
                 rule(

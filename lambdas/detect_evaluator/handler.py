@@ -6,7 +6,9 @@ one thing's datapoints arrive in order)::
 
     {"thingName": "meter-7", "metric": "aws:num-messages-sent", "value": 1, "timestamp": 1700000000123}
 
-``timestamp`` is epoch milliseconds (or seconds); the Kinesis sequence number identifies the
+``timestamp`` is epoch milliseconds (or seconds). A record may also be a Device Defender agent
+metrics report (with ``thingName`` and ``receivedAt`` added by the topic rule), which gives one
+datapoint per device-side or custom metric it carries. The Kinesis sequence number identifies the
 datapoint, so a redelivered record is not counted twice. A record that is not a datapoint is
 reported in ``batchItemFailures`` (Kinesis then retries from it, bisects, and sends what still
 fails to the on-failure destination). A scheduled ``{"sweep": true}`` event invalidates alarms of
@@ -28,6 +30,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lambdas.detect_evaluator.agent_report import is_report, report_datapoints
 from lambdas.evaluation.engine import BehaviorState, Datapoint, Transition, check_silence, evaluate
 from lambdas.shared.detect_profiles import DetectProfiles, ProfileBehavior
 from lambdas.shared.detect_state import DetectStates, state_key
@@ -84,20 +87,26 @@ class ParsedRecord:
     datapoint: Datapoint
 
 
-def parse_record(record: dict[str, Any]) -> ParsedRecord:
+def parse_record(record: dict[str, Any]) -> list[ParsedRecord]:
+    """A datapoint record, or a Device Defender agent report (one datapoint per metric it carries)."""
     kinesis = record["kinesis"]
+    sequence = kinesis.get("sequenceNumber")
     try:
         body = json.loads(base64.b64decode(kinesis["data"]))
-        thing, metric, value = body["thingName"], body["metric"], body["value"]
-        timestamp = float(body.get("timestamp", kinesis.get("approximateArrivalTimestamp", 0)))
-    except (ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"record {kinesis.get('sequenceNumber')} is not a datapoint: {error!r}") from error
-    if not isinstance(thing, str) or not thing or not isinstance(metric, str):
-        raise ValueError(
-            f"record {kinesis.get('sequenceNumber')} is not a datapoint: thingName and metric are required"
-        )
+        thing = body["thingName"]
+        if is_report(body):
+            pairs = report_datapoints(body)
+            timestamp = float(body.get("receivedAt", kinesis.get("approximateArrivalTimestamp", 0)))
+        else:
+            pairs = [(body["metric"], body["value"])]
+            timestamp = float(body.get("timestamp", kinesis.get("approximateArrivalTimestamp", 0)))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        raise ValueError(f"record {sequence} is not a datapoint: {error!r}") from error
+    if not isinstance(thing, str) or not thing or not all(isinstance(metric, str) for metric, _ in pairs):
+        raise ValueError(f"record {sequence} is not a datapoint: thingName and metric are required")
     seconds = timestamp / 1000 if timestamp >= 1e11 else timestamp
-    return ParsedRecord(thing, metric, Datapoint(seconds, value, kinesis["sequenceNumber"]))
+    # One report carries several metrics: each datapoint id names its metric.
+    return [ParsedRecord(thing, metric, Datapoint(seconds, value, f"{sequence}/{metric}")) for metric, value in pairs]
 
 
 def violation_message(behavior: ProfileBehavior, thing: str, transition: Transition) -> dict[str, Any]:
@@ -124,15 +133,16 @@ def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
     grouped: dict[tuple[int, str], list[Datapoint]] = defaultdict(list)
     for record in records:
         try:
-            parsed = parse_record(record)
+            parsed_records = parse_record(record)
         except ValueError as error:
             logger.warning("rejected record", extra={"reason": str(error)})
             metrics.add_metric(name="RejectedRecords", unit=MetricUnit.Count, value=1)
             failures.append({"itemIdentifier": record["kinesis"]["sequenceNumber"]})
             continue
-        for index, behavior in enumerate(current.profiles.behaviors):
-            if behavior.definition.metric == parsed.metric:
-                grouped[(index, parsed.thing)].append(parsed.datapoint)
+        for parsed in parsed_records:
+            for index, behavior in enumerate(current.profiles.behaviors):
+                if behavior.definition.metric == parsed.metric:
+                    grouped[(index, parsed.thing)].append(parsed.datapoint)
     keys = {
         group: state_key(
             current.profiles.behaviors[group[0]].profile, current.profiles.behaviors[group[0]].definition.name, group[1]

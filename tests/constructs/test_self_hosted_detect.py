@@ -24,6 +24,7 @@ from constructs_lib.synth_report import cfn_lint_findings
 from lambdas.shared.detect_profiles import DetectProfiles
 
 BEHAVIORS = [
+    StarterBehaviors.unexpected_listening_ports(allowed_tcp_ports=[443, 8883]),
     StarterBehaviors.message_storm(),
     StarterBehaviors.connection_churn(),
     Behavior.rule(
@@ -65,12 +66,16 @@ def test_topic_rules_write_datapoints_partitioned_by_client_id(template):
         r["Properties"]["TopicRulePayload"]["Sql"]: r["Properties"]["TopicRulePayload"]
         for r in of_type(template, "AWS::IoT::TopicRule")
     }
-    assert len(rules) == 3
+    assert len(rules) == 4
     sqls = "\n".join(rules)
     assert "'aws:num-messages-sent' AS metric, 1 AS value, timestamp() AS timestamp FROM '#'" in sqls
     assert "FROM '$aws/events/presence/connected/+'" in sqls
     assert "ipAddress AS value" in sqls
-    assert all(p["Actions"][0]["Kinesis"]["PartitionKey"] in ("${clientid()}", "${clientId}") for p in rules.values())
+    assert (
+        "SELECT *, topic(3) AS thingName, timestamp() AS receivedAt FROM '$aws/things/+/defender/metrics/json'" in sqls
+    )
+    keys = {p["Actions"][0]["Kinesis"]["PartitionKey"] for p in rules.values()}
+    assert keys == {"${clientid()}", "${clientId}", "${topic(3)}"}
     assert all("Sqs" in p["ErrorAction"] for p in rules.values())
 
 
@@ -126,5 +131,6 @@ def test_fails_for_behaviors_self_hosted_detect_cannot_run():
         "behavior 'Ml' is a ml behavior; self-hosted Detect runs rule behaviors (statistical and ML need managed "
         "Detect in this release)",
         "behavior 'Size' uses aws:message-byte-size, which self-hosted Detect does not ingest yet; it ingests "
-        "aws:num-messages-sent, aws:num-connection-attempts, aws:num-disconnects, aws:source-ip-address",
+        "aws:num-messages-sent, aws:num-connection-attempts, aws:num-disconnects, aws:source-ip-address, "
+        "device-side metrics and custom metrics",
     )

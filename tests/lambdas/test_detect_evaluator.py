@@ -143,3 +143,22 @@ def test_fails_at_cold_start_for_behaviors_it_cannot_run(world, monkeypatch):
         "invalid evaluator configuration: DETECT_PROFILES profiles[0].behaviors[0] ('Ml') is a ml behavior; the "
         "self-hosted evaluator runs rule behaviors (ML and statistical need managed Detect in this release)"
     )
+
+
+def test_agent_report_with_an_unexpected_listening_port_raises_in_alarm(world, monkeypatch):
+    from constructs_lib import StarterBehaviors
+
+    behavior = StarterBehaviors.unexpected_listening_ports(allowed_tcp_ports=[443]).definition
+    monkeypatch.setenv(
+        "DETECT_PROFILES", json.dumps({"profiles": [{"name": "fleet", "behaviors": [behavior.to_api()]}]})
+    )
+    report = {
+        "header": {"report_id": 1, "version": "1.0"},
+        "metrics": {"listening_tcp_ports": {"ports": [{"port": 443}, {"port": 23}], "total": 2}},
+        "thingName": "camera-1",
+        "receivedAt": (T0 + 5) * 1000,
+    }
+    assert handler.evaluate_batch([kinesis_record("7", report)], now=T0 + 10) == {"batchItemFailures": []}
+    [message] = world.notifications()
+    assert (message["thingName"], message["violationEventType"]) == ("camera-1", "in-alarm")
+    assert message["metricValue"] == {"ports": [443, 23]}
