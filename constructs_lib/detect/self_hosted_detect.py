@@ -29,7 +29,6 @@ from aws_cdk import aws_iot as iot
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from constructs_lib._queues import dead_letter_queue
@@ -37,15 +36,10 @@ from constructs_lib._validation import NAME_PATTERN, raise_if_any
 from constructs_lib.alerts.alert_topic import AlertTopic
 from constructs_lib.detect.behavior import Behavior
 from constructs_lib.lambda_packaging import (
-    ARCHITECTURE,
     DEFAULT_POWERTOOLS_LAYER_VERSION,
-    RUNTIME,
-    function_code,
-    handler_path,
-    powertools_layer,
 )
 from constructs_lib.nag import acknowledge
-from constructs_lib.response.queued_function import alarm_on_any
+from constructs_lib.response.queued_function import alarm_on_any, build_function
 from constructs_lib.response.queued_function import state_table as new_state_table
 from lambdas.shared.behavior_definition import BehaviorKind
 from lambdas.shared.metric_catalog import AWS_METRICS, CustomMetricType, MetricSource, ValueKind
@@ -160,28 +154,12 @@ class SelfHostedDetect(Construct):
         self._add_topic_rules(behaviors, telemetry_topic_filters, agent_report_topic, agent_report_thing_level)
 
         self.table: dynamodb.ITable = state_table or new_state_table(self)
-        log_group = logs.LogGroup(self, "FunctionLogs", retention=logs.RetentionDays.ONE_YEAR)
-        role = iam.Role(
+        role, self.function = build_function(
             self,
-            "FunctionRole",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            id="Evaluator",
+            function_package="detect_evaluator",
+            extra_packages=("evaluation",),
             description="Self-hosted Detect evaluator: reads datapoints, keeps alarm state, publishes violations",
-        )
-        log_group.grant_write(role)
-        self.function = lambda_.Function(
-            self,
-            "Evaluator",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler=handler_path("detect_evaluator"),
-            code=function_code("detect_evaluator", ("evaluation",)),
-            layers=[powertools_layer(self, "PowertoolsLayer", version=powertools_layer_version)],
-            memory_size=512,
-            timeout=Duration.seconds(120),
-            tracing=lambda_.Tracing.ACTIVE,
-            role=role,
-            log_group=log_group,
-            dead_letter_queue=self.dead_letter_queue,  # the scheduled sweep is invoked asynchronously
             environment={
                 "STATE_TABLE_NAME": self.table.table_name,
                 "ALERT_TOPIC_ARN": alert_topic.topic_arn,
@@ -190,6 +168,10 @@ class SelfHostedDetect(Construct):
                 "POWERTOOLS_SERVICE_NAME": "detect-evaluator",
                 "POWERTOOLS_METRICS_NAMESPACE": "DeviceDefender/SelfHostedDetect",
             },
+            dead_letter=self.dead_letter_queue,  # the scheduled sweep is invoked asynchronously
+            powertools_layer_version=powertools_layer_version,
+            memory_size=512,
+            timeout=Duration.seconds(120),
         )
         self.function.add_event_source(
             event_sources.KinesisEventSource(

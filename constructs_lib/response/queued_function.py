@@ -103,28 +103,14 @@ def build_queued_function(
             )
         },
     )
-    log_group = logs.LogGroup(scope, "FunctionLogs", retention=logs.RetentionDays.ONE_YEAR)
-    role = iam.Role(
-        scope, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
-    )
-    log_group.grant_write(role)
-    function = lambda_.Function(
+    role, function = build_function(
         scope,
-        "Function",
-        runtime=RUNTIME,
-        architecture=ARCHITECTURE,
-        handler=handler_path(function_package),
-        code=function_code(function_package),
-        layers=[powertools_layer(scope, "PowertoolsLayer", version=powertools_layer_version)],
-        memory_size=256,
-        timeout=FUNCTION_TIMEOUT,
-        tracing=lambda_.Tracing.ACTIVE,
-        role=role,
-        log_group=log_group,
-        reserved_concurrent_executions=reserved_concurrency,
-        # Direct SNS invocations are asynchronous: after Lambda's retries they land here too.
-        dead_letter_queue=dlq,
-        environment=dict(environment),
+        function_package=function_package,
+        description=description,
+        environment=environment,
+        dead_letter=dlq,
+        reserved_concurrency=reserved_concurrency,
+        powertools_layer_version=powertools_layer_version,
     )
     function.add_event_source(
         event_sources.SqsEventSource(
@@ -141,6 +127,47 @@ def build_queued_function(
         },
     )
     return QueuedFunction(queue=queue, dead_letter_queue=dlq, role=role, function=function)
+
+
+def build_function(
+    scope: Construct,
+    *,
+    function_package: str,
+    description: str,
+    environment: Mapping[str, str],
+    dead_letter: sqs.IQueue,
+    powertools_layer_version: int,
+    extra_packages: tuple[str, ...] = (),
+    reserved_concurrency: int | None = None,
+    memory_size: int = 256,
+    timeout: Duration = FUNCTION_TIMEOUT,
+    id: str = "Function",
+) -> tuple[iam.Role, lambda_.Function]:
+    """A function of this pack: its own role and log group (no AWS managed policy), arm64, the
+    Powertools layer, tracing, and a dead-letter queue for asynchronous invocations."""
+    log_group = logs.LogGroup(scope, "FunctionLogs", retention=logs.RetentionDays.ONE_YEAR)
+    role = iam.Role(
+        scope, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
+    )
+    log_group.grant_write(role)
+    function = lambda_.Function(
+        scope,
+        id,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        handler=handler_path(function_package),
+        code=function_code(function_package, extra_packages),
+        layers=[powertools_layer(scope, "PowertoolsLayer", version=powertools_layer_version)],
+        memory_size=memory_size,
+        timeout=timeout,
+        tracing=lambda_.Tracing.ACTIVE,
+        role=role,
+        log_group=log_group,
+        reserved_concurrent_executions=reserved_concurrency,
+        dead_letter_queue=dead_letter,
+        environment=dict(environment),
+    )
+    return role, function
 
 
 def alarm_on_any(

@@ -16,7 +16,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
@@ -27,9 +26,9 @@ from lambdas.audit_remediation.remediator import AuditRemediator
 from lambdas.shared.audit_checks import check_from_name
 from lambdas.shared.audit_findings import AuditFindings
 from lambdas.shared.audit_notification import AuditNotification, parse_audit_message
-from lambdas.shared.aws_clients import client
 from lambdas.shared.batch_intake import UnreadableRecordError, check_body, new_processor, run_batch
 from lambdas.shared.config import AuditRemediationConfig
+from lambdas.shared.idempotency_store import state_table_store
 from lambdas.shared.iot_registry import IotRegistry
 from lambdas.shared.notifications import Notifier
 from lambdas.shared.quarantine_actions import QuarantineHeldError
@@ -71,9 +70,7 @@ def runtime() -> Runtime:
     idempotency = IdempotencyConfig(
         event_key_jmespath="findingId", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS
     )
-    persistence = DynamoDBPersistenceLayer(
-        table_name=config.state_table_name, key_attr="id", expiry_attr="expiresAt", boto3_client=client("dynamodb")
-    )
+    persistence = state_table_store(config.state_table_name)
 
     @idempotent_function(
         data_keyword_argument="finding", persistence_store=persistence, config=idempotency, key_prefix="audit-finding"

@@ -18,7 +18,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
     IdempotencyConfig,
     idempotent_function,
 )
@@ -27,9 +26,9 @@ from pydantic import ValidationError
 
 from lambdas.quarantine.decision import Outcome
 from lambdas.quarantine.responder import QuarantineHeldError, QuarantineResponder, Result
-from lambdas.shared.aws_clients import client
 from lambdas.shared.batch_intake import UnreadableRecordError, check_body, new_processor, run_batch
 from lambdas.shared.config import QuarantineConfig
+from lambdas.shared.idempotency_store import state_table_store
 from lambdas.shared.iot_registry import IotRegistry
 from lambdas.shared.notifications import Notifier
 from lambdas.shared.quarantine_breaker import QuarantineBreaker
@@ -69,9 +68,7 @@ def runtime() -> Runtime:
         raise_on_no_idempotency_key=True,
         expires_after_seconds=IDEMPOTENCY_SECONDS,
     )
-    persistence = DynamoDBPersistenceLayer(
-        table_name=config.state_table_name, key_attr="id", expiry_attr="expiresAt", boto3_client=client("dynamodb")
-    )
+    persistence = state_table_store(config.state_table_name)
 
     @idempotent_function(
         data_keyword_argument="payload",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from lambdas.shared.audit_remediation_policy import AuditRemediationPolicy
 from lambdas.shared.remediation_policy import PolicyError, RemediationPolicy
@@ -12,6 +13,7 @@ from lambdas.shared.remediation_policy import PolicyError, RemediationPolicy
 _THING_GROUP_NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 DEFAULT_MAX_QUARANTINES_PER_HOUR = 50
+P = TypeVar("P")
 
 
 class ConfigurationError(ValueError):
@@ -56,6 +58,20 @@ def _read_limit(environ: Mapping[str, str], name: str, problems: list[str]) -> i
     return int(raw)
 
 
+def _read_policy(
+    environ: Mapping[str, str], name: str, parse: Callable[[str], P], default: P, problems: list[str]
+) -> P:
+    """An optional policy variable: the default when unset, every problem named with the variable."""
+    raw = environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return parse(raw)
+    except PolicyError as error:
+        problems.extend(f"{name} {problem}" for problem in error.problems)
+        return default
+
+
 @dataclass(frozen=True)
 class QuarantineConfig:
     quarantine_group_name: str
@@ -71,13 +87,9 @@ class QuarantineConfig:
         problems: list[str] = []
         common = _read_common(environ, problems)
         limit = _read_limit(environ, "MAX_QUARANTINES_PER_HOUR", problems)
-        policy = RemediationPolicy.default()
-        policy_raw = environ.get("REMEDIATION_POLICY", "").strip()
-        if policy_raw:
-            try:
-                policy = RemediationPolicy.from_json(policy_raw)
-            except PolicyError as error:
-                problems.extend(f"REMEDIATION_POLICY {problem}" for problem in error.problems)
+        policy = _read_policy(
+            environ, "REMEDIATION_POLICY", RemediationPolicy.from_json, RemediationPolicy.default(), problems
+        )
         if problems:
             raise ConfigurationError("invalid quarantine configuration: " + "; ".join(problems))
         return cls(
@@ -104,13 +116,13 @@ class AuditRemediationConfig:
         problems: list[str] = []
         common = _read_common(environ, problems)
         limit = _read_limit(environ, "MAX_ACTIONS_PER_HOUR", problems)
-        policy = AuditRemediationPolicy.default()
-        policy_raw = environ.get("AUDIT_REMEDIATION_POLICY", "").strip()
-        if policy_raw:
-            try:
-                policy = AuditRemediationPolicy.from_json(policy_raw)
-            except PolicyError as error:
-                problems.extend(f"AUDIT_REMEDIATION_POLICY {problem}" for problem in error.problems)
+        policy = _read_policy(
+            environ,
+            "AUDIT_REMEDIATION_POLICY",
+            AuditRemediationPolicy.from_json,
+            AuditRemediationPolicy.default(),
+            problems,
+        )
         if problems:
             raise ConfigurationError("invalid audit remediation configuration: " + "; ".join(problems))
         return cls(
