@@ -7,17 +7,19 @@ IoT topic rules turn device traffic and lifecycle events into datapoints on a Ki
 managed Detect shape to the ``AlertTopic``, so the quarantine responder and every subscriber work
 unchanged. A schedule invalidates alarms of things that stopped reporting.
 
-Metrics ingested in this release: ``aws:num-messages-sent`` (messages on the telemetry topic
-filters), ``aws:num-connection-attempts`` (successful connects, from lifecycle events: failed
-attempts are not seen), ``aws:num-disconnects`` and ``aws:source-ip-address`` (from lifecycle
-events), every device-side metric and custom metric (from the Device Defender agent's JSON reports
-on ``$aws/things/<thing>/defender/metrics/json``). Rule behaviors only; statistical and ML
+Metrics ingested: ``aws:num-messages-sent`` and ``aws:message-byte-size`` (messages on the
+telemetry topic filters), ``aws:num-connection-attempts`` (successful connects, from lifecycle
+events: failed attempts are not seen), ``aws:num-disconnects`` and ``aws:source-ip-address`` (from
+lifecycle events), ``aws:num-authorization-failures`` (from AWS IoT logs, through a CloudWatch Logs
+subscription filter), every device-side metric and custom metric (from the Device Defender agent's
+JSON reports on ``$aws/things/<thing>/defender/metrics/json``). Rule and statistical behaviors; ML
 behaviors need managed Detect.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 
 from aws_cdk import Duration
@@ -29,6 +31,8 @@ from aws_cdk import aws_iot as iot
 from aws_cdk import aws_kinesis as kinesis
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_logs_destinations as log_destinations
 from constructs import Construct
 
 from constructs_lib._queues import dead_letter_queue
@@ -41,7 +45,7 @@ from constructs_lib.lambda_packaging import (
 from constructs_lib.nag import acknowledge
 from constructs_lib.response.queued_function import alarm_on_any, build_function
 from constructs_lib.response.queued_function import state_table as new_state_table
-from lambdas.shared.behavior_definition import BehaviorKind
+from lambdas.shared.detect_profiles import self_hosted_problem
 from lambdas.shared.metric_catalog import AWS_METRICS, CustomMetricType, MetricSource, ValueKind
 
 LIFECYCLE_METRICS = {
@@ -50,9 +54,13 @@ LIFECYCLE_METRICS = {
     "aws:source-ip-address": ("$aws/events/presence/connected/+", "ipAddress"),
 }
 TELEMETRY_METRIC = "aws:num-messages-sent"
+MESSAGE_SIZE_METRIC = "aws:message-byte-size"
+AUTHORIZATION_FAILURES_METRIC = "aws:num-authorization-failures"
 AGENT_REPORT_TOPIC = "$aws/things/+/defender/metrics/json"
+IOT_LOG_GROUP = "AWSIotLogsV2"
 DEVICE_METRICS = tuple(spec.name for spec in AWS_METRICS if spec.source is MetricSource.DEVICE)
-SUPPORTED_METRICS = (TELEMETRY_METRIC, *LIFECYCLE_METRICS, *DEVICE_METRICS)
+CLOUD_METRICS = (TELEMETRY_METRIC, MESSAGE_SIZE_METRIC, *LIFECYCLE_METRICS, AUTHORIZATION_FAILURES_METRIC)
+SUPPORTED_METRICS = (*CLOUD_METRICS, *DEVICE_METRICS)
 _CUSTOM_TYPES = {
     ValueKind.NUMBER: CustomMetricType.NUMBER,
     ValueKind.NUMBERS: CustomMetricType.NUMBER_LIST,
@@ -74,8 +82,10 @@ class SelfHostedDetect(Construct):
         telemetry_topic_filters: Sequence[str] = ("#",),
         agent_report_topic: str = AGENT_REPORT_TOPIC,
         agent_report_thing_level: int = 3,
+        iot_log_group_name: str = IOT_LOG_GROUP,
         state_table: dynamodb.ITable | None = None,
         silence: Duration | None = None,
+        max_batching_window: Duration | None = None,
         powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
     ) -> None:
         """
@@ -86,8 +96,13 @@ class SelfHostedDetect(Construct):
             ``$aws/things/+/defender/metrics/json``; point agents at a topic of your own if that
             reserved topic is not routed to rules in your account.
         :param agent_report_thing_level: which level of that topic names the thing (``topic(n)``). Default: 3.
+        :param iot_log_group_name: the log group AWS IoT logs to, read for ``aws:num-authorization-failures``
+            behaviors only. AWS IoT logging (v2, level ERROR or more verbose) must be on, and the group must exist
+            and have a free subscription filter slot (two per group). Default: AWSIotLogsV2.
         :param state_table: Default: a new table.
         :param silence: how long a thing in alarm may stay silent before ``alarm-invalidated``. Default: 1 hour.
+        :param max_batching_window: how long the evaluator waits to fill a batch. Longer means fewer state writes
+            (one per thing and windowed behavior per batch) and later alarms. Default: 30 seconds; at most 5 minutes.
         """
         super().__init__(scope, id)
         problems: list[str] = []
@@ -99,19 +114,21 @@ class SelfHostedDetect(Construct):
         for name in sorted({n for n in names if names.count(n) > 1}):
             problems.append(f"behavior name '{name}' is used more than once; names must be unique")
         for behavior in behaviors:
-            if behavior.definition.kind is not BehaviorKind.RULE:
-                problems.append(
-                    f"behavior '{behavior.name}' is a {behavior.definition.kind.value} behavior; self-hosted Detect "
-                    "runs rule behaviors (statistical and ML need managed Detect in this release)"
-                )
+            unsupported = self_hosted_problem(behavior.definition, behavior.spec)
+            if unsupported:
+                problems.append(f"behavior '{behavior.name}' {unsupported}")
             elif (
                 behavior.spec.source is not MetricSource.CUSTOM and behavior.definition.metric not in SUPPORTED_METRICS
             ):
                 problems.append(
                     f"behavior '{behavior.name}' uses {behavior.definition.metric}, which self-hosted Detect does not "
-                    f"ingest yet; it ingests {', '.join((TELEMETRY_METRIC, *LIFECYCLE_METRICS))}, device-side "
-                    "metrics and custom metrics"
+                    f"ingest; it ingests {', '.join(CLOUD_METRICS)}, device-side metrics and custom metrics"
                 )
+        batching = max_batching_window or Duration.seconds(30)
+        if not batching.is_unresolved() and not 0 <= batching.to_seconds() <= 300:
+            problems.append(f"max_batching_window {batching.to_seconds()} seconds must be 0 to 300 seconds")
+        if not isinstance(iot_log_group_name, str) or not re.fullmatch(r"[.\-_/#A-Za-z0-9]{1,512}", iot_log_group_name):
+            problems.append(f"iot_log_group_name {iot_log_group_name!r} is not a log group name")
         if not telemetry_topic_filters:
             problems.append("telemetry_topic_filters is empty; give at least one MQTT topic filter")
         for topic_filter in telemetry_topic_filters:
@@ -152,6 +169,15 @@ class SelfHostedDetect(Construct):
             },
         )
         self._add_topic_rules(behaviors, telemetry_topic_filters, agent_report_topic, agent_report_thing_level)
+        self.authorization_failures: logs.SubscriptionFilter | None = None
+        if any(b.definition.metric == AUTHORIZATION_FAILURES_METRIC for b in behaviors):
+            self.authorization_failures = logs.SubscriptionFilter(
+                self,
+                "AuthorizationFailures",
+                log_group=logs.LogGroup.from_log_group_name(self, "IotLogs", iot_log_group_name),
+                destination=log_destinations.KinesisDestination(self.stream),
+                filter_pattern=logs.FilterPattern.string_value("$.reason", "=", "AUTHORIZATION_FAILURE"),
+            )
 
         self.table: dynamodb.ITable = state_table or new_state_table(self)
         role, self.function = build_function(
@@ -178,7 +204,7 @@ class SelfHostedDetect(Construct):
                 self.stream,
                 starting_position=lambda_.StartingPosition.LATEST,
                 batch_size=500,
-                max_batching_window=Duration.seconds(5),
+                max_batching_window=batching,
                 bisect_batch_on_error=True,
                 retry_attempts=3,
                 max_record_age=Duration.hours(1),
@@ -260,12 +286,19 @@ class SelfHostedDetect(Construct):
             ).node.add_dependency(rule_role.node.find_child("DefaultPolicy"))
 
         metrics = {b.definition.metric for b in behaviors}
-        if TELEMETRY_METRIC in metrics:
+        if metrics & {TELEMETRY_METRIC, MESSAGE_SIZE_METRIC}:
+            # IoT SQL has no payload size: the base64 length and its padding give it exactly (see the evaluator).
+            size = (
+                "length(encode(*, 'base64')) AS base64Length, endswith(encode(*, 'base64'), '=') AS padded1, "
+                "endswith(encode(*, 'base64'), '==') AS padded2, "
+                if MESSAGE_SIZE_METRIC in metrics
+                else ""
+            )
             for index, topic_filter in enumerate(telemetry_topic_filters):
                 rule(
                     f"MessagesSent{index}",
-                    f"SELECT clientid() AS thingName, '{TELEMETRY_METRIC}' AS metric, 1 AS value, "
-                    f"timestamp() AS timestamp FROM '{topic_filter}'",
+                    f"SELECT clientid() AS thingName, 'message' AS kind, {size}timestamp() AS timestamp "
+                    f"FROM '{topic_filter}'",
                     "${clientid()}",
                 )
         if metrics & set(DEVICE_METRICS) or any(b.spec.source is MetricSource.CUSTOM for b in behaviors):

@@ -2,17 +2,27 @@
 out on the alert topic, per-thing alarm state in the state table.
 
 Record data (JSON, written by the ingestion topic rules; the stream is partitioned by thing, so
-one thing's datapoints arrive in order)::
+one thing's datapoints arrive in order), one of:
 
-    {"thingName": "meter-7", "metric": "aws:num-messages-sent", "value": 1, "timestamp": 1700000000123}
+- a datapoint: ``{"thingName": "meter-7", "metric": "aws:num-connection-attempts", "value": 1,
+  "timestamp": 1700000000123}``;
+- a message on a telemetry topic: ``{"thingName": ..., "kind": "message", "timestamp": ...}``, one
+  ``aws:num-messages-sent`` datapoint, plus an ``aws:message-byte-size`` datapoint when the rule
+  adds the payload's base64 length and padding (``base64Length``, ``padded1``, ``padded2``);
+- a Device Defender agent metrics report (with ``thingName`` and ``receivedAt`` added by the topic
+  rule): one datapoint per device-side or custom metric it carries;
+- a CloudWatch Logs record of AWS IoT log entries (gzip): one ``aws:num-authorization-failures``
+  datapoint per authorization failure (``iot_logs``).
 
-``timestamp`` is epoch milliseconds (or seconds). A record may also be a Device Defender agent
-metrics report (with ``thingName`` and ``receivedAt`` added by the topic rule), which gives one
-datapoint per device-side or custom metric it carries. The Kinesis sequence number identifies the
+``timestamp`` is epoch milliseconds (or seconds). The Kinesis sequence number identifies the
 datapoint, so a redelivered record is not counted twice. A record that is not a datapoint is
 reported in ``batchItemFailures`` (Kinesis then retries from it, bisects, and sends what still
-fails to the on-failure destination). A scheduled ``{"sweep": true}`` event invalidates alarms of
-things that stopped reporting.
+fails to the on-failure destination).
+
+A scheduled ``{"sweep": true}`` event (every 5 minutes) does what needs no datapoint: it judges
+windows that ended for things that went quiet, invalidates alarms of things that stopped reporting,
+and computes the fleet percentiles that statistical behaviors are judged against. Behaviors with
+``suppressAlerts`` keep their state but publish nothing, as in managed Detect.
 """
 
 from __future__ import annotations
@@ -30,10 +40,13 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lambdas.detect_evaluator import iot_logs
 from lambdas.detect_evaluator.agent_report import is_report, report_datapoints
-from lambdas.evaluation.engine import BehaviorState, Datapoint, Transition, check_silence, evaluate
+from lambdas.evaluation.engine import BehaviorState, Datapoint, Evaluation, Transition, check_silence, evaluate
+from lambdas.evaluation.fleet import fleet_thresholds
+from lambdas.shared.behavior_definition import BehaviorKind
 from lambdas.shared.detect_profiles import DetectProfiles, ProfileBehavior
-from lambdas.shared.detect_state import DetectStates, state_key
+from lambdas.shared.detect_state import DetectStates, StateConflictError, fleet_key, state_key
 from lambdas.shared.notifications import Notifier
 from lambdas.shared.remediation_policy import PolicyError
 
@@ -92,13 +105,19 @@ def parse_record(record: dict[str, Any]) -> list[ParsedRecord]:
     kinesis = record["kinesis"]
     sequence = kinesis.get("sequenceNumber")
     try:
-        body = json.loads(base64.b64decode(kinesis["data"]))
+        data = base64.b64decode(kinesis["data"])
+        if iot_logs.is_log_envelope(data):
+            return [
+                ParsedRecord(client, iot_logs.METRIC, Datapoint(seconds, 1, f"{sequence}/{event_id}"))
+                for client, event_id, seconds in iot_logs.authorization_failures(data)
+            ]
+        body = json.loads(data)
         thing = body["thingName"]
         if is_report(body):
             pairs = report_datapoints(body)
             timestamp = float(body.get("receivedAt", kinesis.get("approximateArrivalTimestamp", 0)))
         else:
-            pairs = [(body["metric"], body["value"])]
+            pairs = message_datapoints(body) if body.get("kind") == "message" else [(body["metric"], body["value"])]
             timestamp = float(body.get("timestamp", kinesis.get("approximateArrivalTimestamp", 0)))
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise ValueError(f"record {sequence} is not a datapoint: {error!r}") from error
@@ -107,6 +126,23 @@ def parse_record(record: dict[str, Any]) -> list[ParsedRecord]:
     seconds = timestamp / 1000 if timestamp >= 1e11 else timestamp
     # One report carries several metrics: each datapoint id names its metric.
     return [ParsedRecord(thing, metric, Datapoint(seconds, value, f"{sequence}/{metric}")) for metric, value in pairs]
+
+
+def message_datapoints(body: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A telemetry message: one message sent, and its size when the rule measured it.
+
+    IoT SQL has no payload-size function, so the rule sends the length of ``encode(*, 'base64')``
+    and whether it ends in ``=`` or ``==``; base64 turns 3 bytes into 4 characters and pads the
+    last group, which gives the exact byte count back.
+    """
+    pairs: list[tuple[str, Any]] = [("aws:num-messages-sent", 1)]
+    if "base64Length" in body:
+        length = int(body["base64Length"])
+        if length < 0 or length % 4:
+            raise ValueError(f"base64Length {length} is not a base64 length")
+        padding = 2 if body.get("padded2") is True else 1 if body.get("padded1") is True else 0
+        pairs.append(("aws:message-byte-size", max(0, length // 4 * 3 - padding)))
+    return pairs
 
 
 def violation_message(behavior: ProfileBehavior, thing: str, transition: Transition) -> dict[str, Any]:
@@ -143,16 +179,18 @@ def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
             for index, behavior in enumerate(current.profiles.behaviors):
                 if behavior.definition.metric == parsed.metric:
                     grouped[(index, parsed.thing)].append(parsed.datapoint)
+    behaviors = current.profiles.behaviors
     keys = {
-        group: state_key(
-            current.profiles.behaviors[group[0]].profile, current.profiles.behaviors[group[0]].definition.name, group[1]
-        )
+        group: state_key(behaviors[group[0]].profile, behaviors[group[0]].definition.name, group[1])
         for group in grouped
     }
     stored = states.get_many(list(keys.values()))
-    writes = 0
+    fleet = states.fleet_thresholds(
+        list({_fleet_key(behaviors[index]) for index, _ in grouped if _is_statistical(behaviors[index])})
+    )
+    writes = unjudged = 0
     for group, datapoints in grouped.items():
-        behavior = current.profiles.behaviors[group[0]]
+        behavior = behaviors[group[0]]
         state, version = stored.get(keys[group], (BehaviorState(), 0))
         result = evaluate(
             group[1],
@@ -162,43 +200,96 @@ def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
             datapoints,
             now=now,
             max_clock_skew=current.max_clock_skew_seconds,
+            fleet=_thresholds(fleet, behavior),
         )
         if result.changed:
             states.put(keys[group], result.state, version)
             writes += 1
-        for transition in result.transitions:
-            notifier.publish(
-                f"Device Defender {transition.event_type}: {group[1]} ({behavior.definition.name})",
-                violation_message(behavior, group[1], transition),
-            )
-            metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=1)
+        unjudged += result.unjudged
+        _publish(notifier, behavior, group[1], result)
     metrics.add_metric(name="StateWrites", unit=MetricUnit.Count, value=writes)
+    if unjudged:
+        metrics.add_metric(name="WindowsWithoutFleetThreshold", unit=MetricUnit.Count, value=unjudged)
     return {"batchItemFailures": failures}
+
+
+def _is_statistical(behavior: ProfileBehavior) -> bool:
+    return behavior.definition.kind is BehaviorKind.STATISTICAL
+
+
+def _fleet_key(behavior: ProfileBehavior) -> str:
+    return fleet_key(behavior.profile, behavior.definition.name)
+
+
+def _thresholds(fleet: dict[str, dict[float, tuple[float, int]]], behavior: ProfileBehavior) -> dict[float, float]:
+    return {start: value for start, (value, _) in fleet.get(_fleet_key(behavior), {}).items()}
+
+
+def _publish(notifier: Notifier, behavior: ProfileBehavior, thing: str, result: Evaluation) -> None:
+    for transition in result.transitions:
+        metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=1)
+        if behavior.definition.suppress_alerts:
+            continue
+        notifier.publish(
+            f"Device Defender {transition.event_type}: {thing} ({behavior.definition.name})",
+            violation_message(behavior, thing, transition),
+        )
 
 
 @tracer.capture_method
 def sweep(now: float) -> dict[str, Any]:
-    """Invalidate the alarms of things that stopped reporting for ``SILENCE_SECONDS``."""
+    """What needs no datapoint, over every thing's state:
+
+    - a window that ended more than ``MAX_CLOCK_SKEW_SECONDS`` ago is judged, so a thing that goes
+      quiet after a burst still raises its alarm;
+    - an alarm of a thing silent for ``SILENCE_SECONDS`` is invalidated;
+    - each statistical behavior's fleet percentiles are computed from the things' closed windows.
+
+    A state the evaluator changed meanwhile is left for the next sweep.
+    """
     current = config()
     states = DetectStates(current.state_table_name)
     notifier = Notifier(current.alert_topic_arn)
-    by_key = {state_key(b.profile, b.definition.name, ""): b for b in current.profiles.behaviors}
-    invalidated = 0
-    for key, state, version in states.in_alarm():
+    skew = current.max_clock_skew_seconds
+    by_prefix = {state_key(b.profile, b.definition.name, ""): b for b in current.profiles.behaviors}
+    statistical = [b for b in current.profiles.behaviors if _is_statistical(b)]
+    fleet = states.fleet_thresholds([_fleet_key(b) for b in statistical])
+    counts = {"invalidated": 0, "windows_judged": 0, "conflicts": 0}
+    closed: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for key, state, version in states.scan():
         prefix, thing = key.rsplit("#", 1)
-        behavior = by_key.get(prefix + "#")
+        behavior = by_prefix.get(prefix + "#")
         if behavior is None:
             continue
         result = check_silence(thing, behavior.definition, state, now=now, silence_seconds=current.silence_seconds)
         if result.transitions:
-            states.put(key, result.state, version)
-            for transition in result.transitions:
-                notifier.publish(
-                    f"Device Defender {transition.event_type}: {thing} ({behavior.definition.name})",
-                    violation_message(behavior, thing, transition),
-                )
-                invalidated += 1
-    return {"invalidated": invalidated}
+            counts["invalidated"] += 1
+        elif state.window_start is not None:
+            # ``now - skew``: the window closes only once datapoints still in flight have had time to arrive.
+            result = evaluate(
+                thing, behavior.definition, behavior.spec, state, [], now=now - skew, fleet=_thresholds(fleet, behavior)
+            )
+            counts["windows_judged"] += result.judged + result.unjudged
+        if result.changed:
+            try:
+                states.put(key, result.state, version)
+            except StateConflictError:
+                counts["conflicts"] += 1
+                continue
+            _publish(notifier, behavior, thing, result)
+        closed[_fleet_key(behavior)].extend(result.state.closed)
+    for behavior in statistical:
+        assert behavior.definition.statistic is not None and behavior.definition.duration_seconds is not None
+        thresholds = fleet_thresholds(
+            closed[_fleet_key(behavior)],
+            behavior.definition.statistic,
+            duration_seconds=behavior.definition.duration_seconds,
+            now=now,
+            settle_seconds=skew,
+        )
+        if thresholds and thresholds != fleet.get(_fleet_key(behavior)):
+            states.put_fleet_thresholds(_fleet_key(behavior), thresholds)
+    return counts
 
 
 @logger.inject_lambda_context

@@ -11,7 +11,14 @@
 - Datapoints for a window already judged are late and dropped; datapoints stamped more than
   ``max_clock_skew`` after ``now`` are dropped; a datapoint id seen before is a duplicate and dropped.
   Each is counted, never silently lost.
-- Statistical behaviors compare with a fleet percentile the caller computes (``criteria.percentile``).
+- Statistical behaviors compare a window's aggregate with a fleet percentile the caller computes
+  (``criteria.percentile``) and passes as ``fleet``: thresholds by window start. A window is judged
+  against the threshold of the latest window that ended before it started; with none, the window
+  is closed unjudged (counted, never guessed). The last closed windows are kept in the state so
+  that the caller can compute the next percentiles from them.
+- A thing in steady normal state on a per-datapoint metric (not in alarm, no violating streak)
+  reports ``changed=False`` even though it saw new datapoints: nothing it would need later changed,
+  so the caller need not write its state.
 
 State in, state out: the engine never reads a clock and never guesses missing state. Streak
 counters stop at the number that matters, so they do not grow for a steady thing.
@@ -21,16 +28,18 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lambdas.evaluation.criteria import compile_criteria
-from lambdas.shared.behavior_definition import BehaviorDefinition
+from lambdas.shared.behavior_definition import BehaviorDefinition, BehaviorKind
 from lambdas.shared.metric_catalog import NUMERIC_KINDS, MetricSpec
 
 IN_ALARM, ALARM_CLEARED, ALARM_INVALIDATED = "in-alarm", "alarm-cleared", "alarm-invalidated"
 _VIOLATION_NAMESPACE = uuid.UUID("7f0e4c3a-5d0b-4f5e-9a57-3c2b1d7e6a10")
 MAX_REMEMBERED_IDS = 64
+RECENT_WINDOWS = 3  # closed windows kept per thing for fleet percentiles
 
 
 @dataclass(frozen=True)
@@ -51,6 +60,7 @@ class BehaviorState:
     violation_id: str | None = None
     last_datapoint_at: float | None = None
     judged_until: float | None = None  # end of the last judged window: earlier datapoints are late
+    closed: tuple[tuple[float, float], ...] = ()  # statistical behaviors: (window start, aggregate), newest last
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,7 @@ class Evaluation:
     duplicates: int = 0
     future: int = 0
     judged: int = 0
+    unjudged: int = 0
     changed: bool = field(default=False)
 
 
@@ -86,8 +97,11 @@ def evaluate(
     now: float,
     max_clock_skew: float = 60.0,
     threshold: float | None = None,
+    fleet: Mapping[float, float] | None = None,
 ) -> Evaluation:
-    run = _Run(thing_name, definition, spec, state, threshold)
+    """``threshold`` fixes the value a statistical behavior is judged against; ``fleet`` gives it per
+    window start (see the module docstring)."""
+    run = _Run(thing_name, definition, spec, state, threshold, fleet)
     for datapoint in sorted(datapoints, key=lambda d: d.timestamp):
         run.add(datapoint, now=now, max_clock_skew=max_clock_skew)
     run.close_due_window(now)
@@ -118,11 +132,18 @@ class _Run:
         spec: MetricSpec,
         state: BehaviorState,
         threshold: float | None,
+        fleet: Mapping[float, float] | None,
     ) -> None:
         self.thing = thing
         self.definition = definition
         self.spec = spec
-        self.normal = compile_criteria(definition.comparison_operator or "", definition.value, threshold)
+        self.statistical = definition.kind is BehaviorKind.STATISTICAL and threshold is None
+        self.fleet = sorted((fleet or {}).items())
+        self.normal = (
+            _never_called
+            if self.statistical
+            else compile_criteria(definition.comparison_operator or "", definition.value, threshold)
+        )
         self.windowed = is_windowed(definition, spec)
         self.duration = float(definition.duration_seconds or 0)
         self.window_start = state.window_start
@@ -134,8 +155,9 @@ class _Run:
         self.violation_id = state.violation_id
         self.last_datapoint_at = state.last_datapoint_at
         self.judged_until = state.judged_until
+        self.closed = list(state.closed)
         self.transitions: list[Transition] = []
-        self.late = self.duplicates = self.future = self.judged = 0
+        self.late = self.duplicates = self.future = self.judged = self.unjudged = 0
 
     def add(self, datapoint: Datapoint, *, now: float, max_clock_skew: float) -> None:
         timestamp = datapoint.timestamp
@@ -169,9 +191,26 @@ class _Run:
             self._close_window(self.window_start + self.duration)
 
     def _close_window(self, end: float) -> None:
-        aggregate = self.aggregate
+        aggregate, start = self.aggregate, self.window_start
+        assert start is not None
         self.window_start, self.aggregate, self.seen_ids, self.judged_until = None, 0.0, [], end
-        self._judge(int(aggregate) if aggregate.is_integer() else aggregate, end)
+        value = int(aggregate) if aggregate.is_integer() else aggregate
+        if self.statistical:
+            self.closed = [*self.closed, (start, value)][-RECENT_WINDOWS:]
+            threshold = self._fleet_threshold(start)
+            if threshold is None:
+                self.unjudged += 1
+                return
+            self.normal = compile_criteria(self.definition.comparison_operator or "", None, threshold)
+        self._judge(value, end)
+
+    def _fleet_threshold(self, window_start: float) -> float | None:
+        """The threshold of the latest fleet window that ended before ``window_start``."""
+        found = None
+        for start, threshold in self.fleet:
+            if start + self.duration <= window_start:
+                found = threshold
+        return found
 
     def _remember(self, datapoint: Datapoint) -> None:
         if datapoint.datapoint_id is not None:
@@ -213,6 +252,7 @@ class _Run:
             violation_id=self.violation_id,
             last_datapoint_at=self.last_datapoint_at,
             judged_until=self.judged_until,
+            closed=tuple(self.closed),
         )
         return Evaluation(
             state=state,
@@ -221,5 +261,19 @@ class _Run:
             duplicates=self.duplicates,
             future=self.future,
             judged=self.judged,
-            changed=state != before,
+            unjudged=self.unjudged,
+            changed=state != before and not self._steady_normal(state, before),
         )
+
+    def _steady_normal(self, state: BehaviorState, before: BehaviorState) -> bool:
+        """Per-datapoint metric, normal before and after: only the remembered ids and the last datapoint
+        time moved, and neither is read again until the thing violates (which changes its streak)."""
+        if self.windowed or state.in_alarm or state.violating_streak:
+            return False
+        return replace(state, seen_ids=(), last_datapoint_at=None) == replace(
+            before, seen_ids=(), last_datapoint_at=None
+        )
+
+
+def _never_called(value: Any) -> bool:
+    raise AssertionError("a statistical behavior is judged only against a fleet threshold")

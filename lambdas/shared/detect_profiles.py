@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lambdas.shared.behavior_definition import BehaviorDefinition, BehaviorKind, problems
-from lambdas.shared.metric_catalog import METRICS, CustomMetricType, MetricSpec, custom_metric_spec
+from lambdas.shared.metric_catalog import METRICS, CustomMetricType, DurationRule, MetricSpec, custom_metric_spec
 from lambdas.shared.remediation_policy import PolicyError
 
 _NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
@@ -59,19 +59,37 @@ class DetectProfiles:
                 except (KeyError, TypeError, AttributeError) as error:
                     found.append(f"{where} is not an API Behavior ({error!r})")
                     continue
-                if definition.kind is not BehaviorKind.RULE:
-                    found.append(
-                        f"{where} ('{definition.name}') is a {definition.kind.value} behavior; the self-hosted "
-                        "evaluator runs rule behaviors (ML and statistical need managed Detect in this release)"
-                    )
-                    continue
                 spec = custom.get(definition.metric) or METRICS.get(definition.metric)
+                unsupported = self_hosted_problem(definition, spec)
+                if unsupported:
+                    found.append(f"{where} ('{definition.name}') {unsupported}")
+                    continue
                 found.extend(f"{where}: {problem}" for problem in problems(definition, spec))
                 if spec is not None:
                     behaviors.append(ProfileBehavior(name, definition, spec))
         if found:
             raise PolicyError(found)
         return cls(tuple(behaviors))
+
+
+def self_hosted_problem(definition: BehaviorDefinition, spec: MetricSpec | None) -> str | None:
+    """Why the self-hosted evaluator cannot run a behavior that managed Detect can, or None."""
+    if definition.kind is BehaviorKind.ML:
+        return (
+            "is an ML behavior; ML Detect trains AWS's models on 14 days of a fleet's data and needs managed "
+            "Detect: the self-hosted evaluator runs rule and statistical behaviors"
+        )
+    if definition.dimension is not None:
+        return (
+            f"filters its metric by the dimension '{definition.dimension.name}'; the self-hosted evaluator counts the "
+            "messages of its telemetry topic filters instead: drop the dimension and set those filters"
+        )
+    if definition.kind is BehaviorKind.STATISTICAL and spec is not None and spec.duration is DurationRule.NONE:
+        return (
+            f"is a statistical behavior on {spec.name}, which is judged per message or per report; the "
+            "self-hosted evaluator takes percentiles of window totals, so use a rule behavior or managed Detect"
+        )
+    return None
 
 
 def _custom_specs(document: Any, where: str, found: list[str]) -> dict[str, MetricSpec]:

@@ -1,7 +1,10 @@
 """Per-thing, per-behavior alarm state of the self-hosted evaluator, in the state table.
 
 Item ``detect#<profile>#<behavior>#<thing>``: the engine's ``BehaviorState`` as JSON, a version
-for conditional writes, and ``inAlarm`` / ``lastDatapointAt`` at the top level for the silence sweep.
+for conditional writes, and ``inAlarm`` / ``lastDatapointAt`` at the top level for operators.
+
+Item ``detect-fleet#<profile>#<behavior>`` (statistical behaviors): the fleet percentile of each
+recent window, ``{"<window start>": [threshold, things]}`` as JSON, written by the sweep only.
 """
 
 from __future__ import annotations
@@ -16,11 +19,19 @@ from lambdas.evaluation.engine import BehaviorState
 from lambdas.shared.aws_clients import client
 
 PREFIX = "detect#"
+FLEET_PREFIX = "detect-fleet#"
 _BATCH_GET_LIMIT = 100
 
 
 def state_key(profile: str, behavior: str, thing: str) -> str:
     return f"{PREFIX}{profile}#{behavior}#{thing}"
+
+
+def fleet_key(profile: str, behavior: str) -> str:
+    return f"{FLEET_PREFIX}{profile}#{behavior}"
+
+
+FleetThresholds = dict[float, tuple[float, int]]  # window start -> (percentile, things in it)
 
 
 class StateConflictError(RuntimeError):
@@ -34,7 +45,30 @@ class DetectStates:
 
     def get_many(self, keys: list[str]) -> dict[str, tuple[BehaviorState, int]]:
         """State and version of each key; missing keys are absent from the result."""
-        found: dict[str, tuple[BehaviorState, int]] = {}
+        return {
+            key: (_decode(item["state"]["S"]), int(item["version"]["N"])) for key, item in self._get_items(keys).items()
+        }
+
+    def fleet_thresholds(self, keys: list[str]) -> dict[str, FleetThresholds]:
+        """The fleet percentiles of each statistical behavior's recent windows; missing keys are absent."""
+        return {
+            key: {
+                float(start): (float(value), int(things))
+                for start, (value, things) in json.loads(item["thresholds"]["S"]).items()
+            }
+            for key, item in self._get_items(keys).items()
+        }
+
+    def put_fleet_thresholds(self, key: str, thresholds: FleetThresholds) -> None:
+        """Only the sweep writes these, so the last write wins."""
+        document = {repr(start): [value, things] for start, (value, things) in sorted(thresholds.items())}
+        self._dynamodb.put_item(
+            TableName=self._table,
+            Item={"id": {"S": key}, "thresholds": {"S": json.dumps(document, separators=(",", ":"))}},
+        )
+
+    def _get_items(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+        found: dict[str, dict[str, Any]] = {}
         unique = list(dict.fromkeys(keys))
         for start in range(0, len(unique), _BATCH_GET_LIMIT):
             request: dict[str, Any] = {
@@ -46,7 +80,7 @@ class DetectStates:
             while request:
                 response = self._dynamodb.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self._table, []):
-                    found[item["id"]["S"]] = (_decode(item["state"]["S"]), int(item["version"]["N"]))
+                    found[item["id"]["S"]] = item
                 request = response.get("UnprocessedKeys") or {}
         return found
 
@@ -74,14 +108,14 @@ class DetectStates:
                 raise StateConflictError(f"state {key} changed concurrently") from error
             raise
 
-    def in_alarm(self) -> list[tuple[str, BehaviorState, int]]:
-        """Every state in alarm (for the silence sweep), page after page."""
+    def scan(self) -> list[tuple[str, BehaviorState, int]]:
+        """Every thing's state (for the sweep), page after page."""
         found = []
         paginator = self._dynamodb.get_paginator("scan")
         for page in paginator.paginate(
             TableName=self._table,
-            FilterExpression="begins_with(id, :prefix) AND inAlarm = :yes",
-            ExpressionAttributeValues={":prefix": {"S": PREFIX}, ":yes": {"BOOL": True}},
+            FilterExpression="begins_with(id, :prefix)",
+            ExpressionAttributeValues={":prefix": {"S": PREFIX}},
             ConsistentRead=True,
         ):
             for item in page.get("Items", []):
@@ -92,4 +126,5 @@ class DetectStates:
 def _decode(text: str) -> BehaviorState:
     data = json.loads(text)
     data["seen_ids"] = tuple(data.get("seen_ids", ()))
+    data["closed"] = tuple((start, value) for start, value in data.get("closed", ()))
     return BehaviorState(**data)

@@ -30,6 +30,21 @@ BEHAVIORS = [
     Behavior.rule(
         "Networks", metric="aws:source-ip-address", operator=ComparisonOperator.IN_CIDR_SET, value=["10.0.0.0/8"]
     ),
+    Behavior.rule("Sizes", metric="aws:message-byte-size", operator=ComparisonOperator.LESS_THAN_EQUALS, value=4096),
+    Behavior.rule(
+        "Denied",
+        metric="aws:num-authorization-failures",
+        operator=ComparisonOperator.LESS_THAN_EQUALS,
+        value=5,
+        duration=cdk.Duration.minutes(5),
+    ),
+    Behavior.statistical(
+        "LikeTheFleet",
+        metric="aws:num-messages-sent",
+        operator=ComparisonOperator.LESS_THAN_EQUALS,
+        percentile="p99",
+        duration=cdk.Duration.minutes(15),
+    ),
 ]
 
 
@@ -68,7 +83,11 @@ def test_topic_rules_write_datapoints_partitioned_by_client_id(template):
     }
     assert len(rules) == 4
     sqls = "\n".join(rules)
-    assert "'aws:num-messages-sent' AS metric, 1 AS value, timestamp() AS timestamp FROM '#'" in sqls
+    assert (
+        "SELECT clientid() AS thingName, 'message' AS kind, length(encode(*, 'base64')) AS base64Length, "
+        "endswith(encode(*, 'base64'), '=') AS padded1, endswith(encode(*, 'base64'), '==') AS padded2, "
+        "timestamp() AS timestamp FROM '#'"
+    ) in sqls
     assert "FROM '$aws/events/presence/connected/+'" in sqls
     assert "ipAddress AS value" in sqls
     assert (
@@ -77,6 +96,32 @@ def test_topic_rules_write_datapoints_partitioned_by_client_id(template):
     keys = {p["Actions"][0]["Kinesis"]["PartitionKey"] for p in rules.values()}
     assert keys == {"${clientid()}", "${clientId}", "${topic(3)}"}
     assert all("Sqs" in p["ErrorAction"] for p in rules.values())
+
+
+def test_authorization_failures_come_from_the_iot_log_group_into_the_stream(template):
+    [subscription] = of_type(template, "AWS::Logs::SubscriptionFilter")
+    properties = subscription["Properties"]
+    assert properties["LogGroupName"] == "AWSIotLogsV2"
+    assert properties["FilterPattern"] == '{ $.reason = "AUTHORIZATION_FAILURE" }'
+    assert "Datapoints" in properties["DestinationArn"]["Fn::GetAtt"][0]
+    role_id = properties["RoleArn"]["Fn::GetAtt"][0]
+    statements = [
+        s
+        for r in of_type(template, "AWS::IAM::Policy")
+        if {"Ref": role_id} in r["Properties"]["Roles"]
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert actions <= {"kinesis:PutRecord", "kinesis:PutRecords", "kinesis:ListShards", "iam:PassRole"}
+
+
+def test_message_size_rule_is_not_paid_for_when_no_behavior_needs_it():
+    stack = cdk.Stack(cdk.App(), "S")
+    SelfHostedDetect(stack, "D", behaviors=[StarterBehaviors.message_storm()], alert_topic=AlertTopic(stack, "A"))
+    template = cdk.assertions.Template.from_stack(stack).to_json()
+    [rule] = of_type(template, "AWS::IoT::TopicRule")
+    assert "encode" not in rule["Properties"]["TopicRulePayload"]["Sql"]
+    assert of_type(template, "AWS::Logs::SubscriptionFilter") == []
 
 
 def test_rule_role_may_only_put_records_and_report_errors(template):
@@ -120,17 +165,40 @@ def test_silence_sweep_runs_every_five_minutes(template):
 
 
 def test_fails_for_behaviors_self_hosted_detect_cannot_run():
+    from constructs_lib import Dimension
+
     stack = cdk.Stack(cdk.App(), "S")
+    lte = ComparisonOperator.LESS_THAN_EQUALS
+    five = cdk.Duration.minutes(5)
+    telemetry = Dimension(stack, "Telemetry", dimension_name="telemetry", topic_filters=["fleet/+/telemetry"])
     behaviors = [
         Behavior.ml("Ml", metric="aws:num-disconnects"),
-        Behavior.rule("Size", metric="aws:message-byte-size", operator=ComparisonOperator.LESS_THAN_EQUALS, value=10),
+        Behavior.statistical("Sizes", metric="aws:message-byte-size", operator=lte, percentile="p99", duration=five),
+        Behavior.rule(
+            "Topics", metric="aws:num-messages-sent", operator=lte, value=9, duration=five, dimension=telemetry
+        ),
+        Behavior.rule("Received", metric="aws:num-messages-received", operator=lte, value=10, duration=five),
     ]
     with pytest.raises(ConstructValidationError) as raised:
-        SelfHostedDetect(stack, "D", behaviors=behaviors, alert_topic=AlertTopic(stack, "A"))
+        SelfHostedDetect(
+            stack,
+            "D",
+            behaviors=behaviors,
+            alert_topic=AlertTopic(stack, "A"),
+            max_batching_window=cdk.Duration.minutes(6),
+            iot_log_group_name="no spaces",
+        )
     assert raised.value.problems == (
-        "behavior 'Ml' is a ml behavior; self-hosted Detect runs rule behaviors (statistical and ML need managed "
-        "Detect in this release)",
-        "behavior 'Size' uses aws:message-byte-size, which self-hosted Detect does not ingest yet; it ingests "
-        "aws:num-messages-sent, aws:num-connection-attempts, aws:num-disconnects, aws:source-ip-address, "
-        "device-side metrics and custom metrics",
+        "behavior 'Ml' is an ML behavior; ML Detect trains AWS's models on 14 days of a fleet's data and needs "
+        "managed Detect: the self-hosted evaluator runs rule and statistical behaviors",
+        "behavior 'Sizes' is a statistical behavior on aws:message-byte-size, which is judged per message or per "
+        "report; the self-hosted evaluator takes percentiles of window totals, so use a rule behavior or managed "
+        "Detect",
+        "behavior 'Topics' filters its metric by the dimension 'telemetry'; the self-hosted evaluator counts the "
+        "messages of its telemetry topic filters instead: drop the dimension and set those filters",
+        "behavior 'Received' uses aws:num-messages-received, which self-hosted Detect does not ingest; it ingests "
+        "aws:num-messages-sent, aws:message-byte-size, aws:num-connection-attempts, aws:num-disconnects, "
+        "aws:source-ip-address, aws:num-authorization-failures, device-side metrics and custom metrics",
+        "max_batching_window 360 seconds must be 0 to 300 seconds",
+        "iot_log_group_name 'no spaces' is not a log group name",
     )

@@ -10,11 +10,13 @@ from lambdas.evaluation.engine import (
     ALARM_CLEARED,
     ALARM_INVALIDATED,
     IN_ALARM,
+    RECENT_WINDOWS,
     BehaviorState,
     Datapoint,
     check_silence,
     evaluate,
 )
+from lambdas.evaluation.fleet import fleet_thresholds
 from lambdas.shared.behavior_definition import BehaviorDefinition, BehaviorKind
 from lambdas.shared.metric_catalog import METRICS
 
@@ -201,3 +203,91 @@ def test_a_datapoint_for_a_window_judged_in_an_earlier_run_is_late():
     assert judged.state.window_start is None and judged.state.judged_until == 300
     again = evaluate("t", messages_at_most(100), SENT, judged.state, [Datapoint(20, 500, "z")], now=302)
     assert (again.late, again.transitions, again.changed) == (1, (), False)
+
+
+def like_the_fleet(statistic: str = "p90") -> BehaviorDefinition:
+    return BehaviorDefinition(
+        name="LikeFleet",
+        metric=SENT.name,
+        kind=BehaviorKind.STATISTICAL,
+        comparison_operator="less-than-equals",
+        statistic=statistic,
+        duration_seconds=300,
+    )
+
+
+@pytest.mark.parametrize(
+    ("fleet", "total", "events", "unjudged"),
+    [
+        ({0: 13}, 12, [], 0),  # window 300 judged against window 0's p90: normal
+        ({0: 13}, 200, [IN_ALARM], 0),  # an outlier
+        ({0: 13, 300: 500}, 200, [IN_ALARM], 0),  # window 300's own percentile is not used for window 300
+        ({-300: 1000, 0: 13}, 200, [IN_ALARM], 0),  # the latest earlier window wins
+        ({-300: 13}, 200, [IN_ALARM], 0),  # an older window when the previous one is missing
+        ({}, 200, [], 1),  # no fleet percentile yet: closed, not judged
+        ({300: 13}, 200, [], 1),  # only a percentile of the same window: not judged
+    ],
+)
+def test_statistical_window_is_judged_against_the_latest_earlier_fleet_percentile(fleet, total, events, unjudged):
+    result = evaluate(
+        "t", like_the_fleet(), SENT, BehaviorState(), window_totals(total, start=300), now=601, fleet=fleet
+    )
+    assert [t.event_type for t in result.transitions] == events
+    assert (result.unjudged, result.state.closed) == (unjudged, ((300, total),))
+
+
+def test_statistical_behavior_keeps_only_its_last_closed_windows_for_the_fleet():
+    result = evaluate("t", like_the_fleet(), SENT, BehaviorState(), window_totals(1, 2, 3, 4, 5), now=1501)
+    assert len(result.state.closed) == RECENT_WINDOWS == 3
+    assert result.state.closed == ((600, 3), (900, 4), (1200, 5))
+
+
+def test_rule_behaviors_keep_no_closed_windows():
+    result = evaluate("t", messages_at_most(100), SENT, BehaviorState(), window_totals(1, 2), now=601)
+    assert result.state.closed == ()
+
+
+def sizes_at_most(limit: int) -> BehaviorDefinition:
+    return BehaviorDefinition(
+        name="Size",
+        metric=SIZE.name,
+        kind=BehaviorKind.RULE,
+        comparison_operator="less-than-equals",
+        value={"count": limit},
+    )
+
+
+def test_a_steady_normal_thing_on_a_per_message_metric_needs_no_state_write():
+    first = evaluate("t", sizes_at_most(1024), SIZE, BehaviorState(), [Datapoint(1, 100, "a")], now=2)
+    assert first.changed  # a new thing: its first judgement is stored
+    steady = evaluate("t", sizes_at_most(1024), SIZE, first.state, [Datapoint(3, 200, "b")], now=4)
+    assert (steady.judged, steady.changed) == (1, False)
+    violating = evaluate("t", sizes_at_most(1024), SIZE, first.state, [Datapoint(3, 4096, "c")], now=4)
+    assert violating.changed and violating.state.seen_ids == ("a", "c")
+
+
+def test_a_thing_in_alarm_on_a_per_message_metric_stores_every_datapoint_time_for_the_silence_check():
+    alarmed = evaluate("t", sizes_at_most(1024), SIZE, BehaviorState(), [Datapoint(1, 4096, "a")], now=2).state
+    again = evaluate("t", sizes_at_most(1024), SIZE, alarmed, [Datapoint(5, 4096, "b")], now=6)
+    assert again.changed and again.state.last_datapoint_at == 5
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (359, {}),  # window 0 ends at 300 and settles 60 s later
+        (360, {0.0: (12, 10)}),
+        (959, {0.0: (12, 10), 300.0: (5, 1)}),
+    ],
+)
+def test_fleet_percentile_of_each_settled_window(now, expected):
+    closed = [(0.0, v) for v in (10, 12, 11, 9, 10, 12, 10, 11, 12, 200)] + [(300.0, 5), (600.0, 7)]
+    # p90 of ten things is the 9th smallest; window 600 settles at 960
+    found = fleet_thresholds(closed, "p90", duration_seconds=300, now=now, settle_seconds=60)
+    assert found == expected
+
+
+def test_fleet_percentiles_keep_the_latest_windows():
+    closed = [(300.0 * index, index) for index in range(6)]
+    found = fleet_thresholds(closed, "p50", duration_seconds=300, now=10_000, settle_seconds=60, keep=2)
+    assert found == {1200.0: (4, 1), 1500.0: (5, 1)}

@@ -105,8 +105,8 @@ def test_alarm_clears_with_the_same_violation_id(evaluator):
 def test_silent_thing_in_alarm_is_invalidated_by_the_sweep(evaluator):
     handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 301)
     alarm = evaluator.notifications()[0]
-    assert handler.sweep(now=T0 + 10 + 3599) == {"invalidated": 0}
-    assert handler.sweep(now=T0 + 10 + 3600) == {"invalidated": 1}
+    assert handler.sweep(now=T0 + 10 + 3599)["invalidated"] == 0
+    assert handler.sweep(now=T0 + 10 + 3600)["invalidated"] == 1
     [invalidated] = evaluator.notifications()
     assert (invalidated["violationEventType"], invalidated["violationId"]) == (
         "alarm-invalidated",
@@ -140,8 +140,28 @@ def test_fails_at_cold_start_for_behaviors_it_cannot_run(world, monkeypatch):
     with pytest.raises(handler.ConfigurationError) as raised:
         handler.config()
     assert str(raised.value) == (
-        "invalid evaluator configuration: DETECT_PROFILES profiles[0].behaviors[0] ('Ml') is a ml behavior; the "
-        "self-hosted evaluator runs rule behaviors (ML and statistical need managed Detect in this release)"
+        "invalid evaluator configuration: DETECT_PROFILES profiles[0].behaviors[0] ('Ml') is an ML behavior; ML "
+        "Detect trains AWS's models on 14 days of a fleet's data and needs managed Detect: the self-hosted "
+        "evaluator runs rule and statistical behaviors"
+    )
+
+
+def test_fails_at_cold_start_for_a_statistical_behavior_on_a_per_message_metric(world, monkeypatch):
+    sizes = BehaviorDefinition(
+        name="Sizes",
+        metric="aws:message-byte-size",
+        kind=BehaviorKind.STATISTICAL,
+        comparison_operator="less-than-equals",
+        statistic="p99",
+        duration_seconds=300,
+    )
+    monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [{"name": "fleet", "behaviors": [sizes.to_api()]}]}))
+    with pytest.raises(handler.ConfigurationError) as raised:
+        handler.config()
+    assert str(raised.value) == (
+        "invalid evaluator configuration: DETECT_PROFILES profiles[0].behaviors[0] ('Sizes') is a statistical "
+        "behavior on aws:message-byte-size, which is judged per message or per report; the self-hosted evaluator "
+        "takes percentiles of window totals, so use a rule behavior or managed Detect"
     )
 
 
@@ -162,3 +182,192 @@ def test_agent_report_with_an_unexpected_listening_port_raises_in_alarm(world, m
     [message] = world.notifications()
     assert (message["thingName"], message["violationEventType"]) == ("camera-1", "in-alarm")
     assert message["metricValue"] == {"ports": [443, 23]}
+
+
+def test_sweep_judges_the_window_of_a_thing_that_went_quiet_after_a_burst(evaluator):
+    handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 20)
+    assert evaluator.notifications() == []
+    # The window ends at T0 + 300; the sweep waits the clock skew (60 s) for datapoints in flight
+    assert handler.sweep(now=T0 + 359)["windows_judged"] == 0
+    assert handler.sweep(now=T0 + 360)["windows_judged"] == 1
+    [alarm] = evaluator.notifications()
+    assert (alarm["thingName"], alarm["violationEventType"], alarm["metricValue"]) == ("t1", "in-alarm", {"count": 500})
+    assert state_of(evaluator, "t1")["window_start"] is None
+
+
+LIKE_THE_FLEET = BehaviorDefinition(
+    name="LikeTheFleet",
+    metric="aws:num-messages-sent",
+    kind=BehaviorKind.STATISTICAL,
+    comparison_operator="less-than-equals",
+    statistic="p90",
+    duration_seconds=300,
+)
+
+
+@pytest.fixture
+def statistical(world, monkeypatch):
+    profile = {"name": "fleet", "behaviors": [LIKE_THE_FLEET.to_api()]}
+    monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [profile]}))
+    return world
+
+
+def fleet_window(first_sequence: int, totals: dict[str, int], window: int) -> list[dict[str, Any]]:
+    return [
+        sent(str(first_sequence + index), thing, total, 300 * window + 10)
+        for index, (thing, total) in enumerate(totals.items())
+    ]
+
+
+def test_statistical_behavior_alarms_on_the_thing_far_above_the_fleet_percentile(statistical):
+    fleet = {f"t{i}": total for i, total in enumerate((10, 12, 11, 9, 10, 13, 10, 11, 12, 14))}
+    # Window 0: no earlier fleet window, so nothing can be judged yet
+    handler.evaluate_batch(fleet_window(100, fleet, 0), now=T0 + 20)
+    handler.evaluate_batch(fleet_window(200, {**fleet, "t0": 200}, 1), now=T0 + 320)
+    assert statistical.notifications() == []
+    # The sweep computes window 0's p90 from the ten things' totals
+    handler.sweep(now=T0 + 365)
+    item = statistical.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "detect-fleet#fleet#LikeTheFleet"}})
+    assert json.loads(item["Item"]["thresholds"]["S"]) == {repr(float(T0)): [13, 10]}
+    # Window 1 closes: t0 sent 200 against a fleet p90 of 13, t5 sent 13, t9 sent 14
+    handler.evaluate_batch(fleet_window(300, fleet, 2), now=T0 + 620)
+    alarms = statistical.notifications()
+    assert sorted((m["thingName"], m["metricValue"]["count"]) for m in alarms) == [("t0", 200), ("t9", 14)]
+    assert {m["behavior"]["criteria"]["statisticalThreshold"]["statistic"] for m in alarms} == {"p90"}
+
+
+def test_suppressed_behavior_keeps_its_state_and_publishes_nothing(world, monkeypatch):
+    quiet = BehaviorDefinition(**{**STORM.__dict__, "suppress_alerts": True})
+    monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [{"name": "fleet", "behaviors": [quiet.to_api()]}]}))
+    handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 301)
+    assert world.notifications() == []
+    assert state_of(world, "t1")["in_alarm"] is True
+
+
+def test_steady_normal_agent_reports_write_no_state(world, monkeypatch):
+    from constructs_lib import StarterBehaviors
+
+    behavior = StarterBehaviors.unexpected_listening_ports(allowed_tcp_ports=[443]).definition
+    monkeypatch.setenv(
+        "DETECT_PROFILES", json.dumps({"profiles": [{"name": "fleet", "behaviors": [behavior.to_api()]}]})
+    )
+
+    def report(sequence: str, seconds: int) -> dict[str, Any]:
+        metrics = {"listening_tcp_ports": {"ports": [{"port": 443}], "total": 1}}
+        body = {"header": {"report_id": seconds, "version": "1.0"}, "metrics": metrics, "thingName": "cam"}
+        return kinesis_record(sequence, {**body, "receivedAt": (T0 + seconds) * 1000})
+
+    key = {"id": {"S": f"detect#fleet#{behavior.name}#cam"}}
+    handler.evaluate_batch([report("1", 5)], now=T0 + 10)
+    version = world.dynamodb.get_item(TableName=TABLE, Key=key)["Item"]["version"]
+    for index in range(2, 5):
+        handler.evaluate_batch([report(str(index), 300 * index)], now=T0 + 300 * index + 5)
+    assert world.dynamodb.get_item(TableName=TABLE, Key=key)["Item"]["version"] == version
+    assert world.notifications() == []
+
+
+def with_profile(monkeypatch, *behaviors: BehaviorDefinition) -> None:
+    profile = {"name": "fleet", "behaviors": [b.to_api() for b in behaviors]}
+    monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [profile]}))
+
+
+def telemetry(sequence: str, thing: str, payload: bytes, seconds: float) -> dict[str, Any]:
+    """What the telemetry rule writes for one message when a size behavior is configured."""
+    encoded = base64.b64encode(payload).decode()
+    body = {
+        "thingName": thing,
+        "kind": "message",
+        "base64Length": len(encoded),
+        "padded1": encoded.endswith("="),
+        "padded2": encoded.endswith("=="),
+        "timestamp": int((T0 + seconds) * 1000),
+    }
+    return kinesis_record(sequence, body)
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 3, 4096, 4097, 4098])
+def test_message_size_is_recovered_exactly_from_the_base64_length_and_padding(size):
+    [sent_pair, size_pair] = handler.message_datapoints(
+        json.loads(base64.b64decode(telemetry("1", "t", b"x" * size, 0)["kinesis"]["data"]))
+    )
+    assert (sent_pair, size_pair) == (("aws:num-messages-sent", 1), ("aws:message-byte-size", size))
+
+
+def test_an_oversized_message_raises_in_alarm_and_also_counts_as_a_message(world, monkeypatch):
+    sizes = BehaviorDefinition(
+        name="Sizes",
+        metric="aws:message-byte-size",
+        kind=BehaviorKind.RULE,
+        comparison_operator="less-than-equals",
+        value={"count": 4096},
+    )
+    with_profile(monkeypatch, sizes, STORM)
+    records = [telemetry("1", "t1", b"{}" * 10, 1), telemetry("2", "t1", b"x" * 4097, 2)]
+    assert handler.evaluate_batch(records, now=T0 + 3) == {"batchItemFailures": []}
+    [message] = world.notifications()
+    assert (message["behavior"]["name"], message["metricValue"]) == ("Sizes", {"count": 4097})
+    assert state_of(world, "t1")["aggregate"] == 2  # both messages counted by MessageStorm
+
+
+def log_record(sequence: str, events: list[dict[str, Any]], message_type: str = "DATA_MESSAGE") -> dict[str, Any]:
+    """A CloudWatch Logs subscription record: gzip JSON, as CloudWatch Logs writes it to Kinesis."""
+    import gzip
+
+    envelope = {
+        "messageType": message_type,
+        "owner": "123456789012",
+        "logGroup": "AWSIotLogsV2",
+        "logStream": "e0f1d2c3",
+        "subscriptionFilters": ["AuthorizationFailures"],
+        "logEvents": events,
+    }
+    return kinesis_record(sequence, gzip.compress(json.dumps(envelope).encode()))
+
+
+def iot_log_event(event_id: str, client: str, seconds: float, reason: str = "AUTHORIZATION_FAILURE") -> dict[str, Any]:
+    entry = {
+        "timestamp": "2023-11-14 22:15:00.000",
+        "logLevel": "ERROR",
+        "traceId": "20b23f3f-d7f1-feae-169f-82263394fbdb",
+        "accountId": "123456789012",
+        "status": "Failure",
+        "eventType": "Publish-In",
+        "protocol": "MQTT",
+        "topicName": "factory/secrets",
+        "clientId": client,
+        "principalId": "145179c40e2219e18a909d896a5340b74cf97a39641beec2fc3eeafc5a932167",
+        "sourceIp": "205.251.233.181",
+        "sourcePort": 13490,
+        "reason": reason,
+        "details": "Authorization Failure",
+    }
+    return {"id": event_id, "timestamp": int((T0 + seconds) * 1000), "message": json.dumps(entry)}
+
+
+def test_authorization_failures_from_iot_logs_raise_in_alarm_per_client(world, monkeypatch):
+    denied = BehaviorDefinition(
+        name="Denied",
+        metric="aws:num-authorization-failures",
+        kind=BehaviorKind.RULE,
+        comparison_operator="less-than-equals",
+        value={"count": 2},
+        duration_seconds=300,
+    )
+    with_profile(monkeypatch, denied)
+    events = [iot_log_event(str(i), "probe-1", 10 + i) for i in range(3)] + [
+        iot_log_event("9", "meter-2", 20),
+        {"id": "10", "timestamp": (T0 + 21) * 1000, "message": "not json"},
+    ]
+    records = [log_record("1", events), log_record("2", [], message_type="CONTROL_MESSAGE")]
+    assert handler.evaluate_batch(records, now=T0 + 20) == {"batchItemFailures": []}
+    assert handler.evaluate_batch([log_record("1", events)], now=T0 + 301) == {"batchItemFailures": []}
+    [message] = world.notifications()  # the redelivered record was not counted twice
+    assert (message["thingName"], message["metricValue"]) == ("probe-1", {"count": 3})
+
+
+def test_a_record_that_is_gzip_but_not_a_log_envelope_fails_alone(evaluator):
+    import gzip
+
+    records = [kinesis_record("1", gzip.compress(b"[1, 2]")), sent("2", "t1", 500, 10)]
+    assert handler.evaluate_batch(records, now=T0 + 301) == {"batchItemFailures": [{"itemIdentifier": "1"}]}
+    assert [m["thingName"] for m in evaluator.notifications()] == ["t1"]
