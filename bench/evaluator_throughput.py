@@ -7,10 +7,14 @@ Each thing reports ``--datapoints`` message counts inside one 5-minute window fo
 exercises aggregation, judgement and streak updates. One thing in a hundred misbehaves and raises
 alarms, the rest are normal, as in a real fleet.
 
-Then the handler takes one 1,000-record Kinesis batch (200 normal things x 5 datapoints in one
-window) on moto, and the same batch again as Kinesis redelivers it. Ends with one JSON line
-{"evals_per_s": ..., "batch_1000_ms": ..., "state_writes_batch_1000": ..., "state_writes_steady": ...}:
-``state_writes_steady`` counts the writes of the redelivered batch, which changes no state.
+Then the handler takes 1,000-record Kinesis batches of telemetry on moto (200 normal things x 5
+messages; each message is counted by a windowed messages-sent rule and measured by a per-message
+size rule): a first batch, a second batch a minute later in the same window, and that batch again
+as Kinesis redelivers it. Ends with one JSON line {"evals_per_s", "batch_1000_ms",
+"state_writes_batch_1000", "state_writes_steady", "state_writes_steady_windowed",
+"state_writes_redelivered"}: ``state_writes_steady`` counts the second batch's writes for the
+per-message behavior (steady normal things), ``state_writes_steady_windowed`` those for the
+windowed one, whose open window's total must be kept.
 """
 
 from __future__ import annotations
@@ -64,25 +68,26 @@ def main() -> None:
     print(f"{arguments.things} things x {arguments.behaviors} behaviors x {arguments.datapoints} datapoints")
     print(f"  {evaluations} datapoint evaluations in {elapsed:.2f} s: {rate:,.0f} per second (one core)")
     print(f"  alarms raised: {alarms}")
-    batch_ms, writes, writes_again = handler_batch(behaviors[0])
-    print(f"handler, 1000-record batch on moto: {batch_ms:.0f} ms, {writes} state writes; redelivered: {writes_again}")
+    figures = handler_batch(behaviors[0])
     print(
-        json.dumps(
-            {
-                "evals_per_s": round(rate, 1),
-                "batch_1000_ms": round(batch_ms, 1),
-                "state_writes_batch_1000": writes,
-                "state_writes_steady": writes_again,
-            }
-        )
+        f"handler, 1000-record batch on moto: {figures['batch_1000_ms']:.0f} ms, "
+        f"{figures['state_writes_batch_1000']} state writes (200 things, a windowed and a per-message behavior)"
     )
+    print(
+        f"  next batch of normal datapoints: {figures['state_writes_steady']} writes for the per-message behavior, "
+        f"{figures['state_writes_steady_windowed']} for the windowed one (its open window's total); "
+        f"redelivered: {figures['state_writes_redelivered']}"
+    )
+    print(json.dumps({"evals_per_s": round(rate, 1), **{k: round(v, 1) for k, v in figures.items()}}))
 
 
 def encode(body: dict) -> str:
     return base64.b64encode(json.dumps(body).encode()).decode()
 
 
-def handler_batch(behavior: BehaviorDefinition) -> tuple[float, int, int]:
+def handler_batch(behavior: BehaviorDefinition) -> dict[str, float]:
+    """Three batches of 1,000 telemetry records (200 things x 5 messages, each message both counted by the
+    windowed ``behavior`` and measured by a per-message size rule), the last one redelivered."""
     os.environ.update(
         {
             "AWS_ACCESS_KEY_ID": "bench",
@@ -95,6 +100,13 @@ def handler_batch(behavior: BehaviorDefinition) -> tuple[float, int, int]:
     import boto3
     from moto import mock_aws
 
+    sizes = BehaviorDefinition(
+        name="Sizes",
+        metric="aws:message-byte-size",
+        kind=BehaviorKind.RULE,
+        comparison_operator="less-than-equals",
+        value={"count": 4096},
+    )
     with mock_aws():
         dynamodb = boto3.client("dynamodb")
         dynamodb.create_table(
@@ -104,49 +116,65 @@ def handler_batch(behavior: BehaviorDefinition) -> tuple[float, int, int]:
             BillingMode="PAY_PER_REQUEST",
         )
         topic = boto3.client("sns").create_topic(Name="alerts")["TopicArn"]
+        profile = {"name": "bench", "behaviors": [behavior.to_api(), sizes.to_api()]}
         os.environ.update(
             {
                 "STATE_TABLE_NAME": "state",
                 "ALERT_TOPIC_ARN": topic,
-                "DETECT_PROFILES": json.dumps({"profiles": [{"name": "bench", "behaviors": [behavior.to_api()]}]}),
+                "DETECT_PROFILES": json.dumps({"profiles": [profile]}),
             }
         )
         from lambdas.detect_evaluator import handler
 
         start_s = 1_700_000_100
-        records = [
-            {
-                "kinesis": {
-                    "sequenceNumber": f"{thing:05d}{j}",
-                    "data": base64.b64encode(
-                        json.dumps(
+
+        def batch(first_second: int) -> list[dict]:
+            return [
+                {
+                    "kinesis": {
+                        "sequenceNumber": f"{first_second:04d}{thing:05d}{j}",
+                        "data": encode(
                             {
                                 "thingName": f"t{thing}",
-                                "metric": behavior.metric,
-                                "value": 5,
-                                "timestamp": (start_s + j) * 1000,
+                                "kind": "message",
+                                "base64Length": 400,  # a 300-byte payload
+                                "padded1": False,
+                                "padded2": False,
+                                "timestamp": (start_s + first_second + j) * 1000,
                             }
-                        ).encode()
-                    ).decode(),
+                        ),
+                    }
                 }
-            }
-            for thing in range(200)
-            for j in range(5)
-        ]
-        writes = []
+                for thing in range(200)
+                for j in range(5)
+            ]
 
-        def count_puts(**_: object) -> None:
-            writes.append(1)
+        writes: dict[str, int] = {}
+
+        def count_puts(params: dict, **_: object) -> None:
+            kind = "per_message" if "#Sizes#" in params["Item"]["id"]["S"] else "windowed"
+            writes[kind] = writes.get(kind, 0) + 1
 
         client_dynamodb = handler.DetectStates("state")._dynamodb
-        client_dynamodb.meta.events.register("before-call.dynamodb.PutItem", count_puts)
+        client_dynamodb.meta.events.register("before-parameter-build.dynamodb.PutItem", count_puts)
         started = time.perf_counter()
-        handler.evaluate_batch(records, now=start_s + 10)
+        handler.evaluate_batch(batch(0), now=start_s + 10)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        first = len(writes)
+        first = dict(writes)
         writes.clear()
-        handler.evaluate_batch(records, now=start_s + 20)
-        return elapsed_ms, first, len(writes)
+        second = batch(60)  # the same things, a minute later, still normal, same window
+        handler.evaluate_batch(second, now=start_s + 70)
+        steady = dict(writes)
+        writes.clear()
+        handler.evaluate_batch(second, now=start_s + 80)  # Kinesis redelivers it
+        redelivered = sum(writes.values())
+        return {
+            "batch_1000_ms": elapsed_ms,
+            "state_writes_batch_1000": sum(first.values()),
+            "state_writes_steady": steady.get("per_message", 0),
+            "state_writes_steady_windowed": steady.get("windowed", 0),
+            "state_writes_redelivered": redelivered,
+        }
 
 
 if __name__ == "__main__":
