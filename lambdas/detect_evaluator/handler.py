@@ -14,10 +14,15 @@ one thing's datapoints arrive in order), one of:
 - a CloudWatch Logs record of AWS IoT log entries (gzip): one ``aws:num-authorization-failures``
   datapoint per authorization failure (``iot_logs``).
 
-``timestamp`` is epoch milliseconds (or seconds). The Kinesis sequence number identifies the
-datapoint, so a redelivered record is not counted twice. A record that is not a datapoint is
-reported in ``batchItemFailures`` (Kinesis then retries from it, bisects, and sends what still
-fails to the on-failure destination).
+``timestamp`` is epoch milliseconds (or seconds). Each state keeps, per shard, the sequence number
+of the last record it counted, and a shard delivers its records in order, so a redelivered record
+is never counted twice, however many a batch holds. A record that is not a datapoint is reported
+in ``batchItemFailures`` (Kinesis then retries from it, bisects, and sends what still fails to the
+on-failure destination).
+
+Violations are published before the state that produced them is written: a failure in between
+publishes the same violation again on retry (the same ``violationId``; the quarantine responder
+is idempotent on it) rather than losing it.
 
 A scheduled ``{"sweep": true}`` event (every 5 minutes) does what needs no datapoint: it judges
 windows that ended for things that went quiet, invalidates alarms of things that stopped reporting,
@@ -42,11 +47,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.detect_evaluator import iot_logs
 from lambdas.detect_evaluator.agent_report import is_report, report_datapoints
-from lambdas.evaluation.engine import BehaviorState, Datapoint, Evaluation, Transition, check_silence, evaluate
+from lambdas.evaluation.engine import Datapoint, Evaluation, Transition, check_silence, evaluate
 from lambdas.evaluation.fleet import fleet_thresholds
 from lambdas.shared.behavior_definition import BehaviorKind
 from lambdas.shared.detect_profiles import DetectProfiles, ProfileBehavior
-from lambdas.shared.detect_state import DetectStates, StateConflictError, fleet_key, state_key
+from lambdas.shared.detect_state import DetectStates, StateConflictError, StoredState, fleet_key, state_key
 from lambdas.shared.notifications import Notifier
 from lambdas.shared.remediation_policy import PolicyError
 
@@ -98,6 +103,15 @@ class ParsedRecord:
     thing: str
     metric: str
     datapoint: Datapoint
+    shard: str = ""
+    sequence: int = 0
+
+
+def _position(record: dict[str, Any]) -> tuple[str, int]:
+    """The record's shard (from ``eventID``, ``shardId-...:<sequence>``) and sequence number."""
+    sequence = int(record["kinesis"]["sequenceNumber"])
+    event_id = record.get("eventID", "")
+    return (event_id.split(":", 1)[0] if ":" in event_id else ""), sequence
 
 
 def parse_record(record: dict[str, Any]) -> list[ParsedRecord]:
@@ -105,11 +119,12 @@ def parse_record(record: dict[str, Any]) -> list[ParsedRecord]:
     kinesis = record["kinesis"]
     sequence = kinesis.get("sequenceNumber")
     try:
+        shard, number = _position(record)
         data = base64.b64decode(kinesis["data"])
         if iot_logs.is_log_envelope(data):
             return [
-                ParsedRecord(client, iot_logs.METRIC, Datapoint(seconds, 1, f"{sequence}/{event_id}"))
-                for client, event_id, seconds in iot_logs.authorization_failures(data)
+                ParsedRecord(client, iot_logs.METRIC, Datapoint(seconds, 1), shard, number)
+                for client, _, seconds in iot_logs.authorization_failures(data)
             ]
         body = json.loads(data)
         thing = body["thingName"]
@@ -124,8 +139,7 @@ def parse_record(record: dict[str, Any]) -> list[ParsedRecord]:
     if not isinstance(thing, str) or not thing or not all(isinstance(metric, str) for metric, _ in pairs):
         raise ValueError(f"record {sequence} is not a datapoint: thingName and metric are required")
     seconds = timestamp / 1000 if timestamp >= 1e11 else timestamp
-    # One report carries several metrics: each datapoint id names its metric.
-    return [ParsedRecord(thing, metric, Datapoint(seconds, value, f"{sequence}/{metric}")) for metric, value in pairs]
+    return [ParsedRecord(thing, metric, Datapoint(seconds, value), shard, number) for metric, value in pairs]
 
 
 def message_datapoints(body: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -166,7 +180,7 @@ def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
     states = DetectStates(current.state_table_name)
     notifier = Notifier(current.alert_topic_arn)
     failures: list[dict[str, str]] = []
-    grouped: dict[tuple[int, str], list[Datapoint]] = defaultdict(list)
+    grouped: dict[tuple[int, str], list[ParsedRecord]] = defaultdict(list)
     for record in records:
         try:
             parsed_records = parse_record(record)
@@ -178,7 +192,7 @@ def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
         for parsed in parsed_records:
             for index, behavior in enumerate(current.profiles.behaviors):
                 if behavior.definition.metric == parsed.metric:
-                    grouped[(index, parsed.thing)].append(parsed.datapoint)
+                    grouped[(index, parsed.thing)].append(parsed)
     behaviors = current.profiles.behaviors
     keys = {
         group: state_key(behaviors[group[0]].profile, behaviors[group[0]].definition.name, group[1])
@@ -188,26 +202,36 @@ def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
     fleet = states.fleet_thresholds(
         list({_fleet_key(behaviors[index]) for index, _ in grouped if _is_statistical(behaviors[index])})
     )
-    writes = unjudged = 0
-    for group, datapoints in grouped.items():
+    writes = unjudged = duplicates = 0
+    for group, parsed_records in grouped.items():
         behavior = behaviors[group[0]]
-        state, version = stored.get(keys[group], (BehaviorState(), 0))
+        before = stored.get(keys[group], StoredState())
+        marks = dict(before.marks)
+        datapoints = []
+        for parsed in parsed_records:
+            if parsed.sequence <= before.marks.get(parsed.shard, -1):
+                duplicates += 1
+                continue
+            datapoints.append(parsed.datapoint)
+            marks[parsed.shard] = max(marks.get(parsed.shard, -1), parsed.sequence)
         result = evaluate(
             group[1],
             behavior.definition,
             behavior.spec,
-            state,
+            before.state,
             datapoints,
             now=now,
             max_clock_skew=current.max_clock_skew_seconds,
             fleet=_thresholds(fleet, behavior),
         )
+        _publish(notifier, behavior, group[1], result)
         if result.changed:
-            states.put(keys[group], result.state, version)
+            states.put(keys[group], result.state, before.version, marks)
             writes += 1
         unjudged += result.unjudged
-        _publish(notifier, behavior, group[1], result)
     metrics.add_metric(name="StateWrites", unit=MetricUnit.Count, value=writes)
+    if duplicates:
+        metrics.add_metric(name="RedeliveredDatapoints", unit=MetricUnit.Count, value=duplicates)
     if unjudged:
         metrics.add_metric(name="WindowsWithoutFleetThreshold", unit=MetricUnit.Count, value=unjudged)
     return {"batchItemFailures": failures}
@@ -256,7 +280,8 @@ def sweep(now: float) -> dict[str, Any]:
     fleet = states.fleet_thresholds([_fleet_key(b) for b in statistical])
     counts = {"invalidated": 0, "windows_judged": 0, "conflicts": 0}
     closed: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for key, state, version in states.scan():
+    for key, stored in states.scan():
+        state = stored.state
         prefix, thing = key.rsplit("#", 1)
         behavior = by_prefix.get(prefix + "#")
         if behavior is None:
@@ -271,12 +296,14 @@ def sweep(now: float) -> dict[str, Any]:
             )
             counts["windows_judged"] += result.judged + result.unjudged
         if result.changed:
+            _publish(notifier, behavior, thing, result)
             try:
-                states.put(key, result.state, version)
+                states.put(key, result.state, stored.version, stored.marks)
             except StateConflictError:
+                # The evaluator judged this thing meanwhile, from the same window: it publishes the same
+                # violation (same violationId) unless datapoints older than the clock skew arrived.
                 counts["conflicts"] += 1
                 continue
-            _publish(notifier, behavior, thing, result)
         closed[_fleet_key(behavior)].extend(result.state.closed)
     for behavior in statistical:
         assert behavior.definition.statistic is not None and behavior.definition.duration_seconds is not None

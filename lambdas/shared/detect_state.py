@@ -1,7 +1,9 @@
 """Per-thing, per-behavior alarm state of the self-hosted evaluator, in the state table.
 
 Item ``detect#<profile>#<behavior>#<thing>``: the engine's ``BehaviorState`` as JSON, a version
-for conditional writes, and ``inAlarm`` / ``lastDatapointAt`` at the top level for operators.
+for conditional writes, ``marks`` (per Kinesis shard, the sequence number of the last record
+counted, as JSON: Kinesis numbers have up to 56 digits, more than a DynamoDB number holds), and
+``inAlarm`` / ``lastDatapointAt`` at the top level for operators.
 
 Item ``detect-fleet#<profile>#<behavior>`` (statistical behaviors): the fleet percentile of each
 recent window, ``{"<window start>": [threshold, things]}`` as JSON, written by the sweep only.
@@ -10,7 +12,8 @@ recent window, ``{"<window start>": [threshold, things]}`` as JSON, written by t
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -34,6 +37,13 @@ def fleet_key(profile: str, behavior: str) -> str:
 FleetThresholds = dict[float, tuple[float, int]]  # window start -> (percentile, things in it)
 
 
+@dataclass(frozen=True)
+class StoredState:
+    state: BehaviorState = field(default_factory=BehaviorState)
+    version: int = 0  # 0: no item yet
+    marks: Mapping[str, int] = field(default_factory=dict)  # shard id -> last sequence number counted
+
+
 class StateConflictError(RuntimeError):
     """Another writer changed the state first; the batch is retried."""
 
@@ -43,11 +53,9 @@ class DetectStates:
         self._table = table_name
         self._dynamodb = dynamodb or client("dynamodb")
 
-    def get_many(self, keys: list[str]) -> dict[str, tuple[BehaviorState, int]]:
-        """State and version of each key; missing keys are absent from the result."""
-        return {
-            key: (_decode(item["state"]["S"]), int(item["version"]["N"])) for key, item in self._get_items(keys).items()
-        }
+    def get_many(self, keys: list[str]) -> dict[str, StoredState]:
+        """The stored state of each key; missing keys are absent from the result."""
+        return {key: _stored(item) for key, item in self._get_items(keys).items()}
 
     def fleet_thresholds(self, keys: list[str]) -> dict[str, FleetThresholds]:
         """The fleet percentiles of each statistical behavior's recent windows; missing keys are absent."""
@@ -84,12 +92,13 @@ class DetectStates:
                 request = response.get("UnprocessedKeys") or {}
         return found
 
-    def put(self, key: str, state: BehaviorState, expected_version: int) -> None:
+    def put(self, key: str, state: BehaviorState, expected_version: int, marks: Mapping[str, int]) -> None:
         item: dict[str, Any] = {
             "id": {"S": key},
             "state": {"S": json.dumps(asdict(state), separators=(",", ":"))},
             "version": {"N": str(expected_version + 1)},
             "inAlarm": {"BOOL": state.in_alarm},
+            "marks": {"S": json.dumps({shard: str(number) for shard, number in marks.items()}, separators=(",", ":"))},
         }
         if state.last_datapoint_at is not None:
             item["lastDatapointAt"] = {"N": repr(state.last_datapoint_at)}
@@ -108,7 +117,7 @@ class DetectStates:
                 raise StateConflictError(f"state {key} changed concurrently") from error
             raise
 
-    def scan(self) -> list[tuple[str, BehaviorState, int]]:
+    def scan(self) -> list[tuple[str, StoredState]]:
         """Every thing's state (for the sweep), page after page."""
         found = []
         paginator = self._dynamodb.get_paginator("scan")
@@ -119,8 +128,15 @@ class DetectStates:
             ConsistentRead=True,
         ):
             for item in page.get("Items", []):
-                found.append((item["id"]["S"], _decode(item["state"]["S"]), int(item["version"]["N"])))
+                found.append((item["id"]["S"], _stored(item)))
         return found
+
+
+def _stored(item: Mapping[str, Any]) -> StoredState:
+    marks = json.loads(item["marks"]["S"]) if "marks" in item else {}
+    return StoredState(
+        _decode(item["state"]["S"]), int(item["version"]["N"]), {shard: int(n) for shard, n in marks.items()}
+    )
 
 
 def _decode(text: str) -> BehaviorState:

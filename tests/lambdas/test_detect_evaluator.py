@@ -371,3 +371,40 @@ def test_a_record_that_is_gzip_but_not_a_log_envelope_fails_alone(evaluator):
     records = [kinesis_record("1", gzip.compress(b"[1, 2]")), sent("2", "t1", 500, 10)]
     assert handler.evaluate_batch(records, now=T0 + 301) == {"batchItemFailures": [{"itemIdentifier": "1"}]}
     assert [m["thingName"] for m in evaluator.notifications()] == ["t1"]
+
+
+def on_shard(record: dict[str, Any], shard: str) -> dict[str, Any]:
+    return {**record, "eventID": f"{shard}:{record['kinesis']['sequenceNumber']}"}
+
+
+def test_a_redelivered_batch_of_many_datapoints_per_thing_is_counted_once_per_shard(evaluator):
+    # 150 messages of t1 in one batch: more than any list of remembered ids would hold
+    first = [on_shard(sent(str(1000 + i), "t1", 1, 10 + i), "shardId-000000000001") for i in range(150)]
+    handler.evaluate_batch(first, now=T0 + 200)
+    handler.evaluate_batch(first, now=T0 + 210)  # redelivered
+    # Another shard numbers its records independently (e.g. after a reshard)
+    other = [on_shard(sent(str(5 + i), "t1", 1, 170 + i), "shardId-000000000002") for i in range(3)]
+    handler.evaluate_batch(other, now=T0 + 220)
+    assert state_of(evaluator, "t1")["aggregate"] == 153
+    item = evaluator.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "detect#fleet#MessageStorm#t1"}})["Item"]
+    assert json.loads(item["marks"]["S"]) == {"shardId-000000000001": "1149", "shardId-000000000002": "7"}
+
+
+def test_a_violation_whose_publication_failed_is_published_on_retry_not_lost(evaluator, monkeypatch):
+    publish = handler.Notifier.publish
+    calls = {"n": 0}
+
+    def flaky(self, subject, message):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("SNS unavailable")
+        return publish(self, subject, message)
+
+    monkeypatch.setattr(handler.Notifier, "publish", flaky)
+    records = [sent("1", "t1", 500, 10)]
+    with pytest.raises(RuntimeError):
+        handler.evaluate_batch(records, now=T0 + 301)
+    assert state_of(evaluator, "t1") is None  # nothing written: Kinesis retries the batch
+    handler.evaluate_batch(records, now=T0 + 302)
+    [alarm] = evaluator.notifications()
+    assert alarm["violationEventType"] == "in-alarm"
