@@ -31,7 +31,8 @@ class DetectMode(str, Enum):
 
     MANAGED creates an ``AWS::IoT::SecurityProfile``: only for accounts that used Device Defender
     Detect before 2026-08-31 (it is closed to new customers). SELF_HOSTED evaluates the same rule
-    behaviors in this library's evaluator (``SelfHostedDetect``), in any account. NONE deploys
+    and statistical behaviors over the same fleet groups in this library's evaluator
+    (``SelfHostedDetect``), in any account. NONE deploys
     everywhere: audit, alerting and the quarantine responder, without Detect.
     """
 
@@ -200,6 +201,7 @@ class DeviceDefender(Construct):
                 "SelfHostedDetect",
                 behaviors=behaviors,
                 alert_topic=self.alert_topic,
+                targets=self.fleet_groups,
                 state_table=self.responder.table,
             )
         self.security_profile: SecurityProfile | None = None

@@ -22,10 +22,10 @@ import json
 import re
 from collections.abc import Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_events_targets as event_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from aws_cdk import aws_kinesis as kinesis
@@ -39,6 +39,8 @@ from constructs_lib._queues import dead_letter_queue
 from constructs_lib._validation import NAME_PATTERN, raise_if_any
 from constructs_lib.alerts.alert_topic import AlertTopic
 from constructs_lib.detect.behavior import Behavior
+from constructs_lib.detect.security_profile import SecurityProfileTarget
+from constructs_lib.fleet.fleet_group import IFleetGroup
 from constructs_lib.lambda_packaging import (
     DEFAULT_POWERTOOLS_LAYER_VERSION,
 )
@@ -79,6 +81,7 @@ class SelfHostedDetect(Construct):
         behaviors: Sequence[Behavior],
         alert_topic: AlertTopic,
         profile_name: str = "self-hosted",
+        targets: Sequence[IFleetGroup | SecurityProfileTarget] = (),
         telemetry_topic_filters: Sequence[str] = ("#",),
         agent_report_topic: str = AGENT_REPORT_TOPIC,
         agent_report_thing_level: int = 3,
@@ -91,6 +94,9 @@ class SelfHostedDetect(Construct):
         """
         :param behaviors: rule behaviors on the ingested metrics (see the module docstring).
         :param profile_name: ``securityProfileName`` of the violations. Default: self-hosted.
+        :param targets: what is watched, as a security profile's targets: thing groups (with their child groups),
+            ``SecurityProfileTarget.all_registered_things()`` and so on. The evaluator looks up each reporting
+            thing's groups (cached 5 minutes). Default: every client that reports.
         :param telemetry_topic_filters: MQTT filters whose messages count as messages sent. Default: all (#).
         :param agent_report_topic: where Device Defender agents publish JSON metrics reports. Default:
             ``$aws/things/+/defender/metrics/json``; point agents at a topic of your own if that
@@ -142,6 +148,13 @@ class SelfHostedDetect(Construct):
         profile: dict[str, object] = {"name": profile_name, "behaviors": [b.definition.to_api() for b in behaviors]}
         if custom:
             profile["customMetrics"] = custom
+        if targets:
+            paths = {path for t in targets if isinstance(t, SecurityProfileTarget) for path in t.paths}
+            profile["targets"] = {
+                "thingGroups": [t.thing_group_name for t in targets if not isinstance(t, SecurityProfileTarget)],
+                "registeredThings": "registered-things" in paths,
+                "unregisteredThings": "unregistered-things" in paths,
+            }
         profiles = json.dumps({"profiles": [profile]}, separators=(",", ":"))
         if len(profiles) > MAX_PROFILES_JSON_CHARACTERS:
             problems.append(
@@ -218,7 +231,7 @@ class SelfHostedDetect(Construct):
             description="Invalidates alarms of things that stopped reporting",
             schedule=events.Schedule.rate(Duration.minutes(5)),
             targets=[
-                targets.LambdaFunction(
+                event_targets.LambdaFunction(
                     self.function,
                     event=events.RuleTargetInput.from_object({"sweep": True}),
                     dead_letter_queue=self.dead_letter_queue,
@@ -227,6 +240,20 @@ class SelfHostedDetect(Construct):
             ],
         )
         self.table.grant(role, "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Scan")
+        if targets:
+            stack = Stack.of(self)
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["iot:ListThingGroupsForThing"],
+                    resources=[stack.format_arn(service="iot", resource="thing", resource_name="*")],
+                )
+            )
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["iot:DescribeThingGroup"],
+                    resources=[stack.format_arn(service="iot", resource="thinggroup", resource_name="*")],
+                )
+            )
         alert_topic.grant_publish(role)
         acknowledge(
             role,
@@ -234,6 +261,14 @@ class SelfHostedDetect(Construct):
                 "AwsSolutions-IAM5[Resource::*]": (
                     "X-Ray PutTraceSegments and PutTelemetryRecords support no resource-level permissions; granted "
                     "by aws-cdk-lib for active tracing."
+                ),
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thing/*]": (
+                    "Read-only ListThingGroupsForThing: the evaluator learns the groups of whichever client reports, "
+                    "which is not known at deploy time, to evaluate only the targeted things."
+                ),
+                "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:thinggroup/*]": (
+                    "Read-only DescribeThingGroup of the groups a reporting thing is in, to find their parent groups; "
+                    "those groups are not known at deploy time."
                 ),
             },
         )

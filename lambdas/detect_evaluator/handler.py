@@ -20,6 +20,11 @@ is never counted twice, however many a batch holds. A record that is not a datap
 in ``batchItemFailures`` (Kinesis then retries from it, bisects, and sends what still fails to the
 on-failure destination).
 
+A profile with ``targets`` evaluates only the things it watches: the evaluator looks up each
+reporting thing's groups (``ListThingGroupsForThing``, and each group's ancestors) and remembers
+them for ``MEMBERSHIP_CACHE_SECONDS`` (default 300), so a thing moved between groups is followed
+within that time.
+
 Violations are published before the state that produced them is written: a failure in between
 publishes the same violation again on retry (the same ``violationId``; the quarantine responder
 is idempotent on it) rather than losing it.
@@ -52,6 +57,7 @@ from lambdas.evaluation.fleet import fleet_thresholds
 from lambdas.shared.behavior_definition import BehaviorKind
 from lambdas.shared.detect_profiles import DetectProfiles, ProfileBehavior
 from lambdas.shared.detect_state import DetectStates, StateConflictError, StoredState, fleet_key, state_key
+from lambdas.shared.iot_registry import IotRegistry
 from lambdas.shared.notifications import Notifier
 from lambdas.shared.remediation_policy import PolicyError
 
@@ -72,6 +78,7 @@ class Config:
     profiles: DetectProfiles
     silence_seconds: float
     max_clock_skew_seconds: float
+    membership_cache_seconds: float = 300.0
 
 
 @cache
@@ -88,14 +95,49 @@ def config() -> Config:
     except PolicyError as error:
         problems.extend(f"DETECT_PROFILES {problem}" for problem in error.problems)
     numbers = {}
-    for name, default in (("SILENCE_SECONDS", "3600"), ("MAX_CLOCK_SKEW_SECONDS", "60")):
+    for name, default in (
+        ("SILENCE_SECONDS", "3600"),
+        ("MAX_CLOCK_SKEW_SECONDS", "60"),
+        ("MEMBERSHIP_CACHE_SECONDS", "300"),
+    ):
         raw = os.environ.get(name, default)
         if not raw.isdigit():
             problems.append(f"{name} '{raw}' must be a whole number of seconds")
         numbers[name] = float(raw) if raw.isdigit() else float(default)
     if problems:
         raise ConfigurationError("invalid evaluator configuration: " + "; ".join(problems))
-    return Config(table, topic, profiles, numbers["SILENCE_SECONDS"], numbers["MAX_CLOCK_SKEW_SECONDS"])
+    return Config(
+        table,
+        topic,
+        profiles,
+        numbers["SILENCE_SECONDS"],
+        numbers["MAX_CLOCK_SKEW_SECONDS"],
+        numbers["MEMBERSHIP_CACHE_SECONDS"],
+    )
+
+
+_memberships: dict[str, tuple[float, frozenset[str] | None]] = {}
+
+
+def clear_caches() -> None:
+    """Forget the configuration, clients and memberships read so far (tests, and a changed environment)."""
+    config.cache_clear()
+    registry.cache_clear()
+    _memberships.clear()
+
+
+@cache
+def registry() -> IotRegistry:
+    return IotRegistry()
+
+
+def membership(thing: str, now: float, max_age: float) -> frozenset[str] | None:
+    """The thing's groups (None: not a registered thing), looked up at most once per ``max_age`` seconds."""
+    cached = _memberships.get(thing)
+    if cached is None or now - cached[0] >= max_age:
+        cached = (now, registry().membership(thing))
+        _memberships[thing] = cached
+    return cached[1]
 
 
 @dataclass(frozen=True)
@@ -193,6 +235,14 @@ def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
             for index, behavior in enumerate(current.profiles.behaviors):
                 if behavior.definition.metric == parsed.metric:
                     grouped[(index, parsed.thing)].append(parsed)
+    watched = [
+        group
+        for group in grouped
+        if behaviors_watch(current.profiles.behaviors[group[0]], group[1], now, current.membership_cache_seconds)
+    ]
+    if len(watched) < len(grouped):
+        metrics.add_metric(name="UnwatchedThings", unit=MetricUnit.Count, value=len(grouped) - len(watched))
+    grouped = {group: grouped[group] for group in watched}
     behaviors = current.profiles.behaviors
     keys = {
         group: state_key(behaviors[group[0]].profile, behaviors[group[0]].definition.name, group[1])
@@ -235,6 +285,12 @@ def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
     if unjudged:
         metrics.add_metric(name="WindowsWithoutFleetThreshold", unit=MetricUnit.Count, value=unjudged)
     return {"batchItemFailures": failures}
+
+
+def behaviors_watch(behavior: ProfileBehavior, thing: str, now: float, max_age: float) -> bool:
+    if behavior.targets.everything:
+        return True
+    return behavior.targets.watches(membership(thing, now, max_age))
 
 
 def _is_statistical(behavior: ProfileBehavior) -> bool:

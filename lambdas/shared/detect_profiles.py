@@ -3,7 +3,13 @@
 
     {"profiles": [{"name": "sensors",
                    "behaviors": [<API Behavior JSON>, ...],
-                   "customMetrics": {"battery_percent": "number"}}]}
+                   "customMetrics": {"battery_percent": "number"},
+                   "targets": {"thingGroups": ["sensors"], "registeredThings": false,
+                               "unregisteredThings": false}}]}
+
+``targets`` is what the profile watches, as a security profile's targets: things in those groups
+(directly or through a child group), every registered thing, every unregistered client. Without
+``targets`` the profile watches every client that reports.
 """
 
 from __future__ import annotations
@@ -22,10 +28,33 @@ _NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
 
 
 @dataclass(frozen=True)
+class ProfileTargets:
+    thing_groups: frozenset[str] = frozenset()
+    registered_things: bool = False
+    unregistered_things: bool = False
+
+    @property
+    def everything(self) -> bool:
+        return not self.thing_groups and self.registered_things == self.unregistered_things
+
+    def watches(self, membership: frozenset[str] | None) -> bool:
+        """``membership``: the thing's groups, or None for a client that is not a registered thing."""
+        if self.everything:
+            return True
+        if membership is None:
+            return self.unregistered_things
+        return self.registered_things or not self.thing_groups.isdisjoint(membership)
+
+
+EVERYTHING = ProfileTargets()
+
+
+@dataclass(frozen=True)
 class ProfileBehavior:
     profile: str
     definition: BehaviorDefinition
     spec: MetricSpec
+    targets: ProfileTargets = EVERYTHING
 
 
 @dataclass(frozen=True)
@@ -52,6 +81,7 @@ class DetectProfiles:
                 found.append(f"profiles[{index}].name {name!r} must be 1 to 128 characters of [a-zA-Z0-9:_-]")
                 continue
             custom = _custom_specs(profile.get("customMetrics", {}), f"profiles[{index}]", found)
+            targets = _targets(profile.get("targets"), f"profiles[{index}]", found)
             for position, behavior in enumerate(profile.get("behaviors", [])):
                 where = f"profiles[{index}].behaviors[{position}]"
                 try:
@@ -66,7 +96,7 @@ class DetectProfiles:
                     continue
                 found.extend(f"{where}: {problem}" for problem in problems(definition, spec))
                 if spec is not None:
-                    behaviors.append(ProfileBehavior(name, definition, spec))
+                    behaviors.append(ProfileBehavior(name, definition, spec, targets))
         if found:
             raise PolicyError(found)
         return cls(tuple(behaviors))
@@ -90,6 +120,27 @@ def self_hosted_problem(definition: BehaviorDefinition, spec: MetricSpec | None)
             "self-hosted evaluator takes percentiles of window totals, so use a rule behavior or managed Detect"
         )
     return None
+
+
+def _targets(document: Any, where: str, found: list[str]) -> ProfileTargets:
+    if document is None:
+        return EVERYTHING
+    groups = document.get("thingGroups", []) if isinstance(document, Mapping) else None
+    flags = [document.get(k, False) for k in ("registeredThings", "unregisteredThings")] if groups is not None else []
+    if (
+        groups is None
+        or not isinstance(groups, list)
+        or not all(isinstance(g, str) and g for g in groups)
+        or not all(isinstance(f, bool) for f in flags)
+    ):
+        found.append(
+            f"{where}.targets must be an object with thingGroups (a list of names), registeredThings and "
+            "unregisteredThings (true or false)"
+        )
+        return EVERYTHING
+    if not groups and not any(flags):
+        found.append(f"{where}.targets names nothing to watch; give thing groups or set a flag, or leave it out")
+    return ProfileTargets(frozenset(groups), flags[0], flags[1])
 
 
 def _custom_specs(document: Any, where: str, found: list[str]) -> dict[str, MetricSpec]:

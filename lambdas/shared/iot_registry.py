@@ -15,6 +15,7 @@ CERTIFICATE_ARN_MARKER = ":cert/"
 class IotRegistry:
     def __init__(self, iot: Any | None = None) -> None:
         self._iot = iot or client("iot")
+        self._ancestor_cache: dict[str, tuple[str, ...]] = {}
 
     def thing_facts(self, thing_name: str) -> ThingFacts:
         """Attributes and static group memberships of a thing; ``exists=False`` when it is unknown."""
@@ -30,6 +31,28 @@ class IotRegistry:
             attributes=dict(described.get("attributes") or {}),
             group_names=tuple(self._group_names(thing_name)),
         )
+
+    def membership(self, thing_name: str) -> frozenset[str] | None:
+        """Every thing group the thing is in, directly or through a child group; None when the client id
+        is not a registered thing."""
+        try:
+            direct = self._group_names(thing_name)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ResourceNotFoundException":
+                return None
+            raise
+        groups = set(direct)
+        for name in direct:
+            groups.update(self._ancestors(name))
+        return frozenset(groups)
+
+    def _ancestors(self, group_name: str) -> tuple[str, ...]:
+        if group_name not in self._ancestor_cache:
+            metadata = self._iot.describe_thing_group(thingGroupName=group_name).get("thingGroupMetadata") or {}
+            self._ancestor_cache[group_name] = tuple(
+                group["groupName"] for group in metadata.get("rootToParentThingGroups") or []
+            )
+        return self._ancestor_cache[group_name]
 
     def _group_names(self, thing_name: str) -> list[str]:
         names: list[str] = []

@@ -153,8 +153,15 @@ def test_evaluator_configuration_is_the_behaviors_and_validates_at_cold_start(te
         if f["Properties"].get("Handler") == "lambdas.detect_evaluator.handler.lambda_handler"
     ]
     variables = function["Environment"]["Variables"]
-    profiles = DetectProfiles.from_json(variables["DETECT_PROFILES"])
+    # The fleet group's name is a reference to the group, resolved at deploy time
+    separator, parts = variables["DETECT_PROFILES"]["Fn::Join"]
+    resources = template["Resources"]
+    text = separator.join(
+        part if isinstance(part, str) else resources[part["Ref"]]["Properties"]["ThingGroupName"] for part in parts
+    )
+    profiles = DetectProfiles.from_json(text)
     assert [b.definition for b in profiles.behaviors] == [b.definition for b in BEHAVIORS]
+    assert {b.targets.thing_groups for b in profiles.behaviors} == {frozenset({"sensors"})}
     assert variables["SILENCE_SECONDS"] == "3600"
 
 
@@ -202,3 +209,16 @@ def test_fails_for_behaviors_self_hosted_detect_cannot_run():
         "max_batching_window 360 seconds must be 0 to 300 seconds",
         "iot_log_group_name 'no spaces' is not a log group name",
     )
+
+
+def test_evaluator_may_read_group_membership_and_nothing_more_of_the_registry(template):
+    statements = [
+        s
+        for k, r in template["Resources"].items()
+        if r["Type"] == "AWS::IAM::Policy" and "SelfHostedDetectFunctionRole" in k
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    iot = {json.dumps(s["Action"]): json.dumps(s["Resource"]) for s in statements if "iot:" in json.dumps(s["Action"])}
+    assert set(iot) == {'"iot:ListThingGroupsForThing"', '"iot:DescribeThingGroup"'}
+    assert ":thing/*" in iot['"iot:ListThingGroupsForThing"']
+    assert ":thinggroup/*" in iot['"iot:DescribeThingGroup"']

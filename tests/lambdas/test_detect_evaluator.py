@@ -408,3 +408,60 @@ def test_a_violation_whose_publication_failed_is_published_on_retry_not_lost(eva
     handler.evaluate_batch(records, now=T0 + 302)
     [alarm] = evaluator.notifications()
     assert alarm["violationEventType"] == "in-alarm"
+
+
+@pytest.mark.parametrize(
+    ("targets", "alarmed"),
+    [
+        ({"thingGroups": ["sensors"]}, ["in-child-group", "in-group"]),
+        ({"thingGroups": [], "registeredThings": True}, ["elsewhere", "in-child-group", "in-group"]),
+        ({"thingGroups": [], "unregisteredThings": True}, ["stranger"]),
+        (None, ["elsewhere", "in-child-group", "in-group", "stranger"]),
+    ],
+)
+def test_only_the_things_the_profile_targets_are_evaluated(world, monkeypatch, targets, alarmed):
+    world.iot.create_thing_group(thingGroupName="sensors")
+    world.iot.create_thing_group(thingGroupName="sensors-eu", parentGroupName="sensors")
+    world.iot.create_thing_group(thingGroupName="cameras")
+    world.add_thing("in-group", groups=("sensors",))
+    world.add_thing("in-child-group", groups=("sensors-eu",))
+    world.add_thing("elsewhere", groups=("cameras",))
+    profile: dict[str, Any] = {"name": "fleet", "behaviors": [STORM.to_api()]}
+    if targets is not None:
+        profile["targets"] = targets
+    monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [profile]}))
+    things = ["in-group", "in-child-group", "elsewhere", "stranger"]  # stranger: a client id with no thing
+    records = [sent(str(i), thing, 500, 10) for i, thing in enumerate(things)]
+    assert handler.evaluate_batch(records, now=T0 + 301) == {"batchItemFailures": []}
+    assert sorted(m["thingName"] for m in world.notifications()) == alarmed
+
+
+def test_group_membership_is_looked_up_once_per_cache_period(world, monkeypatch):
+    world.iot.create_thing_group(thingGroupName="sensors")
+    world.add_thing("t1", groups=("sensors",))
+    profile = {"name": "fleet", "behaviors": [STORM.to_api()], "targets": {"thingGroups": ["sensors"]}}
+    monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [profile]}))
+    lookups = []
+    handler.registry()._iot.meta.events.register(
+        "before-call.iot.ListThingGroupsForThing", lambda **_: lookups.append(1)
+    )
+    handler.evaluate_batch([sent("1", "t1", 1, 10)], now=T0 + 20)
+    handler.evaluate_batch([sent("2", "t1", 1, 20)], now=T0 + 319)
+    assert len(lookups) == 1
+    # The thing leaves the group: followed once the cached membership is 300 s old, so its storm is not judged
+    world.iot.remove_thing_from_thing_group(thingGroupName="sensors", thingName="t1")
+    handler.evaluate_batch([sent("3", "t1", 500, 330)], now=T0 + 320)
+    handler.evaluate_batch([sent("4", "t1", 1, 640)], now=T0 + 641)
+    assert len(lookups) == 3
+    assert world.notifications() == []
+
+
+def test_fails_at_cold_start_for_targets_it_cannot_read(world, monkeypatch):
+    profile = {"name": "fleet", "behaviors": [STORM.to_api()], "targets": {"thingGroups": "sensors"}}
+    monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [profile]}))
+    with pytest.raises(handler.ConfigurationError) as raised:
+        handler.config()
+    assert str(raised.value) == (
+        "invalid evaluator configuration: DETECT_PROFILES profiles[0].targets must be an object with thingGroups "
+        "(a list of names), registeredThings and unregisteredThings (true or false)"
+    )
