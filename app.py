@@ -26,7 +26,7 @@ from constructs_lib import (
     StarterBehaviors,
     apply_nag_packs,
 )
-from constructs_lib.detect.self_hosted_detect import SUPPORTED_METRICS as SELF_HOSTED_METRICS
+from lambdas.shared.self_hosted_metrics import AUTHORIZATION_FAILURES_METRIC
 
 
 def fleet_behaviors() -> list[Behavior]:
@@ -39,12 +39,13 @@ def fleet_behaviors() -> list[Behavior]:
     ]
 
 
-def behaviors_for(detect_mode: DetectMode) -> list[Behavior]:
-    """Managed Detect runs every behavior; self-hosted Detect the ones on metrics it ingests."""
+def behaviors_for(detect_mode: DetectMode, *, iot_logs: bool) -> list[Behavior]:
+    """The same behaviors in both modes, except that self-hosted Detect counts authorization failures
+    from AWS IoT logs, which must be on (``iot_logs``) for its subscription filter to deploy."""
     if detect_mode is DetectMode.MANAGED:
         return fleet_behaviors()
     if detect_mode is DetectMode.SELF_HOSTED:
-        return [b for b in fleet_behaviors() if b.definition.metric in SELF_HOSTED_METRICS]
+        return [b for b in fleet_behaviors() if iot_logs or b.definition.metric != AUTHORIZATION_FAILURES_METRIC]
     return []
 
 
@@ -62,14 +63,24 @@ def _audit_schedule(config: Mapping[str, Any]) -> AuditSchedule:
 
 
 class DeviceDefenderStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, *, stage: str, config: Mapping[str, Any], detect: str, **kwargs: Any):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        stage: str,
+        config: Mapping[str, Any],
+        detect: str,
+        iot_logs: bool = False,
+        **kwargs: Any,
+    ):
         super().__init__(scope, id, description=f"AWS IoT Device Defender setup ({stage})", **kwargs)
         detect_mode = DetectMode(detect)
         self.defender = DeviceDefender(
             self,
             "DeviceDefender",
             fleet_groups=list(config["fleetGroups"]),
-            behaviors=behaviors_for(detect_mode),
+            behaviors=behaviors_for(detect_mode, iot_logs=iot_logs),
             detect_mode=detect_mode,
             audit_schedule=_audit_schedule(config.get("auditSchedule", {})),
             notification_email=config["notificationEmail"],
@@ -98,11 +109,14 @@ def build(app: cdk.App) -> list[DeviceDefenderStack]:
         if chosen is not None and stage != chosen:
             continue
         detect = app.node.try_get_context("detect") or config.get("detect", DetectMode.NONE.value)
+        iot_logs = str(app.node.try_get_context("iotLogs") or config.get("iotLogs", False)).lower() == "true"
         env = None
         if config.get("account") or config.get("region"):
             env = cdk.Environment(account=config.get("account"), region=config.get("region"))
         stacks.append(
-            DeviceDefenderStack(app, f"DeviceDefender-{stage}", stage=stage, config=config, detect=detect, env=env)
+            DeviceDefenderStack(
+                app, f"DeviceDefender-{stage}", stage=stage, config=config, detect=detect, iot_logs=iot_logs, env=env
+            )
         )
     apply_nag_packs(app)
     return stacks

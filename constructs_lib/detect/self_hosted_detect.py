@@ -48,21 +48,19 @@ from constructs_lib.nag import acknowledge
 from constructs_lib.response.queued_function import alarm_on_any, build_function
 from constructs_lib.response.queued_function import state_table as new_state_table
 from lambdas.shared.detect_profiles import self_hosted_problem
-from lambdas.shared.metric_catalog import AWS_METRICS, CustomMetricType, MetricSource, ValueKind
+from lambdas.shared.metric_catalog import CustomMetricType, MetricSource, ValueKind
+from lambdas.shared.self_hosted_metrics import (
+    AUTHORIZATION_FAILURES_METRIC,
+    CLOUD_METRICS,
+    DEVICE_METRICS,
+    LIFECYCLE_METRICS,
+    MESSAGE_SIZE_METRIC,
+    SUPPORTED_METRICS,
+    TELEMETRY_METRIC,
+)
 
-LIFECYCLE_METRICS = {
-    "aws:num-connection-attempts": ("$aws/events/presence/connected/+", "1"),
-    "aws:num-disconnects": ("$aws/events/presence/disconnected/+", "1"),
-    "aws:source-ip-address": ("$aws/events/presence/connected/+", "ipAddress"),
-}
-TELEMETRY_METRIC = "aws:num-messages-sent"
-MESSAGE_SIZE_METRIC = "aws:message-byte-size"
-AUTHORIZATION_FAILURES_METRIC = "aws:num-authorization-failures"
 AGENT_REPORT_TOPIC = "$aws/things/+/defender/metrics/json"
 IOT_LOG_GROUP = "AWSIotLogsV2"
-DEVICE_METRICS = tuple(spec.name for spec in AWS_METRICS if spec.source is MetricSource.DEVICE)
-CLOUD_METRICS = (TELEMETRY_METRIC, MESSAGE_SIZE_METRIC, *LIFECYCLE_METRICS, AUTHORIZATION_FAILURES_METRIC)
-SUPPORTED_METRICS = (*CLOUD_METRICS, *DEVICE_METRICS)
 _CUSTOM_TYPES = {
     ValueKind.NUMBER: CustomMetricType.NUMBER,
     ValueKind.NUMBERS: CustomMetricType.NUMBER_LIST,
@@ -163,6 +161,7 @@ class SelfHostedDetect(Construct):
             )
         silence_seconds = int((silence or Duration.hours(1)).to_seconds())
         raise_if_any(self, problems)
+        self.behaviors: tuple[Behavior, ...] = tuple(behaviors)
 
         self.stream = kinesis.Stream(
             self,

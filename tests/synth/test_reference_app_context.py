@@ -47,4 +47,17 @@ def test_self_hosted_detect_deploys_the_evaluator_and_stays_clean(tmp_path: Path
     assert "AWS::IoT::SecurityProfile" not in types
     assert types.count("AWS::Kinesis::Stream") == 1
     assert types.count("AWS::IoT::TopicRule") == 2  # messages sent, connection attempts
+    assert "AWS::Logs::SubscriptionFilter" not in types  # AWS IoT logs are a choice (-c iotLogs=true)
+    assert cfn_lint_findings(tmp_path / "DeviceDefender-prod.template.json") == []
+
+
+def test_self_hosted_detect_reads_authorization_failures_only_when_iot_logs_are_on(tmp_path: Path):
+    context = {**CONTEXT, "stage": "prod", "detect": "self-hosted", "iotLogs": "true"}
+    app = cdk.App(outdir=str(tmp_path), context=context)
+    [stack] = reference_app.build(app)
+    template = app.synth().get_stack_by_name("DeviceDefender-prod").template
+    [subscription] = [r for r in template["Resources"].values() if r["Type"] == "AWS::Logs::SubscriptionFilter"]
+    assert subscription["Properties"]["LogGroupName"] == "AWSIotLogsV2"
+    names = [b.name for b in stack.defender.self_hosted_detect.behaviors]
+    assert names == ["MessageStorm", "CredentialMisuse", "ConnectionChurn"]  # the managed profile's behaviors
     assert cfn_lint_findings(tmp_path / "DeviceDefender-prod.template.json") == []
