@@ -71,3 +71,11 @@ def test_readme_audit_policy_json_is_valid():
         **AuditRemediationPolicy.default().to_dict(),
         "exemptGroups": ["lab-devices"],
     }
+
+
+def test_readme_self_hosted_metric_table_is_generated_from_the_code():
+    from lambdas.shared.self_hosted_metrics import support_markdown
+
+    text = README.read_text()
+    table = text.split("<!-- self-hosted-metrics:start -->\n", 1)[1].split("\n<!-- self-hosted-metrics:end -->", 1)[0]
+    assert table == support_markdown(), "regenerate it: python -m lambdas.shared.self_hosted_metrics"
