@@ -38,3 +38,34 @@ def test_managed_detect_example_has_every_behavior_kind_a_custom_metric_and_a_di
     assert any("Value" in c for c in criteria)
     assert any("StatisticalThreshold" in c for c in criteria)
     assert any("MlDetectionConfig" in c for c in criteria)
+
+
+def test_self_hosted_example_runs_the_managed_examples_behaviors_it_can_over_the_same_group(example_assemblies):
+    import json
+
+    template = example_assemblies["self_hosted_detect"].get_stack_by_name("PlantASelfHostedDetect").template
+    resources = template["Resources"]
+    types = [r["Type"] for r in resources.values()]
+    assert "AWS::IoT::SecurityProfile" not in types
+    assert types.count("AWS::Logs::SubscriptionFilter") == 1
+    [evaluator] = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Function"
+        and r["Properties"].get("Handler") == "lambdas.detect_evaluator.handler.lambda_handler"
+    ]
+    separator, parts = evaluator["Environment"]["Variables"]["DETECT_PROFILES"]["Fn::Join"]
+    text = separator.join(
+        p if isinstance(p, str) else resources[p["Ref"]]["Properties"]["ThingGroupName"] for p in parts
+    )
+    [profile] = json.loads(text)["profiles"]
+    assert profile["targets"]["thingGroups"] == ["plant-a-sensors"]
+    assert profile["customMetrics"] == {"battery_percent": "number"}
+    assert [b["name"] for b in profile["behaviors"]] == [
+        "MessageStorm",
+        "CredentialMisuse",
+        "TelemetrySize",
+        "KnownNetworks",
+        "BatteryAboveFloor",
+        "MessagesLikeThePlant",
+    ]
