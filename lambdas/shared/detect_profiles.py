@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from lambdas.shared.behavior_definition import BehaviorDefinition, BehaviorKind, problems
@@ -63,6 +64,24 @@ class DetectProfiles:
 
     def for_metric(self, metric: str) -> list[ProfileBehavior]:
         return [b for b in self.behaviors if b.definition.metric == metric]
+
+    @cached_property
+    def by_profile(self) -> dict[str, tuple[ProfileBehavior, ...]]:
+        """Each profile's behaviors, in order; a profile's behaviors share its targets."""
+        found: dict[str, list[ProfileBehavior]] = {}
+        for behavior in self.behaviors:
+            found.setdefault(behavior.profile, []).append(behavior)
+        return {name: tuple(behaviors) for name, behaviors in found.items()}
+
+    @cached_property
+    def profiles_by_metric(self) -> dict[str, tuple[str, ...]]:
+        """The profiles that have a behavior on each metric."""
+        found: dict[str, list[str]] = {}
+        for behavior in self.behaviors:
+            names = found.setdefault(behavior.definition.metric, [])
+            if behavior.profile not in names:
+                names.append(behavior.profile)
+        return {metric: tuple(names) for metric, names in found.items()}
 
     @classmethod
     def from_json(cls, text: str) -> DetectProfiles:

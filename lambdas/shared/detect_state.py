@@ -1,9 +1,13 @@
-"""Per-thing, per-behavior alarm state of the self-hosted evaluator, in the state table.
+"""Per-thing alarm state of the self-hosted evaluator, in the state table: one item per thing and
+profile, so a batch writes a thing once however many behaviors it touched.
 
-Item ``detect#<profile>#<behavior>#<thing>``: the engine's ``BehaviorState`` as JSON, a version
-for conditional writes, ``marks`` (per Kinesis shard, the sequence number of the last record
-counted, as JSON: Kinesis numbers have up to 56 digits, more than a DynamoDB number holds), and
-``inAlarm`` / ``lastDatapointAt`` at the top level for operators.
+Item ``detect#<profile>#<thing>``:
+
+- ``behaviors``: the engine's ``BehaviorState`` of each behavior, by behavior name, as JSON;
+- ``version``: for conditional writes;
+- ``marks``: per Kinesis shard, the sequence number of the last record counted, as JSON (Kinesis
+  numbers have up to 56 digits, more than a DynamoDB number holds);
+- ``inAlarm`` (any behavior in alarm) and ``lastDatapointAt`` at the top level, for operators.
 
 Item ``detect-fleet#<profile>#<behavior>`` (statistical behaviors): the fleet percentile of each
 recent window, ``{"<window start>": [threshold, things]}`` as JSON, written by the sweep only.
@@ -25,23 +29,31 @@ PREFIX = "detect#"
 FLEET_PREFIX = "detect-fleet#"
 _BATCH_GET_LIMIT = 100
 
+FleetThresholds = dict[float, tuple[float, int]]  # window start -> (percentile, things in it)
 
-def state_key(profile: str, behavior: str, thing: str) -> str:
-    return f"{PREFIX}{profile}#{behavior}#{thing}"
+
+def state_key(profile: str, thing: str) -> str:
+    return f"{PREFIX}{profile}#{thing}"
+
+
+def parse_state_key(key: str) -> tuple[str, str]:
+    """``(profile, thing)``; profile names have no ``#``, client ids may."""
+    _, profile, thing = key.split("#", 2)
+    return profile, thing
 
 
 def fleet_key(profile: str, behavior: str) -> str:
     return f"{FLEET_PREFIX}{profile}#{behavior}"
 
 
-FleetThresholds = dict[float, tuple[float, int]]  # window start -> (percentile, things in it)
-
-
 @dataclass(frozen=True)
-class StoredState:
-    state: BehaviorState = field(default_factory=BehaviorState)
+class ThingState:
+    behaviors: Mapping[str, BehaviorState] = field(default_factory=dict)  # behavior name -> state
     version: int = 0  # 0: no item yet
     marks: Mapping[str, int] = field(default_factory=dict)  # shard id -> last sequence number counted
+
+    def of(self, behavior: str) -> BehaviorState:
+        return self.behaviors.get(behavior) or BehaviorState()
 
 
 class StateConflictError(RuntimeError):
@@ -53,9 +65,56 @@ class DetectStates:
         self._table = table_name
         self._dynamodb = dynamodb or client("dynamodb")
 
-    def get_many(self, keys: list[str]) -> dict[str, StoredState]:
+    def get_many(self, keys: list[str]) -> dict[str, ThingState]:
         """The stored state of each key; missing keys are absent from the result."""
         return {key: _stored(item) for key, item in self._get_items(keys).items()}
+
+    def put(
+        self,
+        key: str,
+        behaviors: Mapping[str, BehaviorState],
+        expected_version: int,
+        marks: Mapping[str, int],
+    ) -> None:
+        document = {name: asdict(state) for name, state in sorted(behaviors.items())}
+        item: dict[str, Any] = {
+            "id": {"S": key},
+            "behaviors": {"S": json.dumps(document, separators=(",", ":"))},
+            "version": {"N": str(expected_version + 1)},
+            "inAlarm": {"BOOL": any(state.in_alarm for state in behaviors.values())},
+            "marks": {"S": json.dumps({shard: str(number) for shard, number in marks.items()}, separators=(",", ":"))},
+        }
+        last = [state.last_datapoint_at for state in behaviors.values() if state.last_datapoint_at is not None]
+        if last:
+            item["lastDatapointAt"] = {"N": repr(max(last))}
+        condition: dict[str, Any] = (
+            {"ConditionExpression": "attribute_not_exists(id)"}
+            if expected_version == 0
+            else {
+                "ConditionExpression": "version = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        )
+        try:
+            self._dynamodb.put_item(TableName=self._table, Item=item, **condition)
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise StateConflictError(f"state {key} changed concurrently") from error
+            raise
+
+    def scan(self) -> list[tuple[str, ThingState]]:
+        """Every thing's state (for the sweep), page after page."""
+        found = []
+        paginator = self._dynamodb.get_paginator("scan")
+        for page in paginator.paginate(
+            TableName=self._table,
+            FilterExpression="begins_with(id, :prefix)",
+            ExpressionAttributeValues={":prefix": {"S": PREFIX}},
+            ConsistentRead=True,
+        ):
+            for item in page.get("Items", []):
+                found.append((item["id"]["S"], _stored(item)))
+        return found
 
     def fleet_thresholds(self, keys: list[str]) -> dict[str, FleetThresholds]:
         """The fleet percentiles of each statistical behavior's recent windows; missing keys are absent."""
@@ -92,55 +151,19 @@ class DetectStates:
                 request = response.get("UnprocessedKeys") or {}
         return found
 
-    def put(self, key: str, state: BehaviorState, expected_version: int, marks: Mapping[str, int]) -> None:
-        item: dict[str, Any] = {
-            "id": {"S": key},
-            "state": {"S": json.dumps(asdict(state), separators=(",", ":"))},
-            "version": {"N": str(expected_version + 1)},
-            "inAlarm": {"BOOL": state.in_alarm},
-            "marks": {"S": json.dumps({shard: str(number) for shard, number in marks.items()}, separators=(",", ":"))},
-        }
-        if state.last_datapoint_at is not None:
-            item["lastDatapointAt"] = {"N": repr(state.last_datapoint_at)}
-        condition: dict[str, Any] = (
-            {"ConditionExpression": "attribute_not_exists(id)"}
-            if expected_version == 0
-            else {
-                "ConditionExpression": "version = :expected",
-                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
-            }
-        )
-        try:
-            self._dynamodb.put_item(TableName=self._table, Item=item, **condition)
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise StateConflictError(f"state {key} changed concurrently") from error
-            raise
 
-    def scan(self) -> list[tuple[str, StoredState]]:
-        """Every thing's state (for the sweep), page after page."""
-        found = []
-        paginator = self._dynamodb.get_paginator("scan")
-        for page in paginator.paginate(
-            TableName=self._table,
-            FilterExpression="begins_with(id, :prefix)",
-            ExpressionAttributeValues={":prefix": {"S": PREFIX}},
-            ConsistentRead=True,
-        ):
-            for item in page.get("Items", []):
-                found.append((item["id"]["S"], _stored(item)))
-        return found
-
-
-def _stored(item: Mapping[str, Any]) -> StoredState:
+def _stored(item: Mapping[str, Any]) -> ThingState:
     marks = json.loads(item["marks"]["S"]) if "marks" in item else {}
-    return StoredState(
-        _decode(item["state"]["S"]), int(item["version"]["N"]), {shard: int(n) for shard, n in marks.items()}
+    behaviors = json.loads(item["behaviors"]["S"]) if "behaviors" in item else {}
+    return ThingState(
+        {name: _decode(state) for name, state in behaviors.items()},
+        int(item["version"]["N"]),
+        {shard: int(number) for shard, number in marks.items()},
     )
 
 
-def _decode(text: str) -> BehaviorState:
-    data = json.loads(text)
+def _decode(data: dict[str, Any]) -> BehaviorState:
+    data = dict(data)
     data["seen_ids"] = tuple(data.get("seen_ids", ()))
     data["closed"] = tuple((start, value) for start, value in data.get("closed", ()))
     return BehaviorState(**data)

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from lambdas.detect_evaluator import handler
+from lambdas.detect_evaluator.records import message_datapoints
 from lambdas.quarantine import handler as quarantine_handler
 from lambdas.shared.behavior_definition import BehaviorDefinition, BehaviorKind
 from tests.lambdas.conftest import QUARANTINE_GROUP, TABLE, LambdaContext
@@ -60,9 +61,9 @@ def sent(sequence: str, thing: str, value: int, seconds: float) -> dict[str, Any
     )
 
 
-def state_of(world, thing: str) -> dict[str, Any] | None:
-    item = world.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": f"detect#fleet#MessageStorm#{thing}"}}).get("Item")
-    return json.loads(item["state"]["S"]) if item else None
+def state_of(world, thing: str, behavior: str = "MessageStorm") -> dict[str, Any] | None:
+    item = world.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": f"detect#fleet#{thing}"}}).get("Item")
+    return json.loads(item["behaviors"]["S"]).get(behavior) if item else None
 
 
 def test_a_window_over_the_limit_raises_in_alarm_in_the_managed_detect_shape(evaluator):
@@ -118,7 +119,7 @@ def test_silent_thing_in_alarm_is_invalidated_by_the_sweep(evaluator):
 def test_a_batch_that_leaves_the_state_unchanged_writes_nothing(evaluator):
     # Given t1's window judged normal
     handler.evaluate_batch([sent("1", "t1", 5, 10)], now=T0 + 301)
-    key = {"id": {"S": "detect#fleet#MessageStorm#t1"}}
+    key = {"id": {"S": "detect#fleet#t1"}}
     before = evaluator.dynamodb.get_item(TableName=TABLE, Key=key)["Item"]["version"]
     # When an old record of that judged window is redelivered (late), Then the state is not rewritten
     handler.evaluate_batch([sent("0", "t1", 99, 20)], now=T0 + 302)
@@ -257,7 +258,7 @@ def test_steady_normal_agent_reports_write_no_state(world, monkeypatch):
         body = {"header": {"report_id": seconds, "version": "1.0"}, "metrics": metrics, "thingName": "cam"}
         return kinesis_record(sequence, {**body, "receivedAt": (T0 + seconds) * 1000})
 
-    key = {"id": {"S": f"detect#fleet#{behavior.name}#cam"}}
+    key = {"id": {"S": "detect#fleet#cam"}}
     handler.evaluate_batch([report("1", 5)], now=T0 + 10)
     version = world.dynamodb.get_item(TableName=TABLE, Key=key)["Item"]["version"]
     for index in range(2, 5):
@@ -287,7 +288,7 @@ def telemetry(sequence: str, thing: str, payload: bytes, seconds: float) -> dict
 
 @pytest.mark.parametrize("size", [0, 1, 2, 3, 4096, 4097, 4098])
 def test_message_size_is_recovered_exactly_from_the_base64_length_and_padding(size):
-    [sent_pair, size_pair] = handler.message_datapoints(
+    [sent_pair, size_pair] = message_datapoints(
         json.loads(base64.b64decode(telemetry("1", "t", b"x" * size, 0)["kinesis"]["data"]))
     )
     assert (sent_pair, size_pair) == (("aws:num-messages-sent", 1), ("aws:message-byte-size", size))
@@ -386,7 +387,7 @@ def test_a_redelivered_batch_of_many_datapoints_per_thing_is_counted_once_per_sh
     other = [on_shard(sent(str(5 + i), "t1", 1, 170 + i), "shardId-000000000002") for i in range(3)]
     handler.evaluate_batch(other, now=T0 + 220)
     assert state_of(evaluator, "t1")["aggregate"] == 153
-    item = evaluator.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "detect#fleet#MessageStorm#t1"}})["Item"]
+    item = evaluator.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "detect#fleet#t1"}})["Item"]
     assert json.loads(item["marks"]["S"]) == {"shardId-000000000001": "1149", "shardId-000000000002": "7"}
 
 
@@ -465,3 +466,15 @@ def test_fails_at_cold_start_for_targets_it_cannot_read(world, monkeypatch):
         "invalid evaluator configuration: DETECT_PROFILES profiles[0].targets must be an object with thingGroups "
         "(a list of names), registeredThings and unregisteredThings (true or false)"
     )
+
+
+def test_a_thing_is_written_once_per_batch_however_many_behaviors_it_touched(world, monkeypatch):
+    storm_too = BehaviorDefinition(**{**STORM.__dict__, "name": "MessageFlood", "value": {"count": 1000}})
+    with_profile(monkeypatch, STORM, storm_too)
+    puts = []
+    handler.DetectStates(TABLE)._dynamodb.meta.events.register(
+        "before-call.dynamodb.PutItem", lambda **_: puts.append(1)
+    )
+    handler.evaluate_batch([sent(str(i), "t1", 1, 10 + i) for i in range(5)], now=T0 + 20)
+    assert len(puts) == 1
+    assert (state_of(world, "t1")["aggregate"], state_of(world, "t1", "MessageFlood")["aggregate"]) == (5, 5)
