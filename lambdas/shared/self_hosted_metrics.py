@@ -66,7 +66,7 @@ def state_writes(metric: str) -> str:
     window's total for a windowed one, once per batch that carries the thing's datapoints."""
     if _SPECS[metric].duration is DurationRule.NONE or _SPECS[metric].value_kind.value != "count":
         return "none"
-    return "1 per batch with its datapoints"
+    return "1 per batch with its datapoints (one item holds all the thing's behaviors)"
 
 
 def support_markdown() -> str:
