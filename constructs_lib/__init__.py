@@ -9,7 +9,7 @@ from constructs_lib.defender import AuditSchedule, DetectMode, DeviceDefender
 from constructs_lib.detect.behavior import Behavior, BehaviorValidationError
 from constructs_lib.detect.custom_metric import CustomMetric, Dimension
 from constructs_lib.detect.security_profile import SecurityProfile, SecurityProfileTarget
-from constructs_lib.detect.self_hosted_detect import SelfHostedDetect
+from constructs_lib.detect.self_hosted_detect import DetectProfile, SelfHostedDetect
 from constructs_lib.detect.starter_behaviors import StarterBehaviors
 from constructs_lib.fleet.fleet_group import DynamicFleetGroup, FleetGroup, IFleetGroup
 from constructs_lib.fleet.fleet_indexing import FleetIndexing, FleetIndexingSettings, ThingIndexingMode
@@ -64,6 +64,7 @@ __all__ = [
     "CustomMetricType",
     "DayOfWeek",
     "DetectMode",
+    "DetectProfile",
     "DeviceDefender",
     "Dimension",
     "DynamicFleetGroup",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
@@ -70,16 +71,31 @@ _CUSTOM_TYPES = {
 MAX_PROFILES_JSON_CHARACTERS = 3000
 
 
+@dataclass(frozen=True)
+class DetectProfile:
+    """One self-hosted profile: what a security profile would be under managed Detect.
+
+    :param name: ``securityProfileName`` of its violations; 1 to 128 of ``[a-zA-Z0-9:_-]``.
+    :param behaviors: rule and statistical behaviors on the ingested metrics.
+    :param targets: thing groups (with their child groups) and ``SecurityProfileTarget``s. Default: every client.
+    """
+
+    name: str
+    behaviors: Sequence[Behavior]
+    targets: Sequence[IFleetGroup | SecurityProfileTarget] = ()
+
+
 class SelfHostedDetect(Construct):
     def __init__(
         self,
         scope: Construct,
         id: str,
         *,
-        behaviors: Sequence[Behavior],
         alert_topic: AlertTopic,
+        behaviors: Sequence[Behavior] = (),
         profile_name: str = "self-hosted",
         targets: Sequence[IFleetGroup | SecurityProfileTarget] = (),
+        profiles: Sequence[DetectProfile] = (),
         telemetry_topic_filters: Sequence[str] = ("#",),
         agent_report_topic: str = AGENT_REPORT_TOPIC,
         agent_report_thing_level: int = 3,
@@ -90,11 +106,15 @@ class SelfHostedDetect(Construct):
         powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
     ) -> None:
         """
-        :param behaviors: rule behaviors on the ingested metrics (see the module docstring).
+        Give one profile with ``behaviors`` (and ``profile_name``, ``targets``), or several with ``profiles``:
+        they share the stream, the evaluator and the state table.
+
+        :param behaviors: rule and statistical behaviors on the ingested metrics (see the module docstring).
         :param profile_name: ``securityProfileName`` of the violations. Default: self-hosted.
         :param targets: what is watched, as a security profile's targets: thing groups (with their child groups),
             ``SecurityProfileTarget.all_registered_things()`` and so on. The evaluator looks up each reporting
             thing's groups (cached 5 minutes). Default: every client that reports.
+        :param profiles: several profiles instead of ``behaviors``, ``profile_name`` and ``targets``.
         :param telemetry_topic_filters: MQTT filters whose messages count as messages sent. Default: all (#).
         :param agent_report_topic: where Device Defender agents publish JSON metrics reports. Default:
             ``$aws/things/+/defender/metrics/json``; point agents at a topic of your own if that
@@ -106,28 +126,19 @@ class SelfHostedDetect(Construct):
         :param state_table: Default: a new table.
         :param silence: how long a thing in alarm may stay silent before ``alarm-invalidated``. Default: 1 hour.
         :param max_batching_window: how long the evaluator waits to fill a batch. Longer means fewer state writes
-            (one per thing and windowed behavior per batch) and later alarms. Default: 30 seconds; at most 5 minutes.
+            (one per thing per batch) and later alarms. Default: 30 seconds; at most 5 minutes.
         """
         super().__init__(scope, id)
         problems: list[str] = []
-        if not isinstance(profile_name, str) or not NAME_PATTERN.match(profile_name):
-            problems.append(f"profile_name {profile_name!r} must be 1 to 128 characters of [a-zA-Z0-9:_-]")
-        if not behaviors:
-            problems.append("behaviors is empty; give at least one rule behavior")
-        names = [b.name for b in behaviors]
-        for name in sorted({n for n in names if names.count(n) > 1}):
-            problems.append(f"behavior name '{name}' is used more than once; names must be unique")
-        for behavior in behaviors:
-            unsupported = self_hosted_problem(behavior.definition, behavior.spec)
-            if unsupported:
-                problems.append(f"behavior '{behavior.name}' {unsupported}")
-            elif (
-                behavior.spec.source is not MetricSource.CUSTOM and behavior.definition.metric not in SUPPORTED_METRICS
-            ):
-                problems.append(
-                    f"behavior '{behavior.name}' uses {behavior.definition.metric}, which self-hosted Detect does not "
-                    f"ingest; it ingests {', '.join(CLOUD_METRICS)}, device-side metrics and custom metrics"
-                )
+        if profiles and (behaviors or targets):
+            problems.append("give behaviors (and targets) for one profile, or profiles, not both")
+        chosen = list(profiles) or [DetectProfile(profile_name, behaviors, targets)]
+        profile_names = [profile.name for profile in chosen]
+        for name in sorted({n for n in profile_names if profile_names.count(n) > 1}):
+            problems.append(f"profile name '{name}' is used more than once; names must be unique")
+        for profile in chosen:
+            where = f"profile '{profile.name}': " if profiles else ""
+            problems.extend(where + problem for problem in _profile_problems(profile, "name" if profiles else None))
         batching = max_batching_window or Duration.seconds(30)
         if not batching.is_unresolved() and not 0 <= batching.to_seconds() <= 300:
             problems.append(f"max_batching_window {batching.to_seconds()} seconds must be 0 to 300 seconds")
@@ -138,29 +149,17 @@ class SelfHostedDetect(Construct):
         for topic_filter in telemetry_topic_filters:
             if not topic_filter or "'" in topic_filter:
                 problems.append(f"telemetry_topic_filters entry {topic_filter!r} is not a usable MQTT topic filter")
-        custom = {
-            b.definition.metric: _CUSTOM_TYPES[b.spec.value_kind].value
-            for b in behaviors
-            if b.spec.source is MetricSource.CUSTOM
-        }
-        profile: dict[str, object] = {"name": profile_name, "behaviors": [b.definition.to_api() for b in behaviors]}
-        if custom:
-            profile["customMetrics"] = custom
-        if targets:
-            paths = {path for t in targets if isinstance(t, SecurityProfileTarget) for path in t.paths}
-            profile["targets"] = {
-                "thingGroups": [t.thing_group_name for t in targets if not isinstance(t, SecurityProfileTarget)],
-                "registeredThings": "registered-things" in paths,
-                "unregisteredThings": "unregistered-things" in paths,
-            }
-        profiles = json.dumps({"profiles": [profile]}, separators=(",", ":"))
-        if len(profiles) > MAX_PROFILES_JSON_CHARACTERS:
+        document = json.dumps({"profiles": [_render(profile) for profile in chosen]}, separators=(",", ":"))
+        if len(document) > MAX_PROFILES_JSON_CHARACTERS:
             problems.append(
-                f"the behaviors are {len(profiles)} characters as JSON; at most {MAX_PROFILES_JSON_CHARACTERS} fit "
+                f"the behaviors are {len(document)} characters as JSON; at most {MAX_PROFILES_JSON_CHARACTERS} fit "
                 "in the evaluator's environment"
             )
+        behaviors = [behavior for profile in chosen for behavior in profile.behaviors]
+        targets = [target for profile in chosen for target in profile.targets]
         silence_seconds = int((silence or Duration.hours(1)).to_seconds())
         raise_if_any(self, problems)
+        self.profiles: tuple[DetectProfile, ...] = tuple(chosen)
         self.behaviors: tuple[Behavior, ...] = tuple(behaviors)
 
         self.stream = kinesis.Stream(
@@ -201,7 +200,7 @@ class SelfHostedDetect(Construct):
             environment={
                 "STATE_TABLE_NAME": self.table.table_name,
                 "ALERT_TOPIC_ARN": alert_topic.topic_arn,
-                "DETECT_PROFILES": profiles,
+                "DETECT_PROFILES": document,
                 "SILENCE_SECONDS": str(silence_seconds),
                 "POWERTOOLS_SERVICE_NAME": "detect-evaluator",
                 "POWERTOOLS_METRICS_NAMESPACE": "DeviceDefender/SelfHostedDetect",
@@ -350,3 +349,49 @@ class SelfHostedDetect(Construct):
                     f"timestamp AS timestamp FROM '{topic}'",
                     "${clientId}",
                 )
+
+
+def _profile_problems(profile: DetectProfile, name_argument: str | None) -> list[str]:
+    problems: list[str] = []
+    if not isinstance(profile.name, str) or not NAME_PATTERN.match(profile.name):
+        problems.append(
+            f"{name_argument or 'profile_name'} {profile.name!r} must be 1 to 128 characters of [a-zA-Z0-9:_-]"
+        )
+    if not profile.behaviors:
+        problems.append("behaviors is empty; give at least one rule or statistical behavior")
+    names = [b.name for b in profile.behaviors]
+    for name in sorted({n for n in names if names.count(n) > 1}):
+        problems.append(f"behavior name '{name}' is used more than once; names must be unique")
+    for behavior in profile.behaviors:
+        unsupported = self_hosted_problem(behavior.definition, behavior.spec)
+        if unsupported:
+            problems.append(f"behavior '{behavior.name}' {unsupported}")
+        elif behavior.spec.source is not MetricSource.CUSTOM and behavior.definition.metric not in SUPPORTED_METRICS:
+            problems.append(
+                f"behavior '{behavior.name}' uses {behavior.definition.metric}, which self-hosted Detect does not "
+                f"ingest; it ingests {', '.join(CLOUD_METRICS)}, device-side metrics and custom metrics"
+            )
+    return problems
+
+
+def _render(profile: DetectProfile) -> dict[str, object]:
+    """The profile as the evaluator reads it (``lambdas/shared/detect_profiles.py``)."""
+    rendered: dict[str, object] = {
+        "name": profile.name,
+        "behaviors": [b.definition.to_api() for b in profile.behaviors],
+    }
+    custom = {
+        b.definition.metric: _CUSTOM_TYPES[b.spec.value_kind].value
+        for b in profile.behaviors
+        if b.spec.source is MetricSource.CUSTOM
+    }
+    if custom:
+        rendered["customMetrics"] = custom
+    if profile.targets:
+        paths = {path for t in profile.targets if isinstance(t, SecurityProfileTarget) for path in t.paths}
+        rendered["targets"] = {
+            "thingGroups": [t.thing_group_name for t in profile.targets if not isinstance(t, SecurityProfileTarget)],
+            "registeredThings": "registered-things" in paths,
+            "unregisteredThings": "unregistered-things" in paths,
+        }
+    return rendered

@@ -222,3 +222,59 @@ def test_evaluator_may_read_group_membership_and_nothing_more_of_the_registry(te
     assert set(iot) == {'"iot:ListThingGroupsForThing"', '"iot:DescribeThingGroup"'}
     assert ":thing/*" in iot['"iot:ListThingGroupsForThing"']
     assert ":thinggroup/*" in iot['"iot:DescribeThingGroup"']
+
+
+def test_several_profiles_share_one_stream_and_one_evaluator():
+    from constructs_lib import DetectProfile, FleetGroup
+
+    stack = cdk.Stack(cdk.App(), "S")
+    sensors = FleetGroup(stack, "Sensors", thing_group_name="sensors")
+    cameras = FleetGroup(stack, "Cameras", thing_group_name="cameras")
+    SelfHostedDetect(
+        stack,
+        "D",
+        profiles=[
+            DetectProfile("sensors", [StarterBehaviors.message_storm()], [sensors]),
+            DetectProfile("cameras", [StarterBehaviors.unexpected_listening_ports(allowed_tcp_ports=[443])], [cameras]),
+        ],
+        alert_topic=AlertTopic(stack, "A"),
+    )
+    template = cdk.assertions.Template.from_stack(stack).to_json()
+    assert len(of_type(template, "AWS::Kinesis::Stream")) == 1
+    [evaluator] = [
+        f["Properties"]
+        for f in of_type(template, "AWS::Lambda::Function")
+        if f["Properties"].get("Handler") == "lambdas.detect_evaluator.handler.lambda_handler"
+    ]
+    separator, parts = evaluator["Environment"]["Variables"]["DETECT_PROFILES"]["Fn::Join"]
+    resources = template["Resources"]
+    text = separator.join(
+        p if isinstance(p, str) else resources[p["Ref"]]["Properties"]["ThingGroupName"] for p in parts
+    )
+    profiles = json.loads(text)["profiles"]
+    assert [(p["name"], p["targets"]["thingGroups"]) for p in profiles] == [
+        ("sensors", ["sensors"]),
+        ("cameras", ["cameras"]),
+    ]
+    assert len(of_type(template, "AWS::IoT::TopicRule")) == 2  # messages sent, agent reports
+
+
+def test_fails_for_profiles_that_repeat_a_name_or_mix_with_behaviors():
+    from constructs_lib import DetectProfile
+
+    stack = cdk.Stack(cdk.App(), "S")
+    storm = StarterBehaviors.message_storm()
+    with pytest.raises(ConstructValidationError) as raised:
+        SelfHostedDetect(
+            stack,
+            "D",
+            behaviors=[storm],
+            profiles=[DetectProfile("fleet", [storm]), DetectProfile("fleet", []), DetectProfile("bad name", [storm])],
+            alert_topic=AlertTopic(stack, "A"),
+        )
+    assert raised.value.problems == (
+        "give behaviors (and targets) for one profile, or profiles, not both",
+        "profile name 'fleet' is used more than once; names must be unique",
+        "profile 'fleet': behaviors is empty; give at least one rule or statistical behavior",
+        "profile 'bad name': name 'bad name' must be 1 to 128 characters of [a-zA-Z0-9:_-]",
+    )

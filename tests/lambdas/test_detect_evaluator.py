@@ -478,3 +478,20 @@ def test_a_thing_is_written_once_per_batch_however_many_behaviors_it_touched(wor
     handler.evaluate_batch([sent(str(i), "t1", 1, 10 + i) for i in range(5)], now=T0 + 20)
     assert len(puts) == 1
     assert (state_of(world, "t1")["aggregate"], state_of(world, "t1", "MessageFlood")["aggregate"]) == (5, 5)
+
+
+def test_each_profile_judges_the_same_thing_on_its_own(world, monkeypatch):
+    strict = BehaviorDefinition(**{**STORM.__dict__, "value": {"count": 10}})
+    profiles = [
+        {"name": "lenient", "behaviors": [STORM.to_api()]},
+        {"name": "strict", "behaviors": [strict.to_api()]},
+    ]
+    monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": profiles}))
+    handler.evaluate_batch([sent("1", "t1", 50, 10)], now=T0 + 301)
+    [message] = world.notifications()
+    assert (message["securityProfileName"], message["metricValue"]) == ("strict", {"count": 50})
+    items = world.dynamodb.scan(TableName=TABLE)["Items"]
+    assert sorted(i["id"]["S"] for i in items if i["id"]["S"].startswith("detect#")) == [
+        "detect#lenient#t1",
+        "detect#strict#t1",
+    ]
