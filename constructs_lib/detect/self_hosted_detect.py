@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as event_targets
@@ -48,7 +48,7 @@ from constructs_lib.lambda_packaging import (
 from constructs_lib.nag import acknowledge
 from constructs_lib.response.queued_function import alarm_on_any, build_function
 from constructs_lib.response.queued_function import state_table as new_state_table
-from lambdas.shared.detect_profiles import self_hosted_problem
+from lambdas.shared.detect_profiles import compress_behaviors, self_hosted_problem
 from lambdas.shared.metric_catalog import CustomMetricType, MetricSource, ValueKind
 from lambdas.shared.self_hosted_metrics import (
     AUTHORIZATION_FAILURES_METRIC,
@@ -151,9 +151,15 @@ class SelfHostedDetect(Construct):
                 problems.append(f"telemetry_topic_filters entry {topic_filter!r} is not a usable MQTT topic filter")
         document = json.dumps({"profiles": [_render(profile) for profile in chosen]}, separators=(",", ":"))
         if len(document) > MAX_PROFILES_JSON_CHARACTERS:
+            # Behaviors are plain data with no tokens: compressed, about five times as many fit.
+            document = json.dumps(
+                {"profiles": [_render(profile, compress=True) for profile in chosen]}, separators=(",", ":")
+            )
+        if len(document) > MAX_PROFILES_JSON_CHARACTERS:
             problems.append(
-                f"the behaviors are {len(document)} characters as JSON; at most {MAX_PROFILES_JSON_CHARACTERS} fit "
-                "in the evaluator's environment"
+                f"the profiles are {len(document)} characters as compressed JSON; at most "
+                f"{MAX_PROFILES_JSON_CHARACTERS} fit in the evaluator's environment: split them over two "
+                "SelfHostedDetect constructs"
             )
         behaviors = [behavior for profile in chosen for behavior in profile.behaviors]
         targets = [target for profile in chosen for target in profile.targets]
@@ -374,12 +380,14 @@ def _profile_problems(profile: DetectProfile, name_argument: str | None) -> list
     return problems
 
 
-def _render(profile: DetectProfile) -> dict[str, object]:
+def _render(profile: DetectProfile, *, compress: bool = False) -> dict[str, object]:
     """The profile as the evaluator reads it (``lambdas/shared/detect_profiles.py``)."""
-    rendered: dict[str, object] = {
-        "name": profile.name,
-        "behaviors": [b.definition.to_api() for b in profile.behaviors],
-    }
+    behaviors = [b.definition.to_api() for b in profile.behaviors]
+    rendered: dict[str, object] = {"name": profile.name}
+    if compress and not Token.is_unresolved(json.dumps(behaviors)):  # a token cannot be resolved inside gzip
+        rendered["behaviorsGzip"] = compress_behaviors(behaviors)
+    else:
+        rendered["behaviors"] = behaviors
     custom = {
         b.definition.metric: _CUSTOM_TYPES[b.spec.value_kind].value
         for b in profile.behaviors

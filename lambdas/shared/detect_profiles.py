@@ -7,6 +7,9 @@
                    "targets": {"thingGroups": ["sensors"], "registeredThings": false,
                                "unregisteredThings": false}}]}
 
+``behaviorsGzip`` (base64 of the gzip of the behaviors' JSON) may stand for ``behaviors``: the
+construct uses it when the plain JSON would not fit in the function's environment (4 KB in all).
+
 ``targets`` is what the profile watches, as a security profile's targets: things in those groups
 (directly or through a child group), every registered thing, every unregistered client. Without
 ``targets`` the profile watches every client that reports.
@@ -14,6 +17,8 @@
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import re
 from collections.abc import Mapping
@@ -101,7 +106,7 @@ class DetectProfiles:
                 continue
             custom = _custom_specs(profile.get("customMetrics", {}), f"profiles[{index}]", found)
             targets = _targets(profile.get("targets"), f"profiles[{index}]", found)
-            for position, behavior in enumerate(profile.get("behaviors", [])):
+            for position, behavior in enumerate(_behaviors(profile, f"profiles[{index}]", found)):
                 where = f"profiles[{index}].behaviors[{position}]"
                 try:
                     definition = BehaviorDefinition.from_api(behavior)
@@ -139,6 +144,27 @@ def self_hosted_problem(definition: BehaviorDefinition, spec: MetricSpec | None)
             "self-hosted evaluator takes percentiles of window totals, so use a rule behavior or managed Detect"
         )
     return None
+
+
+def compress_behaviors(behaviors: list[dict[str, Any]]) -> str:
+    """The ``behaviorsGzip`` form of a profile's behaviors."""
+    text = json.dumps(behaviors, separators=(",", ":")).encode()
+    return base64.b64encode(gzip.compress(text, mtime=0)).decode()
+
+
+def _behaviors(profile: Mapping[str, Any], where: str, found: list[str]) -> list[Any]:
+    if "behaviorsGzip" not in profile:
+        behaviors = profile.get("behaviors", [])
+        return behaviors if isinstance(behaviors, list) else []
+    try:
+        behaviors = json.loads(gzip.decompress(base64.b64decode(profile["behaviorsGzip"], validate=True)))
+    except (ValueError, OSError, EOFError, TypeError) as error:
+        found.append(f"{where}.behaviorsGzip is not base64 of gzip JSON ({error!r})")
+        return []
+    if not isinstance(behaviors, list):
+        found.append(f"{where}.behaviorsGzip is not a list of behaviors")
+        return []
+    return behaviors
 
 
 def _targets(document: Any, where: str, found: list[str]) -> ProfileTargets:

@@ -278,3 +278,59 @@ def test_fails_for_profiles_that_repeat_a_name_or_mix_with_behaviors():
         "profile 'fleet': behaviors is empty; give at least one rule or statistical behavior",
         "profile 'bad name': name 'bad name' must be 1 to 128 characters of [a-zA-Z0-9:_-]",
     )
+
+
+def test_many_behaviors_are_compressed_to_fit_and_read_back_the_same():
+    from lambdas.shared.metric_catalog import ComparisonOperator as Op
+
+    stack = cdk.Stack(cdk.App(), "S")
+    behaviors = [
+        Behavior.rule(
+            f"Storm{i}",
+            metric="aws:num-messages-sent",
+            operator=Op.LESS_THAN_EQUALS,
+            value=100 + i,
+            duration=cdk.Duration.minutes(5),
+        )
+        for i in range(40)
+    ]
+    assert len(json.dumps([b.definition.to_api() for b in behaviors])) > 3000
+    SelfHostedDetect(stack, "D", behaviors=behaviors, alert_topic=AlertTopic(stack, "A"))
+    template = cdk.assertions.Template.from_stack(stack).to_json()
+    [variables] = [
+        f["Properties"]["Environment"]["Variables"]
+        for f in of_type(template, "AWS::Lambda::Function")
+        if f["Properties"].get("Handler") == "lambdas.detect_evaluator.handler.lambda_handler"
+    ]
+    assert "behaviorsGzip" in variables["DETECT_PROFILES"] and len(variables["DETECT_PROFILES"]) <= 3000
+    profiles = DetectProfiles.from_json(variables["DETECT_PROFILES"])
+    assert [b.definition for b in profiles.behaviors] == [b.definition for b in behaviors]
+
+
+def test_fails_when_even_compressed_profiles_do_not_fit():
+    from constructs_lib import DetectProfile
+    from lambdas.shared.metric_catalog import ComparisonOperator as Op
+
+    stack = cdk.Stack(cdk.App(), "S")
+    profiles = [
+        DetectProfile(
+            f"p{p}",
+            [
+                Behavior.rule(
+                    f"Networks{i}",
+                    metric="aws:source-ip-address",
+                    operator=Op.IN_CIDR_SET,
+                    value=[f"10.{p}.{i}.{j}/32" for j in range(40)],
+                )
+                for i in range(10)
+            ],
+        )
+        for p in range(10)
+    ]
+    with pytest.raises(ConstructValidationError) as raised:
+        SelfHostedDetect(stack, "D", profiles=profiles, alert_topic=AlertTopic(stack, "A"))
+    [problem] = raised.value.problems
+    assert problem.startswith("the profiles are ") and problem.endswith(
+        "characters as compressed JSON; at most 3000 fit in the evaluator's environment: split them over two "
+        "SelfHostedDetect constructs"
+    )

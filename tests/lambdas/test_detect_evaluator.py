@@ -495,3 +495,13 @@ def test_each_profile_judges_the_same_thing_on_its_own(world, monkeypatch):
         "detect#lenient#t1",
         "detect#strict#t1",
     ]
+
+
+def test_fails_at_cold_start_when_compressed_behaviors_are_not_gzip(world, monkeypatch):
+    profile = {"name": "fleet", "behaviorsGzip": "bm90IGd6aXA="}  # base64 of "not gzip"
+    monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [profile]}))
+    with pytest.raises(handler.ConfigurationError) as raised:
+        handler.config()
+    assert str(raised.value).startswith(
+        "invalid evaluator configuration: DETECT_PROFILES profiles[0].behaviorsGzip is not base64 of gzip JSON"
+    )
