@@ -22,6 +22,7 @@ from constructs_lib import (
 )
 from constructs_lib.synth_report import cfn_lint_findings
 from lambdas.shared.detect_profiles import DetectProfiles
+from tests.detect_templates import detect_profiles, detect_profiles_text, evaluator_variables
 
 BEHAVIORS = [
     StarterBehaviors.unexpected_listening_ports(allowed_tcp_ports=[443, 8883]),
@@ -147,19 +148,8 @@ def test_evaluator_reads_the_stream_with_bisect_and_a_failure_destination(templa
 
 
 def test_evaluator_configuration_is_the_behaviors_and_validates_at_cold_start(template):
-    [function] = [
-        f["Properties"]
-        for f in of_type(template, "AWS::Lambda::Function")
-        if f["Properties"].get("Handler") == "lambdas.detect_evaluator.handler.lambda_handler"
-    ]
-    variables = function["Environment"]["Variables"]
-    # The fleet group's name is a reference to the group, resolved at deploy time
-    separator, parts = variables["DETECT_PROFILES"]["Fn::Join"]
-    resources = template["Resources"]
-    text = separator.join(
-        part if isinstance(part, str) else resources[part["Ref"]]["Properties"]["ThingGroupName"] for part in parts
-    )
-    profiles = DetectProfiles.from_json(text)
+    variables = evaluator_variables(template)
+    profiles = DetectProfiles.from_json(detect_profiles_text(template))
     assert [b.definition for b in profiles.behaviors] == [b.definition for b in BEHAVIORS]
     assert {b.targets.thing_groups for b in profiles.behaviors} == {frozenset({"sensors"})}
     assert variables["SILENCE_SECONDS"] == "3600"
@@ -241,17 +231,7 @@ def test_several_profiles_share_one_stream_and_one_evaluator():
     )
     template = cdk.assertions.Template.from_stack(stack).to_json()
     assert len(of_type(template, "AWS::Kinesis::Stream")) == 1
-    [evaluator] = [
-        f["Properties"]
-        for f in of_type(template, "AWS::Lambda::Function")
-        if f["Properties"].get("Handler") == "lambdas.detect_evaluator.handler.lambda_handler"
-    ]
-    separator, parts = evaluator["Environment"]["Variables"]["DETECT_PROFILES"]["Fn::Join"]
-    resources = template["Resources"]
-    text = separator.join(
-        p if isinstance(p, str) else resources[p["Ref"]]["Properties"]["ThingGroupName"] for p in parts
-    )
-    profiles = json.loads(text)["profiles"]
+    profiles = detect_profiles(template)
     assert [(p["name"], p["targets"]["thingGroups"]) for p in profiles] == [
         ("sensors", ["sensors"]),
         ("cameras", ["cameras"]),
@@ -297,11 +277,7 @@ def test_many_behaviors_are_compressed_to_fit_and_read_back_the_same():
     assert len(json.dumps([b.definition.to_api() for b in behaviors])) > 3000
     SelfHostedDetect(stack, "D", behaviors=behaviors, alert_topic=AlertTopic(stack, "A"))
     template = cdk.assertions.Template.from_stack(stack).to_json()
-    [variables] = [
-        f["Properties"]["Environment"]["Variables"]
-        for f in of_type(template, "AWS::Lambda::Function")
-        if f["Properties"].get("Handler") == "lambdas.detect_evaluator.handler.lambda_handler"
-    ]
+    variables = evaluator_variables(template)
     assert "behaviorsGzip" in variables["DETECT_PROFILES"] and len(variables["DETECT_PROFILES"]) <= 3000
     profiles = DetectProfiles.from_json(variables["DETECT_PROFILES"])
     assert [b.definition for b in profiles.behaviors] == [b.definition for b in behaviors]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from constructs_lib.synth_report import cfn_lint_findings
+from tests.detect_templates import detect_profiles
 
 
 def test_each_example_synthesizes_clean(example_assemblies):
@@ -41,24 +42,11 @@ def test_managed_detect_example_has_every_behavior_kind_a_custom_metric_and_a_di
 
 
 def test_self_hosted_example_runs_the_managed_examples_behaviors_it_can_over_the_same_group(example_assemblies):
-    import json
-
     template = example_assemblies["self_hosted_detect"].get_stack_by_name("PlantASelfHostedDetect").template
-    resources = template["Resources"]
-    types = [r["Type"] for r in resources.values()]
+    types = [r["Type"] for r in template["Resources"].values()]
     assert "AWS::IoT::SecurityProfile" not in types
     assert types.count("AWS::Logs::SubscriptionFilter") == 1
-    [evaluator] = [
-        r["Properties"]
-        for r in resources.values()
-        if r["Type"] == "AWS::Lambda::Function"
-        and r["Properties"].get("Handler") == "lambdas.detect_evaluator.handler.lambda_handler"
-    ]
-    separator, parts = evaluator["Environment"]["Variables"]["DETECT_PROFILES"]["Fn::Join"]
-    text = separator.join(
-        p if isinstance(p, str) else resources[p["Ref"]]["Properties"]["ThingGroupName"] for p in parts
-    )
-    [profile] = json.loads(text)["profiles"]
+    [profile] = detect_profiles(template)
     assert profile["targets"]["thingGroups"] == ["plant-a-sensors"]
     assert profile["customMetrics"] == {"battery_percent": "number"}
     assert [b["name"] for b in profile["behaviors"]] == [
