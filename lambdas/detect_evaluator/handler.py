@@ -104,6 +104,7 @@ def config() -> Config:
 
 
 _memberships: dict[str, tuple[float, frozenset[str] | None]] = {}
+MAX_REMEMBERED_MEMBERSHIPS = 50_000  # about 5 MB: a bound on memory, not on the fleet
 
 
 def clear_caches() -> None:
@@ -122,6 +123,9 @@ def membership(thing: str, now: float, max_age: float) -> frozenset[str] | None:
     """The thing's groups (None: not a registered thing), looked up at most once per ``max_age`` seconds."""
     cached = _memberships.get(thing)
     if cached is None or now - cached[0] >= max_age:
+        if len(_memberships) >= MAX_REMEMBERED_MEMBERSHIPS:
+            for name in [name for name, (at, _) in _memberships.items() if now - at >= max_age] or list(_memberships):
+                del _memberships[name]
         cached = (now, registry().membership(thing))
         _memberships[thing] = cached
     return cached[1]

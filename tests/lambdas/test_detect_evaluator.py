@@ -505,3 +505,12 @@ def test_fails_at_cold_start_when_compressed_behaviors_are_not_gzip(world, monke
     assert str(raised.value).startswith(
         "invalid evaluator configuration: DETECT_PROFILES profiles[0].behaviorsGzip is not base64 of gzip JSON"
     )
+
+
+def test_remembered_memberships_are_bounded(world, monkeypatch):
+    monkeypatch.setattr(handler, "MAX_REMEMBERED_MEMBERSHIPS", 2)
+    for index, thing in enumerate(["a", "b", "c"]):
+        handler.membership(thing, now=T0 + index, max_age=300)
+    assert set(handler._memberships) == {"c"}  # none had expired, so all were forgotten before c
+    handler.membership("d", now=T0 + 3, max_age=300)
+    assert set(handler._memberships) == {"c", "d"}
