@@ -232,7 +232,7 @@ class SelfHostedDetect(Construct):
         events.Rule(
             self,
             "SilenceSweep",
-            description="Invalidates alarms of things that stopped reporting",
+            description="Judges windows of quiet things, invalidates alarms of silent ones, computes fleet percentiles",
             schedule=events.Schedule.rate(Duration.minutes(5)),
             targets=[
                 event_targets.LambdaFunction(
