@@ -9,12 +9,13 @@ alarms, the rest are normal, as in a real fleet.
 
 Then the handler takes 1,000-record Kinesis batches of telemetry on moto (200 normal things x 5
 messages): a first batch, a second batch a minute later in the same window, and that batch again
-as Kinesis redelivers it. Ends with one JSON line {"evals_per_s", "batch_1000_ms",
-"state_writes_batch_1000", "state_writes_steady", "state_writes_steady_windowed",
-"state_writes_redelivered"}: ``state_writes_steady`` counts the second batch's writes when the
-profile has a per-message size rule only (steady normal things), ``state_writes_steady_windowed``
-when it also has the windowed messages-sent behaviors, whose open windows' totals must be kept
-(one item per thing, so one write per thing however many behaviors).
+as Kinesis redelivers it; then the sweep judges the windows of the 200 things gone quiet. Ends with
+one JSON line {"evals_per_s", "batch_1000_ms", "state_writes_batch_1000", "state_writes_steady",
+"state_writes_steady_windowed", "state_writes_redelivered", "sweep_200_things_ms"}:
+``state_writes_steady`` counts the second batch's writes when the profile has a per-message size
+rule only (steady normal things), ``state_writes_steady_windowed`` when it also has the windowed
+messages-sent behaviors, whose open windows' totals must be kept (one item per thing, so one write
+per thing however many behaviors).
 """
 
 from __future__ import annotations
@@ -79,6 +80,7 @@ def main() -> None:
         f"alone, {figures['state_writes_steady_windowed']} with the windowed ones (the open windows' totals); "
         f"redelivered: {figures['state_writes_redelivered']}"
     )
+    print(f"  sweep judging the quiet things' windows: {figures['sweep_200_things_ms']:.0f} ms for 200 things on moto")
     print(json.dumps({"evals_per_s": round(rate, 1), **{k: round(v, 1) for k, v in figures.items()}}))
 
 
@@ -137,7 +139,7 @@ def handler_batch(behaviors: list[BehaviorDefinition]) -> dict[str, float]:
             for j in range(5)
         ]
 
-    def run(profile_behaviors: list[BehaviorDefinition]) -> tuple[float, int, int, int]:
+    def run(profile_behaviors: list[BehaviorDefinition]) -> tuple[float, int, int, int, float]:
         with mock_aws():
             dynamodb = boto3.client("dynamodb")
             dynamodb.create_table(
@@ -173,16 +175,21 @@ def handler_batch(behaviors: list[BehaviorDefinition]) -> dict[str, float]:
             steady = len(writes)
             writes.clear()
             handler.evaluate_batch(second, now=start_s + 80)  # Kinesis redelivers it
-            return elapsed_ms, first, steady, len(writes)
+            redelivered = len(writes)
+            started = time.perf_counter()
+            handler.sweep(now=start_s + 400)  # the things went quiet: the sweep judges their windows
+            sweep_ms = (time.perf_counter() - started) * 1000
+            return elapsed_ms, first, steady, redelivered, sweep_ms
 
-    _, _, steady, _ = run([sizes])
-    elapsed_ms, first, steady_windowed, redelivered = run([sizes, *behaviors])
+    _, _, steady, _, _ = run([sizes])
+    elapsed_ms, first, steady_windowed, redelivered, sweep_ms = run([sizes, *behaviors])
     return {
         "batch_1000_ms": elapsed_ms,
         "state_writes_batch_1000": first,
         "state_writes_steady": steady,
         "state_writes_steady_windowed": steady_windowed,
         "state_writes_redelivered": redelivered,
+        "sweep_200_things_ms": sweep_ms,
     }
 
 
