@@ -102,6 +102,7 @@ class SelfHostedDetect(Construct):
         iot_log_group_name: str = IOT_LOG_GROUP,
         state_table: dynamodb.ITable | None = None,
         silence: Duration | None = None,
+        clock_skew: Duration | None = None,
         max_batching_window: Duration | None = None,
         powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
     ) -> None:
@@ -125,6 +126,9 @@ class SelfHostedDetect(Construct):
             and have a free subscription filter slot (two per group). Default: AWSIotLogsV2.
         :param state_table: Default: a new table.
         :param silence: how long a thing in alarm may stay silent before ``alarm-invalidated``. Default: 1 hour.
+        :param clock_skew: how far datapoint times may be off: datapoints stamped up to this far in the future are
+            kept, and the sweep judges a quiet thing's window only this long after its end (later datapoints for it
+            are late). Raise it when AWS IoT logs reach the stream late. Default: 1 minute; 1 second to 15 minutes.
         :param max_batching_window: how long the evaluator waits to fill a batch. Longer means fewer state writes
             (one per thing per batch) and later alarms. Default: 30 seconds; at most 5 minutes.
         """
@@ -139,6 +143,9 @@ class SelfHostedDetect(Construct):
         for profile in chosen:
             where = f"profile '{profile.name}': " if profiles else ""
             problems.extend(where + problem for problem in _profile_problems(profile, "name" if profiles else None))
+        skew = clock_skew or Duration.minutes(1)
+        if not skew.is_unresolved() and not 1 <= skew.to_seconds() <= 900:
+            problems.append(f"clock_skew {skew.to_seconds()} seconds must be 1 to 900 seconds")
         batching = max_batching_window or Duration.seconds(30)
         if not batching.is_unresolved() and not 0 <= batching.to_seconds() <= 300:
             problems.append(f"max_batching_window {batching.to_seconds()} seconds must be 0 to 300 seconds")
@@ -208,6 +215,7 @@ class SelfHostedDetect(Construct):
                 "ALERT_TOPIC_ARN": alert_topic.topic_arn,
                 "DETECT_PROFILES": document,
                 "SILENCE_SECONDS": str(silence_seconds),
+                "MAX_CLOCK_SKEW_SECONDS": str(int(skew.to_seconds())),
                 "POWERTOOLS_SERVICE_NAME": "detect-evaluator",
                 "POWERTOOLS_METRICS_NAMESPACE": "DeviceDefender/SelfHostedDetect",
             },

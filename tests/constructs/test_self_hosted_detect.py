@@ -152,7 +152,7 @@ def test_evaluator_configuration_is_the_behaviors_and_validates_at_cold_start(te
     profiles = DetectProfiles.from_json(detect_profiles_text(template))
     assert [b.definition for b in profiles.behaviors] == [b.definition for b in BEHAVIORS]
     assert {b.targets.thing_groups for b in profiles.behaviors} == {frozenset({"sensors"})}
-    assert variables["SILENCE_SECONDS"] == "3600"
+    assert (variables["SILENCE_SECONDS"], variables["MAX_CLOCK_SKEW_SECONDS"]) == ("3600", "60")
 
 
 def test_silence_sweep_runs_every_five_minutes(template):
@@ -183,6 +183,7 @@ def test_fails_for_behaviors_self_hosted_detect_cannot_run():
             behaviors=behaviors,
             alert_topic=AlertTopic(stack, "A"),
             max_batching_window=cdk.Duration.minutes(6),
+            clock_skew=cdk.Duration.minutes(16),
             iot_log_group_name="no spaces",
         )
     assert raised.value.problems == (
@@ -196,6 +197,7 @@ def test_fails_for_behaviors_self_hosted_detect_cannot_run():
         "behavior 'Received' uses aws:num-messages-received, which self-hosted Detect does not ingest; it ingests "
         "aws:num-messages-sent, aws:message-byte-size, aws:num-connection-attempts, aws:num-disconnects, "
         "aws:source-ip-address, aws:num-authorization-failures, device-side metrics and custom metrics",
+        "clock_skew 960 seconds must be 1 to 900 seconds",
         "max_batching_window 360 seconds must be 0 to 300 seconds",
         "iot_log_group_name 'no spaces' is not a log group name",
     )
