@@ -10,10 +10,11 @@ unchanged. A schedule invalidates alarms of things that stopped reporting.
 Metrics ingested: ``aws:num-messages-sent`` and ``aws:message-byte-size`` (messages on the
 telemetry topic filters), ``aws:num-connection-attempts`` (successful connects, from lifecycle
 events: failed attempts are not seen), ``aws:num-disconnects`` and ``aws:source-ip-address`` (from
-lifecycle events), ``aws:num-authorization-failures`` (from AWS IoT logs, through a CloudWatch Logs
-subscription filter), every device-side metric and custom metric (from the Device Defender agent's
-JSON reports on ``$aws/things/<thing>/defender/metrics/json``). Rule and statistical behaviors; ML
-behaviors need managed Detect.
+lifecycle events), ``aws:num-authorization-failures`` and ``aws:num-messages-received`` (from AWS
+IoT logs, through a CloudWatch Logs subscription filter), every device-side metric and custom
+metric (from the Device Defender agent's JSON reports on
+``$aws/things/<thing>/defender/metrics/json``). Rule and statistical behaviors; ML behaviors need
+managed Detect.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from lambdas.shared.self_hosted_metrics import (
     DEVICE_METRICS,
     LIFECYCLE_METRICS,
     MESSAGE_SIZE_METRIC,
+    MESSAGES_RECEIVED_METRIC,
     SUPPORTED_METRICS,
     TELEMETRY_METRIC,
 )
@@ -122,8 +124,8 @@ class SelfHostedDetect(Construct):
             reserved topic is not routed to rules in your account.
         :param agent_report_thing_level: which level of that topic names the thing (``topic(n)``). Default: 3.
         :param iot_log_group_name: the log group AWS IoT logs to, read for ``aws:num-authorization-failures``
-            behaviors only. AWS IoT logging (v2, level ERROR or more verbose) must be on, and the group must exist
-            and have a free subscription filter slot (two per group). Default: AWSIotLogsV2.
+            (AWS IoT logging v2 at ERROR or more verbose) and ``aws:num-messages-received`` behaviors (INFO) only.
+            The group must exist and have a free subscription filter slot (two per group). Default: AWSIotLogsV2.
         :param state_table: Default: a new table.
         :param silence: how long a thing in alarm may stay silent before ``alarm-invalidated``. Default: 1 hour.
         :param clock_skew: how far datapoint times may be off: datapoints stamped up to this far in the future are
@@ -193,14 +195,24 @@ class SelfHostedDetect(Construct):
             },
         )
         self._add_topic_rules(behaviors, telemetry_topic_filters, agent_report_topic, agent_report_thing_level)
-        self.authorization_failures: logs.SubscriptionFilter | None = None
-        if any(b.definition.metric == AUTHORIZATION_FAILURES_METRIC for b in behaviors):
-            self.authorization_failures = logs.SubscriptionFilter(
+        self.iot_logs_subscription: logs.SubscriptionFilter | None = None
+        patterns = {
+            AUTHORIZATION_FAILURES_METRIC: logs.FilterPattern.string_value("$.reason", "=", "AUTHORIZATION_FAILURE"),
+            MESSAGES_RECEIVED_METRIC: logs.FilterPattern.all(
+                logs.FilterPattern.string_value("$.eventType", "=", "Publish-Out"),
+                logs.FilterPattern.string_value("$.status", "=", "Success"),
+            ),
+        }
+        needed = [
+            pattern for metric, pattern in patterns.items() if any(b.definition.metric == metric for b in behaviors)
+        ]
+        if needed:
+            self.iot_logs_subscription = logs.SubscriptionFilter(
                 self,
-                "AuthorizationFailures",
+                "IotLogEntries",
                 log_group=logs.LogGroup.from_log_group_name(self, "IotLogs", iot_log_group_name),
                 destination=log_destinations.KinesisDestination(self.stream),
-                filter_pattern=logs.FilterPattern.string_value("$.reason", "=", "AUTHORIZATION_FAILURE"),
+                filter_pattern=needed[0] if len(needed) == 1 else logs.FilterPattern.any(*needed),
             )
 
         self.table: dynamodb.ITable = state_table or new_state_table(self)

@@ -1,11 +1,15 @@
-"""AWS IoT logs (the ``AWSIotLogsV2`` log group) as ``aws:num-authorization-failures`` datapoints.
+"""AWS IoT logs (the ``AWSIotLogsV2`` log group) as datapoints:
 
-A CloudWatch Logs subscription filter sends the entries whose ``reason`` is
-``AUTHORIZATION_FAILURE`` to the datapoint stream; CloudWatch Logs writes each Kinesis record as a
-gzip-compressed JSON envelope (``messageType``, ``logEvents``). Each log event whose message is an
-authorization failure of a client becomes one datapoint for that client id, stamped with the log
-event's time. Format: AWS IoT Core developer guide, "CloudWatch Logs AWS IoT log entries", and
-CloudWatch Logs, "Subscription filters with Amazon Kinesis Data Streams".
+- an entry whose ``reason`` is ``AUTHORIZATION_FAILURE``: one ``aws:num-authorization-failures``
+  datapoint for its client;
+- a successful ``Publish-Out`` entry (logged at INFO level: the broker delivered a message to a
+  client): one ``aws:num-messages-received`` datapoint for that client.
+
+A CloudWatch Logs subscription filter sends only those entries to the datapoint stream; CloudWatch
+Logs writes each Kinesis record as a gzip-compressed JSON envelope (``messageType``,
+``logEvents``). Each datapoint is stamped with its log event's time. Formats: AWS IoT Core
+developer guide, "CloudWatch Logs AWS IoT log entries", and CloudWatch Logs, "Subscription filters
+with Amazon Kinesis Data Streams".
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ from __future__ import annotations
 import gzip
 import json
 from collections.abc import Mapping
+from typing import Any
 
-METRIC = "aws:num-authorization-failures"
+AUTHORIZATION_FAILURES = "aws:num-authorization-failures"
+MESSAGES_RECEIVED = "aws:num-messages-received"
 AUTHORIZATION_FAILURE = "AUTHORIZATION_FAILURE"
+PUBLISH_OUT = "Publish-Out"
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -23,8 +30,8 @@ def is_log_envelope(data: bytes) -> bool:
     return data[:2] == _GZIP_MAGIC
 
 
-def authorization_failures(data: bytes) -> list[tuple[str, str, float]]:
-    """``(client id, log event id, epoch seconds)`` per authorization failure in one envelope.
+def log_datapoints(data: bytes) -> list[tuple[str, str, float]]:
+    """``(client id, metric, epoch seconds)`` per counted log entry in one envelope.
 
     A ``CONTROL_MESSAGE`` (CloudWatch Logs checking that it can write) gives none. Raises
     ``ValueError`` when the record is not a CloudWatch Logs envelope.
@@ -43,10 +50,19 @@ def authorization_failures(data: bytes) -> list[tuple[str, str, float]]:
             entry = json.loads(event["message"])
         except (KeyError, TypeError, ValueError):
             continue  # not a JSON log entry: IoT writes JSON, so it is not ours to count
-        if not isinstance(entry, Mapping) or entry.get("reason") != AUTHORIZATION_FAILURE:
-            continue
-        client = entry.get("clientId")
+        metric = _metric(entry)
+        client = entry.get("clientId") if metric else None
         if not isinstance(client, str) or not client:
             continue  # a failure before the client named itself: no thing to count it against
-        found.append((client, str(event.get("id", "")), float(event["timestamp"]) / 1000))
+        found.append((client, metric, float(event["timestamp"]) / 1000))
     return found
+
+
+def _metric(entry: Any) -> str:
+    if not isinstance(entry, Mapping):
+        return ""
+    if entry.get("reason") == AUTHORIZATION_FAILURE:
+        return AUTHORIZATION_FAILURES
+    if entry.get("eventType") == PUBLISH_OUT and entry.get("status") == "Success":
+        return MESSAGES_RECEIVED
+    return ""

@@ -11,7 +11,8 @@ one thing's datapoints arrive in order), one of:
 - a Device Defender agent metrics report (with ``thingName`` and ``receivedAt`` added by the topic
   rule): one datapoint per device-side or custom metric it carries;
 - a CloudWatch Logs record of AWS IoT log entries (gzip): one ``aws:num-authorization-failures``
-  datapoint per authorization failure (``iot_logs``).
+  datapoint per authorization failure, one ``aws:num-messages-received`` per message delivered
+  (``iot_logs``).
 
 ``timestamp`` is epoch milliseconds (or seconds). Each state keeps, per shard, the sequence number
 of the last record it counted, and a shard delivers its records in order, so a redelivered record
@@ -57,8 +58,8 @@ def parse_record(record: dict[str, Any]) -> list[ParsedRecord]:
         data = base64.b64decode(kinesis["data"])
         if iot_logs.is_log_envelope(data):
             return [
-                ParsedRecord(client, iot_logs.METRIC, Datapoint(seconds, 1), shard, number)
-                for client, _, seconds in iot_logs.authorization_failures(data)
+                ParsedRecord(client, metric, Datapoint(seconds, 1), shard, number)
+                for client, metric, seconds in iot_logs.log_datapoints(data)
             ]
         body = json.loads(data)
         thing = body["thingName"]

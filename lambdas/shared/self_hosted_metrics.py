@@ -15,6 +15,8 @@ from lambdas.shared.metric_catalog import AWS_METRICS, DurationRule, MetricSourc
 TELEMETRY_METRIC = "aws:num-messages-sent"
 MESSAGE_SIZE_METRIC = "aws:message-byte-size"
 AUTHORIZATION_FAILURES_METRIC = "aws:num-authorization-failures"
+MESSAGES_RECEIVED_METRIC = "aws:num-messages-received"
+IOT_LOG_METRICS = (AUTHORIZATION_FAILURES_METRIC, MESSAGES_RECEIVED_METRIC)
 LIFECYCLE_METRICS = {
     "aws:num-connection-attempts": ("$aws/events/presence/connected/+", "1"),
     "aws:num-disconnects": ("$aws/events/presence/disconnected/+", "1"),
@@ -48,6 +50,13 @@ INGESTION: tuple[Ingestion, ...] = (
     Ingestion("aws:num-disconnects", "lifecycle events", "1 rule action and 1 Kinesis record per disconnect"),
     Ingestion(
         "aws:source-ip-address", "lifecycle events (the connect's `ipAddress`)", "shares the connect rule's record"
+    ),
+    Ingestion(
+        MESSAGES_RECEIVED_METRIC,
+        "AWS IoT logs: successful `Publish-Out` entries, which AWS IoT writes at `INFO` level only, through a "
+        "CloudWatch Logs subscription filter",
+        "CloudWatch Logs ingestion of an INFO log entry per message delivered (INFO logging logs much more than "
+        "this), and 1 Kinesis record per delivered log batch",
     ),
     Ingestion(
         AUTHORIZATION_FAILURES_METRIC,

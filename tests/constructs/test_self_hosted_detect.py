@@ -174,7 +174,7 @@ def test_fails_for_behaviors_self_hosted_detect_cannot_run():
         Behavior.rule(
             "Topics", metric="aws:num-messages-sent", operator=lte, value=9, duration=five, dimension=telemetry
         ),
-        Behavior.rule("Received", metric="aws:num-messages-received", operator=lte, value=10, duration=five),
+        Behavior.rule("Away", metric="aws:disconnect-duration", operator=lte, value=10),
     ]
     with pytest.raises(ConstructValidationError) as raised:
         SelfHostedDetect(
@@ -194,9 +194,10 @@ def test_fails_for_behaviors_self_hosted_detect_cannot_run():
         "Detect",
         "behavior 'Topics' filters its metric by the dimension 'telemetry'; the self-hosted evaluator counts the "
         "messages of its telemetry topic filters instead: drop the dimension and set those filters",
-        "behavior 'Received' uses aws:num-messages-received, which self-hosted Detect does not ingest; it ingests "
+        "behavior 'Away' uses aws:disconnect-duration, which self-hosted Detect does not ingest; it ingests "
         "aws:num-messages-sent, aws:message-byte-size, aws:num-connection-attempts, aws:num-disconnects, "
-        "aws:source-ip-address, aws:num-authorization-failures, device-side metrics and custom metrics",
+        "aws:source-ip-address, aws:num-messages-received, aws:num-authorization-failures, device-side metrics and "
+        "custom metrics",
         "clock_skew 960 seconds must be 1 to 900 seconds",
         "max_batching_window 360 seconds must be 0 to 300 seconds",
         "iot_log_group_name 'no spaces' is not a log group name",
@@ -311,4 +312,25 @@ def test_fails_when_even_compressed_profiles_do_not_fit():
     assert problem.startswith("the profiles are ") and problem.endswith(
         "characters as compressed JSON; at most 3000 fit in the evaluator's environment: split them over two "
         "SelfHostedDetect constructs"
+    )
+
+
+def test_one_log_subscription_serves_authorization_failures_and_messages_received():
+    from lambdas.shared.metric_catalog import ComparisonOperator as Op
+
+    stack = cdk.Stack(cdk.App(), "S")
+    received = Behavior.rule(
+        "Received",
+        metric="aws:num-messages-received",
+        operator=Op.LESS_THAN_EQUALS,
+        value=50,
+        duration=cdk.Duration.minutes(5),
+    )
+    SelfHostedDetect(
+        stack, "D", behaviors=[StarterBehaviors.credential_misuse(), received], alert_topic=AlertTopic(stack, "A")
+    )
+    template = cdk.assertions.Template.from_stack(stack).to_json()
+    [subscription] = of_type(template, "AWS::Logs::SubscriptionFilter")
+    assert subscription["Properties"]["FilterPattern"] == (
+        '{ ($.reason = "AUTHORIZATION_FAILURE") || (($.eventType = "Publish-Out") && ($.status = "Success")) }'
     )

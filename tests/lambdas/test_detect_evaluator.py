@@ -514,3 +514,24 @@ def test_remembered_memberships_are_bounded(world, monkeypatch):
     assert set(handler._memberships) == {"c"}  # none had expired, so all were forgotten before c
     handler.membership("d", now=T0 + 3, max_age=300)
     assert set(handler._memberships) == {"c", "d"}
+
+
+def test_messages_delivered_to_a_client_count_as_messages_received(world, monkeypatch):
+    received = BehaviorDefinition(
+        name="Received",
+        metric="aws:num-messages-received",
+        kind=BehaviorKind.RULE,
+        comparison_operator="less-than-equals",
+        value={"count": 1},
+        duration_seconds=300,
+    )
+    with_profile(monkeypatch, received)
+
+    def delivered(event_id: str, client: str, status: str = "Success") -> dict[str, Any]:
+        entry = {"eventType": "Publish-Out", "status": status, "clientId": client, "topicName": "cmd/1"}
+        return {"id": event_id, "timestamp": (T0 + 10) * 1000, "message": json.dumps(entry)}
+
+    events = [delivered("1", "t1"), delivered("2", "t1"), delivered("3", "t2"), delivered("4", "t2", "Failure")]
+    assert handler.evaluate_batch([log_record("1", events)], now=T0 + 301) == {"batchItemFailures": []}
+    [message] = world.notifications()
+    assert (message["thingName"], message["metricValue"]) == ("t1", {"count": 2})
