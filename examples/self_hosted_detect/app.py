@@ -61,6 +61,7 @@ class SelfHostedDetectStack(cdk.Stack):
                 Behavior.rule(
                     "BatteryAboveFloor", metric=battery, operator=ComparisonOperator.GREATER_THAN_EQUALS, value=15
                 ),
+                # On messages sent: messages received would need AWS IoT logging at INFO level (an entry per message).
                 Behavior.statistical(
                     "MessagesLikeThePlant",
                     metric="aws:num-messages-sent",
