@@ -263,7 +263,7 @@ class SelfHostedDetect(Construct):
                 )
             ],
         )
-        self.table.grant(role, "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:Scan")
+        self.table.grant(role, "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan")
         if targets:
             stack = Stack.of(self)
             role.add_to_policy(

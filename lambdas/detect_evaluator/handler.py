@@ -32,7 +32,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.detect_evaluator.records import ParsedRecord, parse_record
-from lambdas.evaluation.engine import Datapoint, Evaluation, Transition, check_silence, evaluate
+from lambdas.evaluation.engine import ALARM_INVALIDATED, Datapoint, Evaluation, Transition, check_silence, evaluate
 from lambdas.evaluation.fleet import fleet_thresholds
 from lambdas.shared.behavior_definition import BehaviorKind
 from lambdas.shared.detect_profiles import DetectProfiles, ProfileBehavior, ProfileTargets
@@ -225,6 +225,22 @@ def _watches(targets: ProfileTargets, thing: str, now: float, max_age: float) ->
     return targets.everything or targets.watches(membership(thing, now, max_age))
 
 
+def _names(behaviors: tuple[ProfileBehavior, ...]) -> frozenset[str]:
+    return frozenset(b.definition.name for b in behaviors)
+
+
+def retired_violation(profile: str, behavior: str, thing: str, violation_id: str, now: float) -> dict[str, Any]:
+    """``alarm-invalidated`` for a behavior no longer configured: only its name is still known."""
+    return {
+        "violationId": violation_id,
+        "thingName": thing,
+        "securityProfileName": profile,
+        "behavior": {"name": behavior},
+        "violationEventType": ALARM_INVALIDATED,
+        "violationEventTime": int(now * 1000),
+    }
+
+
 def _is_statistical(behavior: ProfileBehavior) -> bool:
     return behavior.definition.kind is BehaviorKind.STATISTICAL
 
@@ -255,7 +271,9 @@ def sweep(now: float) -> dict[str, Any]:
     - a window that ended more than ``MAX_CLOCK_SKEW_SECONDS`` ago is judged, so a thing that goes
       quiet after a burst still raises its alarm;
     - an alarm of a thing silent for ``SILENCE_SECONDS`` is invalidated;
-    - each statistical behavior's fleet percentiles are computed from the things' closed windows.
+    - each statistical behavior's fleet percentiles are computed from the things' closed windows;
+    - the state of a behavior (or profile) no longer configured is dropped, and its alarm gets
+      ``alarm-invalidated``, as managed Detect does when a behavior is deleted.
 
     A state the evaluator changed meanwhile is left for the next sweep.
     """
@@ -265,12 +283,17 @@ def sweep(now: float) -> dict[str, Any]:
     skew = current.max_clock_skew_seconds
     statistical = [b for b in current.profiles.behaviors if _is_statistical(b)]
     fleet = states.fleet_thresholds([_fleet_key(b) for b in statistical])
-    counts = {"invalidated": 0, "windows_judged": 0, "conflicts": 0}
+    counts = {"invalidated": 0, "windows_judged": 0, "conflicts": 0, "retired": 0}
     closed: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for key, stored in states.scan():
         profile, thing = parse_state_key(key)
         after, changed, transitions = dict(stored.behaviors), False, []
-        for behavior in current.profiles.by_profile.get(profile, ()):
+        configured = current.profiles.by_profile.get(profile, ())
+        retired = {name: state for name, state in stored.behaviors.items() if name not in _names(configured)}
+        for name in retired:
+            del after[name]
+            changed = True
+        for behavior in configured:
             state = stored.of(behavior.definition.name)
             result = check_silence(thing, behavior.definition, state, now=now, silence_seconds=current.silence_seconds)
             if result.transitions:
@@ -292,8 +315,18 @@ def sweep(now: float) -> dict[str, Any]:
         if changed:
             for behavior, result in transitions:
                 _publish(notifier, behavior, thing, result)
+            for name, state in retired.items():
+                counts["retired"] += 1
+                if state.in_alarm and state.violation_id:
+                    notifier.publish(
+                        f"Device Defender alarm-invalidated: {thing} ({name}, no longer configured)",
+                        retired_violation(profile, name, thing, state.violation_id, now),
+                    )
             try:
-                states.put(key, after, stored.version, stored.marks)
+                if after:
+                    states.put(key, after, stored.version, stored.marks)
+                else:
+                    states.delete(key, stored.version)
             except StateConflictError:
                 # The evaluator judged this thing meanwhile, from the same windows: it publishes the same
                 # violations (same violationId) unless datapoints older than the clock skew arrived.

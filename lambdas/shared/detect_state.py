@@ -102,6 +102,20 @@ class DetectStates:
                 raise StateConflictError(f"state {key} changed concurrently") from error
             raise
 
+    def delete(self, key: str, expected_version: int) -> None:
+        """A thing's state when none of its behaviors is configured any more."""
+        try:
+            self._dynamodb.delete_item(
+                TableName=self._table,
+                Key={"id": {"S": key}},
+                ConditionExpression="version = :expected",
+                ExpressionAttributeValues={":expected": {"N": str(expected_version)}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise StateConflictError(f"state {key} changed concurrently") from error
+            raise
+
     def scan(self) -> list[tuple[str, ThingState]]:
         """Every thing's state (for the sweep), page after page."""
         found = []

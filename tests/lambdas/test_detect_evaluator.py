@@ -535,3 +535,29 @@ def test_messages_delivered_to_a_client_count_as_messages_received(world, monkey
     assert handler.evaluate_batch([log_record("1", events)], now=T0 + 301) == {"batchItemFailures": []}
     [message] = world.notifications()
     assert (message["thingName"], message["metricValue"]) == ("t1", {"count": 2})
+
+
+def test_a_behavior_removed_from_the_profile_has_its_alarm_invalidated_and_its_state_dropped(world, monkeypatch):
+    flood = BehaviorDefinition(**{**STORM.__dict__, "name": "MessageFlood"})
+    with_profile(monkeypatch, STORM, flood)
+    handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 301)
+    alarms = {m["behavior"]["name"]: m for m in world.notifications()}
+    assert set(alarms) == {"MessageStorm", "MessageFlood"}
+    # The profile is redeployed without MessageFlood
+    with_profile(monkeypatch, STORM)
+    handler.clear_caches()
+    assert handler.sweep(now=T0 + 400)["retired"] == 1
+    [invalidated] = world.notifications()
+    assert (invalidated["violationEventType"], invalidated["violationId"], invalidated["behavior"]) == (
+        "alarm-invalidated",
+        alarms["MessageFlood"]["violationId"],
+        {"name": "MessageFlood"},
+    )
+    assert state_of(world, "t1", "MessageFlood") is None and state_of(world, "t1")["in_alarm"] is True
+    # The whole profile goes: the thing's state goes with it
+    monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [{"name": "other", "behaviors": [STORM.to_api()]}]}))
+    handler.clear_caches()
+    handler.sweep(now=T0 + 500)
+    assert world.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "detect#fleet#t1"}}).get("Item") is None
+    event = {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(m)}} for m in world.notifications()]}
+    assert quarantine_handler.lambda_handler(event, LambdaContext()) == {"batchItemFailures": []}
