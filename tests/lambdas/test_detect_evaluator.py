@@ -561,3 +561,19 @@ def test_a_behavior_removed_from_the_profile_has_its_alarm_invalidated_and_its_s
     assert world.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "detect#fleet#t1"}}).get("Item") is None
     event = {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(m)}} for m in world.notifications()]}
     assert quarantine_handler.lambda_handler(event, LambdaContext()) == {"batchItemFailures": []}
+
+
+def test_sweep_leaves_a_state_the_evaluator_changed_meanwhile_for_next_time(evaluator, monkeypatch):
+    handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 20)
+    put = handler.DetectStates.put
+
+    def evaluator_wrote_first(self, key, behaviors, expected_version, marks):
+        put(self, key, {}, expected_version, marks)  # another writer bumps the version
+        return put(self, key, behaviors, expected_version, marks)
+
+    monkeypatch.setattr(handler.DetectStates, "put", evaluator_wrote_first)
+    assert handler.sweep(now=T0 + 360)["conflicts"] == 1
+    monkeypatch.setattr(handler.DetectStates, "put", put)
+    # The alarm was published before the write (at least once), and the other writer's state stands
+    assert [m["violationEventType"] for m in evaluator.notifications()] == ["in-alarm"]
+    assert state_of(evaluator, "t1") is None
