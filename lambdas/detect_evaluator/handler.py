@@ -197,13 +197,16 @@ def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
         after, changed = dict(before.behaviors), False
         for behavior in current.profiles.by_profile[profile]:
             name = behavior.definition.name
+            datapoints = fresh.get(behavior.definition.metric, [])
             result = evaluate(
                 thing,
                 behavior.definition,
                 behavior.spec,
                 before.of(name),
-                fresh.get(behavior.definition.metric, []),
-                now=now,
+                datapoints,
+                # A behavior with no datapoint here closes a due window only after the clock skew, as the sweep
+                # does: its own datapoints may come from another source (another shard) a little later.
+                now=now if datapoints else now - current.max_clock_skew_seconds,
                 max_clock_skew=current.max_clock_skew_seconds,
                 fleet=_thresholds(fleet, behavior),
             )
