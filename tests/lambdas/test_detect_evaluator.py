@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -15,14 +16,20 @@ from lambdas.quarantine import handler as quarantine_handler
 from lambdas.shared.behavior_definition import BehaviorDefinition, BehaviorKind
 from tests.lambdas.conftest import QUARANTINE_GROUP, TABLE, LambdaContext
 
-STORM = BehaviorDefinition(
-    name="MessageStorm",
-    metric="aws:num-messages-sent",
-    kind=BehaviorKind.RULE,
-    comparison_operator="less-than-equals",
-    value={"count": 100},
-    duration_seconds=300,
-)
+
+def at_most(name: str, metric: str, limit: int, duration_seconds: int | None = 300) -> BehaviorDefinition:
+    """A rule behavior: normal while the metric (a window's total, or each datapoint) is at most ``limit``."""
+    return BehaviorDefinition(
+        name=name,
+        metric=metric,
+        kind=BehaviorKind.RULE,
+        comparison_operator="less-than-equals",
+        value={"count": limit},
+        duration_seconds=duration_seconds,
+    )
+
+
+STORM = at_most("MessageStorm", "aws:num-messages-sent", 100)
 
 
 @pytest.fixture
@@ -238,7 +245,7 @@ def test_statistical_behavior_alarms_on_the_thing_far_above_the_fleet_percentile
 
 
 def test_suppressed_behavior_keeps_its_state_and_publishes_nothing(world, monkeypatch):
-    quiet = BehaviorDefinition(**{**STORM.__dict__, "suppress_alerts": True})
+    quiet = replace(STORM, suppress_alerts=True)
     monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [{"name": "fleet", "behaviors": [quiet.to_api()]}]}))
     handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 301)
     assert world.notifications() == []
@@ -295,13 +302,7 @@ def test_message_size_is_recovered_exactly_from_the_base64_length_and_padding(si
 
 
 def test_an_oversized_message_raises_in_alarm_and_also_counts_as_a_message(world, monkeypatch):
-    sizes = BehaviorDefinition(
-        name="Sizes",
-        metric="aws:message-byte-size",
-        kind=BehaviorKind.RULE,
-        comparison_operator="less-than-equals",
-        value={"count": 4096},
-    )
+    sizes = at_most("Sizes", "aws:message-byte-size", 4096, None)
     with_profile(monkeypatch, sizes, STORM)
     records = [telemetry("1", "t1", b"{}" * 10, 1), telemetry("2", "t1", b"x" * 4097, 2)]
     assert handler.evaluate_batch(records, now=T0 + 3) == {"batchItemFailures": []}
@@ -346,14 +347,7 @@ def iot_log_event(event_id: str, client: str, seconds: float, reason: str = "AUT
 
 
 def test_authorization_failures_from_iot_logs_raise_in_alarm_per_client(world, monkeypatch):
-    denied = BehaviorDefinition(
-        name="Denied",
-        metric="aws:num-authorization-failures",
-        kind=BehaviorKind.RULE,
-        comparison_operator="less-than-equals",
-        value={"count": 2},
-        duration_seconds=300,
-    )
+    denied = at_most("Denied", "aws:num-authorization-failures", 2)
     with_profile(monkeypatch, denied)
     events = [iot_log_event(str(i), "probe-1", 10 + i) for i in range(3)] + [
         iot_log_event("9", "meter-2", 20),
@@ -471,7 +465,7 @@ def test_fails_at_cold_start_for_targets_it_cannot_read(world, monkeypatch):
 
 
 def test_a_thing_is_written_once_per_batch_however_many_behaviors_it_touched(world, monkeypatch):
-    storm_too = BehaviorDefinition(**{**STORM.__dict__, "name": "MessageFlood", "value": {"count": 1000}})
+    storm_too = at_most("MessageFlood", "aws:num-messages-sent", 1000)
     with_profile(monkeypatch, STORM, storm_too)
     puts = []
     handler.DetectStates(TABLE)._dynamodb.meta.events.register(
@@ -483,7 +477,7 @@ def test_a_thing_is_written_once_per_batch_however_many_behaviors_it_touched(wor
 
 
 def test_each_profile_judges_the_same_thing_on_its_own(world, monkeypatch):
-    strict = BehaviorDefinition(**{**STORM.__dict__, "value": {"count": 10}})
+    strict = replace(STORM, value={"count": 10})
     profiles = [
         {"name": "lenient", "behaviors": [STORM.to_api()]},
         {"name": "strict", "behaviors": [strict.to_api()]},
@@ -519,14 +513,7 @@ def test_remembered_memberships_are_bounded(world, monkeypatch):
 
 
 def test_messages_delivered_to_a_client_count_as_messages_received(world, monkeypatch):
-    received = BehaviorDefinition(
-        name="Received",
-        metric="aws:num-messages-received",
-        kind=BehaviorKind.RULE,
-        comparison_operator="less-than-equals",
-        value={"count": 1},
-        duration_seconds=300,
-    )
+    received = at_most("Received", "aws:num-messages-received", 1)
     with_profile(monkeypatch, received)
 
     def delivered(event_id: str, client: str, status: str = "Success") -> dict[str, Any]:
@@ -540,7 +527,7 @@ def test_messages_delivered_to_a_client_count_as_messages_received(world, monkey
 
 
 def test_a_behavior_removed_from_the_profile_has_its_alarm_invalidated_and_its_state_dropped(world, monkeypatch):
-    flood = BehaviorDefinition(**{**STORM.__dict__, "name": "MessageFlood"})
+    flood = replace(STORM, name="MessageFlood")
     with_profile(monkeypatch, STORM, flood)
     handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 301)
     alarms = {m["behavior"]["name"]: m for m in world.notifications()}
