@@ -182,6 +182,7 @@ def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
             }
         )
     )
+    percentiles = _percentiles(fleet)
     counts = {"writes": 0, "unjudged": 0, "duplicates": 0}
     for profile, thing in watched:
         key = state_key(profile, thing)
@@ -208,7 +209,7 @@ def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
                 # does: its own datapoints may come from another source (another shard) a little later.
                 now=now if datapoints else now - current.max_clock_skew_seconds,
                 max_clock_skew=current.max_clock_skew_seconds,
-                fleet=_thresholds(fleet, behavior),
+                fleet=percentiles.get(_fleet_key(behavior)),
             )
             _publish(notifier, behavior, thing, result)
             after[name], changed = result.state, changed or result.changed
@@ -252,8 +253,9 @@ def _fleet_key(behavior: ProfileBehavior) -> str:
     return fleet_key(behavior.profile, behavior.definition.name)
 
 
-def _thresholds(fleet: dict[str, dict[float, tuple[float, int]]], behavior: ProfileBehavior) -> dict[float, float]:
-    return {start: value for start, (value, _) in fleet.get(_fleet_key(behavior), {}).items()}
+def _percentiles(fleet: dict[str, dict[float, tuple[float, int]]]) -> dict[str, dict[float, float]]:
+    """Fleet key -> window start -> percentile, once per invocation (the engine takes no counts)."""
+    return {key: {start: value for start, (value, _) in windows.items()} for key, windows in fleet.items()}
 
 
 def _publish(notifier: Notifier, behavior: ProfileBehavior, thing: str, result: Evaluation) -> None:
@@ -286,6 +288,7 @@ def sweep(now: float) -> dict[str, Any]:
     skew = current.max_clock_skew_seconds
     statistical = [b for b in current.profiles.behaviors if _is_statistical(b)]
     fleet = states.fleet_thresholds([_fleet_key(b) for b in statistical])
+    percentiles = _percentiles(fleet)
     counts = {"invalidated": 0, "windows_judged": 0, "conflicts": 0, "retired": 0}
     closed: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for key, stored in states.scan():
@@ -310,7 +313,7 @@ def sweep(now: float) -> dict[str, Any]:
                     state,
                     [],
                     now=now - skew,
-                    fleet=_thresholds(fleet, behavior),
+                    fleet=percentiles.get(_fleet_key(behavior)),
                 )
                 counts["windows_judged"] += result.judged + result.unjudged
             after[behavior.definition.name], changed = result.state, changed or result.changed
