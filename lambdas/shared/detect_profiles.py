@@ -67,9 +67,6 @@ class ProfileBehavior:
 class DetectProfiles:
     behaviors: tuple[ProfileBehavior, ...]
 
-    def for_metric(self, metric: str) -> list[ProfileBehavior]:
-        return [b for b in self.behaviors if b.definition.metric == metric]
-
     @cached_property
     def by_profile(self) -> dict[str, tuple[ProfileBehavior, ...]]:
         """Each profile's behaviors, in order; a profile's behaviors share its targets."""
