@@ -31,13 +31,14 @@ synth: setup
 	cdk synth --quiet --no-notices
 	$(PY) -m constructs_lib.synth_report cdk.out
 
-## test: lint, then the whole test suite
+## test: lint and the import contracts, then the whole test suite
 test: setup lint
 	$(PY) -m pytest
 
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: setup
 	$(PY) -m ruff format .

@@ -26,7 +26,7 @@ from constructs_lib import (
     StarterBehaviors,
     apply_nag_packs,
 )
-from lambdas.shared.self_hosted_metrics import AUTHORIZATION_FAILURES_METRIC
+from lambdas.model.self_hosted_metrics import AUTHORIZATION_FAILURES_METRIC
 
 
 def fleet_behaviors() -> list[Behavior]:

@@ -31,8 +31,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lambdas.evaluation.engine import BehaviorState, Datapoint, evaluate
-from lambdas.shared.behavior_definition import BehaviorDefinition, BehaviorKind
-from lambdas.shared.metric_catalog import METRICS
+from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
+from lambdas.model.metric_catalog import METRICS
 
 
 def main() -> None:
@@ -158,7 +158,7 @@ def handler_batch(behaviors: list[BehaviorDefinition]) -> dict[str, float]:
                 }
             )
             handler.clear_caches()
-            from lambdas.shared import aws_clients
+            from lambdas.adapters import aws_clients
 
             aws_clients.client.cache_clear()
             writes = []

@@ -104,8 +104,8 @@ def main() -> None:
                 "MAX_QUARANTINES_PER_HOUR": str(things + 1),
             }
         )
+        from lambdas.adapters.aws_clients import client
         from lambdas.quarantine import handler
-        from lambdas.shared.aws_clients import client
 
         calls: Counter[str] = Counter()
         for service in ("iot", "dynamodb", "sns"):

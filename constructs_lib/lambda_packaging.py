@@ -1,9 +1,9 @@
 """How this pack's functions are built: no Docker, Powertools from its public layer, arm64.
 
-``function_code`` stages ``lambdas/__init__.py``, ``lambdas/shared`` and one function package into
-a folder and hands it to ``Code.from_asset``, so each function ships only what it imports and the
-handler path (``lambdas.<function>.handler.lambda_handler``) is the same locally and in Lambda,
-whether this library is a checkout or an installed package.
+``function_code`` stages ``lambdas/__init__.py``, the layers a function imports (README,
+"Architecture") and its own package into a folder and hands it to ``Code.from_asset``, so each
+function ships only what it imports and the handler path (``lambdas.<function>.handler.lambda_handler``)
+is the same locally and in Lambda, whether this library is a checkout or an installed package.
 """
 
 from __future__ import annotations
@@ -25,6 +25,13 @@ POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 # Powertools for AWS Lambda (Python) v3 layer version; override per construct when AWS publishes a newer one.
 DEFAULT_POWERTOOLS_LAYER_VERSION = 38
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
+# The layers of ``lambdas`` each function imports, below its own package (the import-linter
+# contracts in pyproject.toml keep this true: a function cannot import a layer it is not shipped with).
+FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
+    "quarantine": ("model", "adapters", "remediation"),
+    "audit_remediation": ("model", "adapters", "remediation"),
+    "detect_evaluator": ("model", "evaluation", "adapters"),
+}
 
 
 def _lambdas_root() -> Path:
@@ -35,12 +42,16 @@ def _lambdas_root() -> Path:
 
 
 @cache
-def _staged_source(function_package: str, extra_packages: tuple[str, ...] = ()) -> str:
+def staged_source(function_package: str) -> str:
+    """The folder ``Code.from_asset`` takes for one function (content-addressed, staged once)."""
     root = _lambdas_root()
     source = root / function_package
-    if not (source / "handler.py").is_file():
-        raise ValueError(f"function package '{function_package}' has no handler.py under {root}")
-    packages = ("shared", *extra_packages, function_package)
+    if function_package not in FUNCTION_LAYERS or not (source / "handler.py").is_file():
+        raise ValueError(
+            f"function package '{function_package}' is not one of {', '.join(FUNCTION_LAYERS)} with a handler.py "
+            f"under {root}"
+        )
+    packages = (*FUNCTION_LAYERS[function_package], function_package)
     digest = hashlib.sha256()
     files = [root / "__init__.py", *(path for package in packages for path in (root / package).rglob("*.py"))]
     for path in sorted(files):
@@ -64,10 +75,9 @@ def _staged_source(function_package: str, extra_packages: tuple[str, ...] = ()) 
     return str(staging)
 
 
-def function_code(function_package: str, extra_packages: tuple[str, ...] = ()) -> lambda_.Code:
-    """The asset for ``lambdas/<function_package>`` plus the shared runtime modules (and any
-    ``extra_packages`` such as ``evaluation``)."""
-    return lambda_.Code.from_asset(_staged_source(function_package, tuple(extra_packages)))
+def function_code(function_package: str) -> lambda_.Code:
+    """The asset for ``lambdas/<function_package>`` and the layers it imports."""
+    return lambda_.Code.from_asset(staged_source(function_package))
 
 
 def handler_path(function_package: str) -> str:

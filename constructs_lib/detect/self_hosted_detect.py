@@ -49,9 +49,9 @@ from constructs_lib.lambda_packaging import (
 from constructs_lib.nag import acknowledge
 from constructs_lib.response.queued_function import alarm_on_any, build_function
 from constructs_lib.response.queued_function import state_table as new_state_table
-from lambdas.shared.detect_profiles import compress_behaviors, self_hosted_problem
-from lambdas.shared.metric_catalog import CustomMetricType, MetricSource, ValueKind
-from lambdas.shared.self_hosted_metrics import (
+from lambdas.model.detect_profiles import compress_behaviors, self_hosted_problem
+from lambdas.model.metric_catalog import CustomMetricType, MetricSource, ValueKind
+from lambdas.model.self_hosted_metrics import (
     AUTHORIZATION_FAILURES_METRIC,
     CLOUD_METRICS,
     DEVICE_METRICS,
@@ -220,7 +220,6 @@ class SelfHostedDetect(Construct):
             self,
             id="Evaluator",
             function_package="detect_evaluator",
-            extra_packages=("evaluation",),
             description="Self-hosted Detect evaluator: reads datapoints, keeps alarm state, publishes violations",
             environment={
                 "STATE_TABLE_NAME": self.table.table_name,
@@ -401,7 +400,7 @@ def _profile_problems(profile: DetectProfile, name_argument: str | None) -> list
 
 
 def _render(profile: DetectProfile, *, compress: bool = False) -> dict[str, object]:
-    """The profile as the evaluator reads it (``lambdas/shared/detect_profiles.py``)."""
+    """The profile as the evaluator reads it (``lambdas/model/detect_profiles.py``)."""
     behaviors = [b.definition.to_api() for b in profile.behaviors]
     rendered: dict[str, object] = {"name": profile.name}
     if compress and not Token.is_unresolved(json.dumps(behaviors)):  # a token cannot be resolved inside gzip

@@ -21,7 +21,7 @@ from constructs_lib.response.queued_function import (
     service_metric,
 )
 from constructs_lib.response.queued_function import state_table as new_state_table
-from lambdas.shared.audit_remediation_policy import AuditAction, AuditRemediationPolicy
+from lambdas.model.audit_remediation_policy import AuditAction, AuditRemediationPolicy
 
 METRICS_NAMESPACE = "DeviceDefender/AuditRemediation"
 SERVICE = "audit-remediator"

@@ -20,7 +20,7 @@ from constructs_lib.response.queued_function import (
     service_metric,
     state_table,
 )
-from lambdas.shared.remediation_policy import RemediationAction, RemediationPolicy
+from lambdas.model.remediation_policy import RemediationAction, RemediationPolicy
 
 METRICS_NAMESPACE = "DeviceDefender/Quarantine"
 SERVICE = "quarantine-responder"

@@ -22,18 +22,17 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from lambdas.adapters.idempotency_store import state_table_store
+from lambdas.adapters.iot_registry import AuditFindings, IotRegistry
+from lambdas.adapters.quarantine_records import QuarantineRecords
+from lambdas.adapters.sns_notifier import Notifier
+from lambdas.audit_remediation.notification import AuditNotification, parse_audit_message
 from lambdas.audit_remediation.remediator import AuditRemediator
-from lambdas.shared.audit_checks import check_from_name
-from lambdas.shared.audit_findings import AuditFindings
-from lambdas.shared.audit_notification import AuditNotification, parse_audit_message
-from lambdas.shared.batch_intake import UnreadableRecordError, check_body, new_processor, run_batch
-from lambdas.shared.config import AuditRemediationConfig
-from lambdas.shared.idempotency_store import state_table_store
-from lambdas.shared.iot_registry import IotRegistry
-from lambdas.shared.notifications import Notifier
-from lambdas.shared.quarantine_actions import QuarantineHeldError
-from lambdas.shared.quarantine_breaker import AUDIT_BREAKER_ID, QuarantineBreaker
-from lambdas.shared.quarantine_records import QuarantineRecords
+from lambdas.model.audit_checks import check_from_name
+from lambdas.remediation.actions import QuarantineHeldError
+from lambdas.remediation.batch_intake import UnreadableRecordError, check_body, new_processor, run_batch
+from lambdas.remediation.breaker import AUDIT_BREAKER_ID, QuarantineBreaker
+from lambdas.remediation.config import AuditRemediationConfig
 
 SERVICE = "audit-remediator"
 IDEMPOTENCY_SECONDS = 7 * 24 * 3600  # longer than any audit schedule's retry horizon

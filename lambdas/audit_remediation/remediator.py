@@ -5,21 +5,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lambdas.shared.audit_checks import AuditCheck
-from lambdas.shared.audit_findings import AuditFindings
-from lambdas.shared.audit_remediation_policy import AuditAction
-from lambdas.shared.config import AuditRemediationConfig
-from lambdas.shared.iot_registry import IotRegistry
-from lambdas.shared.notifications import Notifier
-from lambdas.shared.quarantine_actions import (
+from lambdas.adapters.iot_registry import AuditFindings, IotRegistry
+from lambdas.adapters.quarantine_records import QuarantineRecords
+from lambdas.adapters.sns_notifier import Notifier
+from lambdas.model.audit_checks import AuditCheck
+from lambdas.model.audit_remediation_policy import AuditAction
+from lambdas.remediation.actions import (
     ACTIVE,
     INACTIVE,
     NOTIFICATION_SOURCE,
     admit_or_hold,
     record_state,
 )
-from lambdas.shared.quarantine_breaker import QuarantineBreaker
-from lambdas.shared.quarantine_records import QuarantineRecords
+from lambdas.remediation.breaker import QuarantineBreaker
+from lambdas.remediation.config import AuditRemediationConfig
 
 POLICY_CHECKS = frozenset({AuditCheck.IOT_POLICY_OVERLY_PERMISSIVE, AuditCheck.IOT_POLICY_POTENTIAL_MIS_CONFIGURATION})
 

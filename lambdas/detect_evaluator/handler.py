@@ -31,12 +31,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.detect_evaluator.records import ParsedRecord, parse_record
-from lambdas.evaluation.engine import ALARM_INVALIDATED, Datapoint, Evaluation, Transition, check_silence, evaluate
-from lambdas.evaluation.fleet import fleet_thresholds
-from lambdas.shared.behavior_definition import BehaviorKind
-from lambdas.shared.detect_profiles import DetectProfiles, ProfileBehavior, ProfileTargets
-from lambdas.shared.detect_state import (
+from lambdas.adapters.detect_state import (
     DetectStates,
     StateConflictError,
     ThingState,
@@ -44,9 +39,14 @@ from lambdas.shared.detect_state import (
     parse_state_key,
     state_key,
 )
-from lambdas.shared.iot_registry import IotRegistry
-from lambdas.shared.notifications import Notifier
-from lambdas.shared.remediation_policy import PolicyError
+from lambdas.adapters.iot_registry import IotRegistry
+from lambdas.adapters.sns_notifier import Notifier
+from lambdas.detect_evaluator.records import ParsedRecord, parse_record
+from lambdas.evaluation.engine import ALARM_INVALIDATED, Datapoint, Evaluation, Transition, check_silence, evaluate
+from lambdas.evaluation.fleet import fleet_thresholds
+from lambdas.model.behavior_definition import BehaviorKind
+from lambdas.model.detect_profiles import DetectProfiles, ProfileBehavior, ProfileTargets
+from lambdas.model.remediation_policy import PolicyError
 
 SERVICE = "detect-evaluator"
 logger = Logger(service=SERVICE)

@@ -8,7 +8,7 @@ import operator as operator_module
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from lambdas.shared.metric_catalog import ComparisonOperator
+from lambdas.model.metric_catalog import ComparisonOperator
 
 Value = int | float | list[Any] | tuple[Any, ...]
 

@@ -33,8 +33,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lambdas.evaluation.criteria import compile_criteria
-from lambdas.shared.behavior_definition import BehaviorDefinition, BehaviorKind
-from lambdas.shared.metric_catalog import NUMERIC_KINDS, MetricSpec
+from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
+from lambdas.model.metric_catalog import NUMERIC_KINDS, MetricSpec
 
 IN_ALARM, ALARM_CLEARED, ALARM_INVALIDATED = "in-alarm", "alarm-cleared", "alarm-invalidated"
 _VIOLATION_NAMESPACE = uuid.UUID("7f0e4c3a-5d0b-4f5e-9a57-3c2b1d7e6a10")

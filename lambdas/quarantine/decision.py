@@ -5,15 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from lambdas.shared.remediation_policy import (
+from lambdas.model.remediation_policy import (
     Confidence,
     EventType,
     RemediationAction,
     RemediationPolicy,
     RemediationRule,
 )
-from lambdas.shared.things import EXEMPT_ATTRIBUTE, ThingFacts
-from lambdas.shared.violation import ViolationEvent
+from lambdas.model.things import EXEMPT_ATTRIBUTE, ThingFacts
+from lambdas.model.violation import ViolationEvent
 
 
 class Outcome(str, Enum):

@@ -24,17 +24,18 @@ from aws_lambda_powertools.utilities.idempotency import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
+from lambdas.adapters.idempotency_store import state_table_store
+from lambdas.adapters.iot_registry import IotRegistry
+from lambdas.adapters.quarantine_records import QuarantineRecords
+from lambdas.adapters.sns_notifier import Notifier
+from lambdas.model.remediation_policy import RemediationAction
+from lambdas.model.violation import ViolationEvent
 from lambdas.quarantine.decision import Outcome
+from lambdas.quarantine.intake import NotAViolationError, parse_violation_message
 from lambdas.quarantine.responder import QuarantineHeldError, QuarantineResponder, Result
-from lambdas.shared.batch_intake import UnreadableRecordError, check_body, new_processor, run_batch
-from lambdas.shared.config import QuarantineConfig
-from lambdas.shared.idempotency_store import state_table_store
-from lambdas.shared.iot_registry import IotRegistry
-from lambdas.shared.notifications import Notifier
-from lambdas.shared.quarantine_breaker import QuarantineBreaker
-from lambdas.shared.quarantine_records import QuarantineRecords
-from lambdas.shared.remediation_policy import RemediationAction
-from lambdas.shared.violation import NotAViolationError, ViolationEvent, parse_violation_message
+from lambdas.remediation.batch_intake import UnreadableRecordError, check_body, new_processor, run_batch
+from lambdas.remediation.breaker import QuarantineBreaker
+from lambdas.remediation.config import QuarantineConfig
 
 SERVICE = "quarantine-responder"
 IDEMPOTENCY_SECONDS = 24 * 3600

@@ -15,10 +15,10 @@ import argparse
 import os
 import sys
 
-from lambdas.shared.iot_registry import IotRegistry
-from lambdas.shared.notifications import Notifier
-from lambdas.shared.quarantine_actions import NOTIFICATION_SOURCE
-from lambdas.shared.quarantine_records import QuarantineRecords
+from lambdas.adapters.iot_registry import IotRegistry
+from lambdas.adapters.quarantine_records import QuarantineRecords
+from lambdas.adapters.sns_notifier import Notifier
+from lambdas.remediation.actions import NOTIFICATION_SOURCE
 
 
 class NoQuarantineRecordError(LookupError):

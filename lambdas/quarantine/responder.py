@@ -5,23 +5,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lambdas.adapters.iot_registry import IotRegistry
+from lambdas.adapters.quarantine_records import QuarantineRecords
+from lambdas.adapters.sns_notifier import Notifier
+from lambdas.model.remediation_policy import RemediationAction
+from lambdas.model.things import ThingFacts
+from lambdas.model.violation import ViolationEvent
 from lambdas.quarantine.decision import Decision, decide
 from lambdas.quarantine.release import NoQuarantineRecordError, restore
-from lambdas.shared.config import QuarantineConfig
-from lambdas.shared.iot_registry import IotRegistry
-from lambdas.shared.notifications import Notifier
-from lambdas.shared.quarantine_actions import (
+from lambdas.remediation.actions import (
     NOTIFICATION_SOURCE,
     QuarantineHeldError,
     admit_or_hold,
     deactivate_active,
     record_state,
 )
-from lambdas.shared.quarantine_breaker import QuarantineBreaker
-from lambdas.shared.quarantine_records import QuarantineRecords
-from lambdas.shared.remediation_policy import RemediationAction
-from lambdas.shared.things import ThingFacts
-from lambdas.shared.violation import ViolationEvent
+from lambdas.remediation.breaker import QuarantineBreaker
+from lambdas.remediation.config import QuarantineConfig
 
 __all__ = ["QuarantineHeldError", "QuarantineResponder", "Result", "notification"]
 

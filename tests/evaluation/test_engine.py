@@ -17,8 +17,8 @@ from lambdas.evaluation.engine import (
     evaluate,
 )
 from lambdas.evaluation.fleet import fleet_thresholds
-from lambdas.shared.behavior_definition import BehaviorDefinition, BehaviorKind
-from lambdas.shared.metric_catalog import METRICS
+from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
+from lambdas.model.metric_catalog import METRICS
 
 SENT = METRICS["aws:num-messages-sent"]
 SIZE = METRICS["aws:message-byte-size"]

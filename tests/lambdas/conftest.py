@@ -95,10 +95,10 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     import boto3
     from moto import mock_aws
 
+    from lambdas.adapters import aws_clients
     from lambdas.audit_remediation import handler as audit_handler
     from lambdas.detect_evaluator import handler as detect_handler
     from lambdas.quarantine import handler
-    from lambdas.shared import aws_clients
 
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",

@@ -6,15 +6,16 @@ import json
 
 import pytest
 
-from lambdas.quarantine.decision import Outcome, decide, matches
-from lambdas.shared.remediation_policy import (
+from lambdas.model.remediation_policy import (
     EventType,
     RemediationAction,
     RemediationPolicy,
     RemediationRule,
 )
-from lambdas.shared.things import ThingFacts
-from lambdas.shared.violation import ViolationEvent, parse_violation_message
+from lambdas.model.things import ThingFacts
+from lambdas.model.violation import ViolationEvent
+from lambdas.quarantine.decision import Outcome, decide, matches
+from lambdas.quarantine.intake import parse_violation_message
 from tests.lambdas.conftest import load_event
 
 NOTIFY = RemediationAction.NOTIFY

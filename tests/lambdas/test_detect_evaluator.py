@@ -12,8 +12,8 @@ import pytest
 
 from lambdas.detect_evaluator import handler
 from lambdas.detect_evaluator.records import message_datapoints
+from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
 from lambdas.quarantine import handler as quarantine_handler
-from lambdas.shared.behavior_definition import BehaviorDefinition, BehaviorKind
 from tests.lambdas.conftest import QUARANTINE_GROUP, TABLE, LambdaContext
 
 

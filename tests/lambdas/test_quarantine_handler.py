@@ -188,7 +188,7 @@ def test_direct_sns_event_is_handled(world):
 
 
 def test_fails_when_configuration_is_invalid_naming_the_variable(world, monkeypatch):
-    from lambdas.shared.config import ConfigurationError
+    from lambdas.remediation.config import ConfigurationError
 
     monkeypatch.setenv("DRY_RUN", "maybe")
     monkeypatch.delenv("STATE_TABLE_NAME")

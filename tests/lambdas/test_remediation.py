@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from lambdas.model.remediation_policy import RemediationPolicy, RemediationRule
 from lambdas.quarantine import handler, release
-from lambdas.shared import quarantine_breaker
-from lambdas.shared.config import ConfigurationError
-from lambdas.shared.remediation_policy import RemediationPolicy, RemediationRule
+from lambdas.remediation import breaker as quarantine_breaker
+from lambdas.remediation.config import ConfigurationError
 from tests.lambdas.conftest import FLEET_GROUP, QUARANTINE_GROUP, TABLE, LambdaContext, load_event
 from tests.lambdas.test_quarantine_handler import invoke, sqs_record
 
@@ -266,7 +266,7 @@ def test_iot_throttling_is_retried(world):
     # Given the IoT API throttles the first AddThingToThingGroup call
     from botocore.awsrequest import AWSResponse
 
-    from lambdas.shared.aws_clients import client
+    from lambdas.adapters.aws_clients import client
 
     world.add_thing("busy")
     calls = {"count": 0}

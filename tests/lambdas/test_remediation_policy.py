@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from lambdas.shared.quarantine_breaker import Admission, BreakerState, admit
-from lambdas.shared.remediation_policy import PolicyError, RemediationPolicy, RemediationRule
+from lambdas.model.remediation_policy import PolicyError, RemediationPolicy, RemediationRule
+from lambdas.remediation.breaker import Admission, BreakerState, admit
 
 FULL = RemediationPolicy(
     [

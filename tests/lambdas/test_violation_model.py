@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from lambdas.shared.violation import NotAViolationError, ViolationEventType, parse_violation_message
+from lambdas.model.violation import ViolationEventType
+from lambdas.quarantine.intake import NotAViolationError, parse_violation_message
 from tests.lambdas.conftest import load_event
 
 

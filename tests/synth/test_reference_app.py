@@ -124,7 +124,10 @@ def test_each_function_asset_holds_only_its_own_runtime(reference_assembly):
     assert assets, "no staged lambdas asset found"
     for asset in assets:
         packages = sorted(p.name for p in (asset / "lambdas").iterdir() if p.is_dir())
-        assert packages in (["quarantine", "shared"], ["audit_remediation", "shared"])
+        assert packages in (
+            ["adapters", "model", "quarantine", "remediation"],
+            ["adapters", "audit_remediation", "model", "remediation"],
+        )
         assert not list(asset.rglob("__pycache__"))
 
 

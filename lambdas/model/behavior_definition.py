@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from lambdas.shared.metric_catalog import (
+from lambdas.model.metric_catalog import (
     CIDR_OPERATORS,
     NUMERIC_OPERATORS,
     PORT_OPERATORS,

@@ -6,13 +6,11 @@ fields). Unknown fields are kept (``extra="allow"``) so that a newer payload is 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-from aws_lambda_powertools.utilities.parser import parse
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # Epoch values above this are milliseconds (SNS alerts); below, seconds (API output).
 # 10**11 seconds is the year 5138, so no real seconds value is mistaken for milliseconds.
@@ -102,31 +100,3 @@ class ViolationEvent(_Model):
             seconds = value / 1000 if value >= _MILLISECONDS_THRESHOLD else value
             return datetime.fromtimestamp(seconds, tz=UTC)
         return value
-
-
-class NotAViolationError(ValueError):
-    """The record body is valid JSON but holds no violation event."""
-
-
-class _SnsEnvelope(_Model):
-    type: str = Field(alias="Type")
-    message: str = Field(alias="Message")
-
-    @model_validator(mode="after")
-    def _is_notification(self) -> _SnsEnvelope:
-        if self.type != "Notification":
-            raise ValueError(f"SNS message of Type '{self.type}' is not a Notification")
-        return self
-
-
-def parse_violation_message(message: str) -> ViolationEvent:
-    """Parse an SQS body or SNS message: either an SNS notification wrapping the violation
-    (raw delivery off) or the violation JSON itself (raw delivery on)."""
-    payload = json.loads(message)
-    if not isinstance(payload, dict):
-        raise NotAViolationError(f"expected a JSON object, got {type(payload).__name__}")
-    if "Type" in payload and "Message" in payload:
-        payload = json.loads(_SnsEnvelope.model_validate(payload).message)
-        if not isinstance(payload, dict):
-            raise NotAViolationError(f"expected a JSON object in the SNS Message, got {type(payload).__name__}")
-    return parse(event=payload, model=ViolationEvent)

@@ -1,6 +1,6 @@
 """Where self-hosted Detect gets each metric, and what each costs: the one table that the
 ``SelfHostedDetect`` construct checks behaviors against and the README prints
-(``python -m lambdas.shared.self_hosted_metrics``). Plain data: no aws_cdk.
+(``python -m lambdas.model.self_hosted_metrics``). Plain data: no aws_cdk.
 
 Costs are named by what drives them, not priced: prices vary by region and change; see the AWS IoT
 Core, Kinesis Data Streams, Lambda, DynamoDB and CloudWatch Logs pricing pages.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lambdas.shared.metric_catalog import AWS_METRICS, DurationRule, MetricSource
+from lambdas.model.metric_catalog import AWS_METRICS, DurationRule, MetricSource
 
 TELEMETRY_METRIC = "aws:num-messages-sent"
 MESSAGE_SIZE_METRIC = "aws:message-byte-size"

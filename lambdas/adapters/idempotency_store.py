@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
-from lambdas.shared.aws_clients import client
+from lambdas.adapters.aws_clients import client
 
 
 def state_table_store(table_name: str) -> DynamoDBPersistenceLayer:

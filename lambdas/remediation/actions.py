@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from lambdas.shared.iot_registry import IotRegistry
-from lambdas.shared.notifications import Notifier
-from lambdas.shared.quarantine_breaker import QuarantineBreaker
-from lambdas.shared.quarantine_records import QuarantineRecord, QuarantineRecords
-from lambdas.shared.things import ThingFacts
+from lambdas.adapters.iot_registry import IotRegistry
+from lambdas.adapters.quarantine_records import QuarantineRecord, QuarantineRecords
+from lambdas.adapters.sns_notifier import Notifier
+from lambdas.model.things import ThingFacts
+from lambdas.remediation.breaker import QuarantineBreaker
 
 ACTIVE = "ACTIVE"
 INACTIVE = "INACTIVE"
@@ -42,7 +42,7 @@ def admit_or_hold(breaker: QuarantineBreaker, notifier: Notifier, *, limit: int,
                         f"{admission.count_in_window} {what} actions in the last hour reached the limit of {limit}; "
                         "further ones are held (their records return to the queue and then the dead-letter queue "
                         "for replay). The breaker resets an hour after tripping, or now with "
-                        "'python -m lambdas.shared.quarantine_breaker reset'."
+                        "'python -m lambdas.remediation.breaker reset'."
                     ),
                 },
             },

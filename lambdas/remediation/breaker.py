@@ -6,7 +6,7 @@ last window and, once tripped, ``trippedAt``. Writes are conditional on a versio
 concurrent invocations never admit more than the limit. A tripped breaker holds every quarantine
 until the window has passed since it tripped (it resets by itself) or an operator resets it:
 
-    python -m lambdas.shared.quarantine_breaker status|reset [quarantine|audit-actions]   (STATE_TABLE_NAME set)
+    python -m lambdas.remediation.breaker status|reset [quarantine|audit-actions]   (STATE_TABLE_NAME set)
 """
 
 from __future__ import annotations
@@ -18,9 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from lambdas.shared.aws_clients import client
+from lambdas.adapters.breaker_store import BreakerState, BreakerStore
 
 BREAKER_ID = "breaker#quarantine"
 AUDIT_BREAKER_ID = "breaker#audit-actions"
@@ -34,13 +32,6 @@ class Admission:
     admitted: bool
     newly_tripped: bool
     count_in_window: int
-
-
-@dataclass(frozen=True)
-class BreakerState:
-    events: tuple[float, ...]
-    tripped_at: float | None
-    version: int
 
 
 def admit(
@@ -73,65 +64,31 @@ class QuarantineBreaker:
         window_seconds: float = WINDOW_SECONDS,
         breaker_id: str = BREAKER_ID,
     ) -> None:
-        self._id = breaker_id
-        self._table_name = table_name
+        self._store = BreakerStore(table_name, breaker_id, dynamodb)
         self._limit = limit
-        self._dynamodb = dynamodb or client("dynamodb")
         self._clock = clock
         self._window = window_seconds
 
     def state(self) -> BreakerState:
-        item = self._dynamodb.get_item(
-            TableName=self._table_name, Key={"id": {"S": self._id}}, ConsistentRead=True
-        ).get("Item")
-        if item is None:
-            return BreakerState((), None, 0)
-        return BreakerState(
-            events=tuple(float(entry["N"]) for entry in item.get("events", {}).get("L", [])),
-            tripped_at=float(item["trippedAt"]["N"]) if "trippedAt" in item else None,
-            version=int(item["version"]["N"]),
-        )
+        return self._store.read()
 
     def acquire(self) -> Admission:
         """Take one quarantine slot, or learn that the breaker holds quarantines."""
         for _ in range(_MAX_WRITE_ATTEMPTS):
-            current = self.state()
+            current = self._store.read()
             admission, updated = admit(current, self._clock(), self._limit, self._window)
-            if self._write(current.version, updated):
+            if self._store.write_if_version(current.version, updated):
                 return admission
         raise ConcurrentUpdateError("the quarantine breaker changed on every attempt; retrying the record later")
 
     def reset(self) -> None:
         """Operator reset: forget the window and the trip."""
-        self._dynamodb.delete_item(TableName=self._table_name, Key={"id": {"S": self._id}})
-
-    def _write(self, expected_version: int, state: BreakerState) -> bool:
-        item: dict[str, Any] = {"id": {"S": self._id}, "version": {"N": str(state.version)}}
-        # A list, not a number set: two quarantines in the same instant must both count.
-        item["events"] = {"L": [{"N": repr(t)} for t in sorted(state.events)]}
-        if state.tripped_at is not None:
-            item["trippedAt"] = {"N": repr(state.tripped_at)}
-        if expected_version == 0:
-            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(id)"}
-        else:
-            condition = {
-                "ConditionExpression": "version = :expected",
-                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
-            }
-        try:
-            self._dynamodb.put_item(TableName=self._table_name, Item=item, **condition)
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        self._store.delete()
 
 
 def main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[1] not in ("status", "reset"):
-        print(
-            "usage: python -m lambdas.shared.quarantine_breaker status|reset  (STATE_TABLE_NAME set)", file=sys.stderr
-        )
+        print("usage: python -m lambdas.remediation.breaker status|reset  (STATE_TABLE_NAME set)", file=sys.stderr)
         return 2
     table = os.environ.get("STATE_TABLE_NAME")
     if not table:

@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from lambdas.shared.audit_remediation_policy import AuditRemediationPolicy
-from lambdas.shared.remediation_policy import PolicyError, RemediationPolicy
+from lambdas.model.audit_remediation_policy import AuditRemediationPolicy
+from lambdas.model.remediation_policy import PolicyError, RemediationPolicy
 
 _THING_GROUP_NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")

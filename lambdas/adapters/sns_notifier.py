@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lambdas.shared.aws_clients import client
+from lambdas.adapters.aws_clients import client
 
 _SUBJECT_LIMIT = 100  # SNS rejects longer subjects
 

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from lambdas.shared.audit_checks import AuditCheck
-from lambdas.shared.remediation_policy import PolicyError, coerce, load_policy_json
+from lambdas.model.audit_checks import AuditCheck
+from lambdas.model.remediation_policy import PolicyError, coerce, load_policy_json
 
 POLICY_VERSION = 1
 _NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from lambdas.shared.behavior_definition import BehaviorDefinition, BehaviorKind, problems
-from lambdas.shared.metric_catalog import METRICS, CustomMetricType, DurationRule, MetricSpec, custom_metric_spec
-from lambdas.shared.remediation_policy import PolicyError
+from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind, problems
+from lambdas.model.metric_catalog import METRICS, CustomMetricType, DurationRule, MetricSpec, custom_metric_spec
+from lambdas.model.remediation_policy import PolicyError
 
 _NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from lambdas.shared.aws_clients import client
+from lambdas.adapters.aws_clients import client
 
 RECORD_PREFIX = "quarantine#"
 ACTION_PREFIX = "action#"

@@ -22,8 +22,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from lambdas.adapters.aws_clients import client
 from lambdas.evaluation.engine import BehaviorState
-from lambdas.shared.aws_clients import client
 
 PREFIX = "detect#"
 FLEET_PREFIX = "detect-fleet#"

@@ -1,0 +1,1 @@
+"""The kit both response functions share: batch intake, configuration, the breaker and the recorded actions."""

@@ -1,1 +1,0 @@
-"""Event models, configuration and AWS adapters shared by the functions."""
