@@ -53,8 +53,9 @@ class AuditRemediationPolicy:
 
     @staticmethod
     def default() -> AuditRemediationPolicy:
-        """DESIGN.md's default: revoked-but-active certificates are deactivated, things sharing a
-        certificate are quarantined, every other non-compliant check is notified."""
+        """The documented default (README, "Audit as code"): revoked-but-active certificates are
+        deactivated, things sharing a certificate are quarantined, every other non-compliant check
+        is notified."""
         return AuditRemediationPolicy(
             {
                 AuditCheck.REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE: (

@@ -164,7 +164,8 @@ class RemediationPolicy:
 
     @staticmethod
     def default() -> RemediationPolicy:
-        """DESIGN.md's default: every in-alarm quarantines and notifies; everything else notifies."""
+        """The documented default (README, "Remediation policy"): every in-alarm quarantines and
+        notifies; everything else notifies."""
         return RemediationPolicy(
             [
                 RemediationRule(

@@ -29,7 +29,7 @@ class _Common:
 
 
 def _read_common(environ: Mapping[str, str], problems: list[str]) -> _Common:
-    """The variables both remediation functions read (DESIGN.md, runtime contracts)."""
+    """The variables both remediation functions read (README, "Architecture" and the runtime contracts)."""
 
     def required(name: str) -> str:
         value = environ.get(name, "").strip()

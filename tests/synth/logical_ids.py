@@ -29,7 +29,7 @@ REFERENCE_VARIANTS: dict[str, dict[str, str]] = {
 
 def _resources(assembly: cdk.cx_api.CloudAssembly, label: str) -> dict[str, dict[str, str]]:
     return {
-        f"{label}/{stack.stack_name}": {key: value["Type"] for key, value in sorted(stack.template["Resources"].items())}
+        f"{label}/{stack.stack_name}": {key: resource["Type"] for key, resource in stack.template["Resources"].items()}
         for stack in assembly.stacks
     }
 
