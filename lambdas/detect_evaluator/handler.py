@@ -47,6 +47,7 @@ from lambdas.evaluation.fleet import fleet_thresholds
 from lambdas.model.behavior_definition import BehaviorKind
 from lambdas.model.detect_profiles import DetectProfiles, ProfileBehavior, ProfileTargets
 from lambdas.model.remediation_policy import PolicyError
+from lambdas.model.violation import ViolationEvent
 
 SERVICE = "detect-evaluator"
 logger = Logger(service=SERVICE)
@@ -132,18 +133,17 @@ def membership(thing: str, now: float, max_age: float) -> frozenset[str] | None:
 
 
 def violation_message(behavior: ProfileBehavior, thing: str, transition: Transition) -> dict[str, Any]:
-    """The managed Detect alert shape, so every subscriber works unchanged."""
-    message: dict[str, Any] = {
-        "violationId": transition.violation_id,
-        "thingName": thing,
-        "securityProfileName": behavior.profile,
-        "behavior": behavior.definition.to_api(),
-        "violationEventType": transition.event_type,
-        "violationEventTime": int(transition.at * 1000),
-    }
-    if transition.metric_value:
-        message["metricValue"] = transition.metric_value
-    return message
+    """The managed Detect alert shape, so every subscriber works unchanged: built and validated by the
+    model the quarantine responder parses it with."""
+    return ViolationEvent.alert(
+        violation_id=transition.violation_id,
+        thing_name=thing,
+        security_profile_name=behavior.profile,
+        behavior=behavior.definition.to_api(),
+        event_type=transition.event_type,
+        at=transition.at,
+        metric_value=transition.metric_value or None,
+    ).to_message()
 
 
 @tracer.capture_method
@@ -235,14 +235,14 @@ def _names(behaviors: tuple[ProfileBehavior, ...]) -> frozenset[str]:
 
 def retired_violation(profile: str, behavior: str, thing: str, violation_id: str, now: float) -> dict[str, Any]:
     """``alarm-invalidated`` for a behavior no longer configured: only its name is still known."""
-    return {
-        "violationId": violation_id,
-        "thingName": thing,
-        "securityProfileName": profile,
-        "behavior": {"name": behavior},
-        "violationEventType": ALARM_INVALIDATED,
-        "violationEventTime": int(now * 1000),
-    }
+    return ViolationEvent.alert(
+        violation_id=violation_id,
+        thing_name=thing,
+        security_profile_name=profile,
+        behavior={"name": behavior},
+        event_type=ALARM_INVALIDATED,
+        at=now,
+    ).to_message()
 
 
 def _is_statistical(behavior: ProfileBehavior) -> bool:

@@ -35,6 +35,7 @@ from typing import Any
 from lambdas.evaluation.criteria import compile_criteria
 from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
 from lambdas.model.metric_catalog import NUMERIC_KINDS, MetricSpec
+from lambdas.model.violation import metric_value_of
 
 IN_ALARM, ALARM_CLEARED, ALARM_INVALIDATED = "in-alarm", "alarm-cleared", "alarm-invalidated"
 _VIOLATION_NAMESPACE = uuid.UUID("7f0e4c3a-5d0b-4f5e-9a57-3c2b1d7e6a10")
@@ -239,7 +240,8 @@ class _Run:
                 self.in_alarm, self.violation_id = True, violation_id
 
     def _metric_value(self, value: Any) -> dict[str, Any]:
-        return {self.spec.value_kind.value: list(value) if isinstance(value, list | tuple) else value}
+        """The ``MetricValue`` JSON of the judged value: a list kind always a list (one source IP too)."""
+        return metric_value_of(self.spec.value_kind.value, value)
 
     def result(self, before: BehaviorState) -> Evaluation:
         state = BehaviorState(

@@ -1,4 +1,5 @@
-"""Typed model of a Device Defender Detect violation event, and the envelopes it arrives in.
+"""Typed model of a Device Defender Detect violation event: the one shape that the self-hosted
+evaluator builds (``ViolationEvent.alert(...).to_message()``) and the quarantine responder parses.
 
 Shape: AWS IoT API reference, ``ViolationEvent`` (and the SNS alert payload, which carries the same
 fields). Unknown fields are kept (``extra="allow"``) so that a newer payload is never rejected.
@@ -6,7 +7,8 @@ fields). Unknown fields are kept (``extra="allow"``) so that a newer payload is 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -15,6 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 # Epoch values above this are milliseconds (SNS alerts); below, seconds (API output).
 # 10**11 seconds is the year 5138, so no real seconds value is mistaken for milliseconds.
 _MILLISECONDS_THRESHOLD = 10**11
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
+NUMERIC_FIELDS = frozenset({"count", "number"})
+LIST_FIELDS = frozenset({"cidrs", "ports", "numbers", "strings"})
 
 
 class ViolationEventType(str, Enum):
@@ -28,12 +34,35 @@ class _Model(BaseModel):
 
 
 class MetricValue(_Model):
+    """The API's ``MetricValue`` (botocore ``data/iot/2015-05-28/service-2.json``, shape ``MetricValue``):
+    ``count`` UnsignedLong, ``number`` Number (double), and four lists: ``cidrs`` (Cidrs: list of
+    Cidr strings), ``ports`` (Ports: list of Port integers 0-65535), ``numbers`` (NumberList: list of
+    doubles), ``strings`` (StringList: list of strings). A list field is always a list, even of one."""
+
     count: int | None = None
     number: float | None = None
     numbers: list[float] | None = None
     cidrs: list[str] | None = None
     ports: list[int] | None = None
     strings: list[str] | None = None
+
+
+def metric_value_of(kind: str, value: Any) -> dict[str, Any]:
+    """A judged value as the ``MetricValue`` JSON of a metric whose value kind is ``kind``.
+
+    List kinds are always lists (a source IP is one address: ``{"cidrs": ["203.0.113.7"]}``);
+    ``count`` is an integer when the value is integral, else the value is reported as ``number``
+    (the API's count is an unsigned long); ``number`` is a float.
+    """
+    if kind in LIST_FIELDS:
+        return {kind: list(value) if isinstance(value, list | tuple) else [value]}
+    if kind not in NUMERIC_FIELDS:
+        raise ValueError(f"'{kind}' is not a MetricValue field")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"a {kind} metric value must be a number, got {type(value).__name__}")
+    if kind == "count" and float(value).is_integer():
+        return {"count": int(value)}
+    return {"number": float(value)}
 
 
 class StatisticalThreshold(_Model):
@@ -100,3 +129,39 @@ class ViolationEvent(_Model):
             seconds = value / 1000 if value >= _MILLISECONDS_THRESHOLD else value
             return datetime.fromtimestamp(seconds, tz=UTC)
         return value
+
+    @classmethod
+    def alert(
+        cls,
+        *,
+        violation_id: str,
+        thing_name: str,
+        security_profile_name: str,
+        behavior: Mapping[str, Any],
+        event_type: str,
+        at: float,
+        metric_value: Mapping[str, Any] | None = None,
+    ) -> ViolationEvent:
+        """A violation as managed Detect alerts it, validated: ``behavior`` is the API ``Behavior`` JSON
+        (or only its ``name`` once the behavior is no longer configured), ``at`` epoch seconds (kept
+        to the millisecond, as alerts carry it), ``metric_value`` the ``MetricValue`` JSON, checked
+        strictly (a list kind must be a list, ports integers)."""
+        value = MetricValue.model_validate(metric_value, strict=True) if metric_value else None
+        return cls.model_validate(
+            {
+                "violationId": violation_id,
+                "thingName": thing_name,
+                "securityProfileName": security_profile_name,
+                "behavior": dict(behavior),
+                "violationEventType": event_type,
+                "violationEventTime": _EPOCH + int(at * 1000) * _MILLISECOND,
+                "metricValue": value,
+            }
+        )
+
+    def to_message(self) -> dict[str, Any]:
+        """The managed Detect alert JSON: API field names, no null fields, ``violationEventTime`` in
+        epoch milliseconds (an integer), as the SNS alerts of managed Detect carry it."""
+        message = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        message["violationEventTime"] = (self.violation_event_time - _EPOCH) // _MILLISECOND
+        return message

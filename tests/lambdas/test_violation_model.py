@@ -56,3 +56,60 @@ def test_fails_when_a_field_breaks_the_api_contract(field, value):
 def test_fails_when_the_sns_message_is_not_an_object():
     with pytest.raises(NotAViolationError, match="expected a JSON object in the SNS Message, got list"):
         parse_violation_message(json.dumps({"Type": "Notification", "Message": "[]"}))
+
+
+def alert(**overrides):
+    from lambdas.model.violation import ViolationEvent
+
+    fields = {
+        "violation_id": "7b0c-1",
+        "thing_name": "meter-7",
+        "security_profile_name": "fleet",
+        "behavior": {"name": "Storm", "metric": "aws:num-messages-sent", "criteria": {"value": {"count": 100}}},
+        "event_type": "in-alarm",
+        "at": 1_700_000_100.1234,
+        "metric_value": {"count": 110},
+    }
+    return ViolationEvent.alert(**{**fields, **overrides})
+
+
+def test_an_alert_is_the_managed_detect_message_shape():
+    assert alert().to_message() == {
+        "violationId": "7b0c-1",
+        "thingName": "meter-7",
+        "securityProfileName": "fleet",
+        "behavior": {"name": "Storm", "metric": "aws:num-messages-sent", "criteria": {"value": {"count": 100}}},
+        "violationEventType": "in-alarm",
+        "violationEventTime": 1_700_000_100_123,
+        "metricValue": {"count": 110},
+    }
+
+
+def test_an_alert_without_a_metric_value_leaves_it_out():
+    assert "metricValue" not in alert(metric_value=None, event_type="alarm-invalidated").to_message()
+
+
+@pytest.mark.parametrize("metric_value", [{"cidrs": "203.0.113.7"}, {"ports": [443.5]}, {"strings": "v1"}])
+def test_an_alert_whose_list_kind_value_is_not_a_list_of_its_type_is_not_built(metric_value):
+    with pytest.raises(ValidationError):
+        alert(metric_value=metric_value)
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "expected"),
+    [
+        ("cidrs", "203.0.113.7", {"cidrs": ["203.0.113.7"]}),
+        ("cidrs", ("10.0.0.1", "10.0.0.2"), {"cidrs": ["10.0.0.1", "10.0.0.2"]}),
+        ("ports", 443, {"ports": [443]}),
+        ("numbers", 1.5, {"numbers": [1.5]}),
+        ("strings", ["a"], {"strings": ["a"]}),
+        ("count", 110.0, {"count": 110}),
+        ("count", 2.5, {"number": 2.5}),
+        ("number", 3, {"number": 3.0}),
+    ],
+)
+def test_metric_values_take_the_api_shape_of_their_kind(kind, value, expected):
+    from lambdas.model.violation import metric_value_of
+
+    assert metric_value_of(kind, value) == expected
+    assert type(metric_value_of(kind, value)[next(iter(expected))]) is type(next(iter(expected.values())))
