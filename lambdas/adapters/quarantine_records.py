@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,7 +29,8 @@ class QuarantineRecord:
 
 
 class QuarantineRecords:
-    """Items in the state table keyed ``quarantine#<thing>`` (partition key ``id``)."""
+    """Items in the state table (partition key ``id``): ``quarantine#<thing>`` records and
+    ``action#<subject>#<time>#<cause>`` action log entries."""
 
     def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
         self._table_name = table_name
@@ -86,29 +87,44 @@ class QuarantineRecords:
     def log_action(
         self,
         *,
-        thing_name: str,
-        what: list[str],
+        what: Sequence[str],
         why: str,
-        violation_id: str | None,
-        event_type: str | None,
         by: str,
+        thing_name: str | None = None,
+        certificate_id: str | None = None,
+        violation_id: str | None = None,
+        event_type: str | None = None,
+        finding_id: str | None = None,
+        check_name: str | None = None,
         at: datetime | None = None,
     ) -> str:
-        """One item per change made: what, why, which violation, by whom. Returns its id."""
+        """One item per change set made to one subject, a thing (``thing_name``, written as ``thingName``)
+        or a device certificate (``certificate_id``, written as ``certificateId``): what, why, caused by
+        which violation (``violationId``, ``violationEventType``) or audit finding (``findingId``,
+        ``checkName``), or by an operator, and by whom. Item id ``action#<subject>#<time>#<cause>``;
+        returns it."""
+        if (thing_name is None) == (certificate_id is None):
+            raise ValueError("an action is about exactly one subject: give thing_name or certificate_id")
+        subject = thing_name if thing_name is not None else certificate_id
         moment = (at or datetime.now(tz=UTC)).astimezone(UTC)
-        item_id = f"{ACTION_PREFIX}{thing_name}#{moment.isoformat()}#{violation_id or 'operator'}"
+        cause = violation_id or finding_id or "operator"
+        item_id = f"{ACTION_PREFIX}{subject}#{moment.isoformat()}#{cause}"
         item: dict[str, Any] = {
             "id": {"S": item_id},
-            "thingName": {"S": thing_name},
             "changes": {"L": [{"S": change} for change in what]},
             "reason": {"S": why},
             "by": {"S": by},
             "at": {"S": moment.isoformat()},
             "expiresAt": {"N": str(int(moment.timestamp()) + ACTION_LOG_DAYS * 86400)},
         }
-        if violation_id:
-            item["violationId"] = {"S": violation_id}
-        if event_type:
-            item["violationEventType"] = {"S": event_type}
+        optional = {
+            "thingName": thing_name,
+            "certificateId": certificate_id,
+            "violationId": violation_id,
+            "violationEventType": event_type,
+            "findingId": finding_id,
+            "checkName": check_name,
+        }
+        item.update({name: {"S": value} for name, value in optional.items() if value})
         self._dynamodb.put_item(TableName=self._table_name, Item=item)
         return item_id

@@ -1,4 +1,5 @@
-"""Acts on one audit finding according to the audit remediation policy."""
+"""Acts on one audit finding: reads the facts the decision needs, asks ``decision.decide`` (pure),
+then carries the decision out through the adapters, logs each change and notifies."""
 
 from __future__ import annotations
 
@@ -8,10 +9,11 @@ from typing import Any
 from lambdas.adapters.iot_registry import AuditFindings, IotRegistry
 from lambdas.adapters.quarantine_records import QuarantineRecords
 from lambdas.adapters.sns_notifier import Notifier
+from lambdas.audit_remediation.decision import AuditDecision, decide, facts_needed
 from lambdas.model.audit_checks import AuditCheck
 from lambdas.model.audit_remediation_policy import AuditAction
+from lambdas.model.things import ThingFacts
 from lambdas.remediation.actions import (
-    ACTIVE,
     INACTIVE,
     NOTIFICATION_SOURCE,
     admit_or_hold,
@@ -21,6 +23,8 @@ from lambdas.remediation.breaker import QuarantineBreaker
 from lambdas.remediation.config import AuditRemediationConfig
 
 POLICY_CHECKS = frozenset({AuditCheck.IOT_POLICY_OVERLY_PERMISSIVE, AuditCheck.IOT_POLICY_POTENTIAL_MIS_CONFIGURATION})
+AUDIT_SOURCE = NOTIFICATION_SOURCE.replace("quarantine", "audit")
+BY = "audit remediator"
 
 
 @dataclass(frozen=True)
@@ -50,54 +54,44 @@ class AuditRemediator:
         self._breaker = breaker
 
     def handle(self, check: AuditCheck, finding: dict[str, Any]) -> FindingResult:
-        actions = self._config.policy.actions_for(check)
-        identifier = finding.get("nonCompliantResource", {}).get("resourceIdentifier", {})
-        certificate_id = identifier.get("deviceCertificateId")
-        taken: list[str] = []
-        skipped: list[str] = []
-        changing = [a for a in actions if a is not AuditAction.NOTIFY]
-        if changing and not certificate_id:
-            skipped.append("the finding names no device certificate; nothing to act on")
-        elif changing and not self._config.dry_run:
-            if AuditAction.QUARANTINE_THINGS in actions:
-                self._quarantine_things(check, finding, certificate_id, taken, skipped)
-            if AuditAction.DEACTIVATE_CERTIFICATE in actions:
-                self._deactivate(finding, certificate_id, taken)
-        result = FindingResult(finding["findingId"], check, actions, tuple(taken), tuple(skipped))
-        if taken:
-            self._records.log_action(
-                thing_name=f"certificate-{certificate_id}",
-                what=taken,
-                why=f"audit check {check.value}: {finding.get('reasonForNonCompliance', 'non-compliant')}",
-                violation_id=finding["findingId"],
-                event_type=check.value,
-                by="audit remediator",
-            )
-        if AuditAction.NOTIFY in actions:
+        decision = self._decide(check, finding)
+        taken = self._act(decision, finding) if decision.changes_anything else []
+        result = FindingResult(finding["findingId"], check, decision.actions, tuple(taken), decision.skipped)
+        if decision.notifies:
             self._notifier.publish(
                 f"{'[DRY RUN] ' if self._config.dry_run else ''}Device Defender audit: {check.value}",
                 self._notification(result, finding),
             )
         return result
 
-    def _quarantine_things(
-        self, check: AuditCheck, finding: dict[str, Any], certificate_id: str, taken: list[str], skipped: list[str]
-    ) -> None:
+    def _decide(self, check: AuditCheck, finding: dict[str, Any]) -> AuditDecision:
+        policy = self._config.policy
+        needed = facts_needed(check, finding, policy, self._config.dry_run)
+        things: list[ThingFacts] = []
+        status: str | None = None
+        if needed.certificate_id is not None and needed.things:
+            arn = self._findings.certificate_arn(needed.certificate_id)
+            things = [self._registry.thing_facts(name) for name in self._findings.things_of(arn)]
+        if needed.certificate_id is not None and needed.certificate_status:
+            status = self._registry.certificates_status(needed.certificate_id)
+        return decide(
+            check,
+            finding,
+            policy,
+            things=things,
+            certificate_status=status,
+            dry_run=self._config.dry_run,
+            quarantine_group_name=self._config.quarantine_group_name,
+        )
+
+    def _act(self, decision: AuditDecision, finding: dict[str, Any]) -> list[str]:
+        """Each change takes a breaker slot first and is logged under its subject (thing or certificate)."""
         group = self._config.quarantine_group_name
-        for thing_name in self._findings.things_of(self._findings.certificate_arn(certificate_id)):
-            thing = self._registry.thing_facts(thing_name)
-            exempt_groups = set(thing.group_names) & set(self._config.policy.exempt_groups)
-            if not thing.exists:
-                continue
-            if thing.is_exempt or exempt_groups:
-                skipped.append(f"thing {thing_name} is exempt; not quarantined")
-                continue
-            if group in thing.group_names:
-                skipped.append(f"thing {thing_name} is already in quarantine group {group}")
-                continue
-            admit_or_hold(
-                self._breaker, self._notifier, limit=self._config.max_actions_per_hour, held=thing_name, what="audit"
-            )
+        why = f"audit check {decision.check.value}: {finding.get('reasonForNonCompliance', 'non-compliant')}"
+        logged = {"finding_id": finding["findingId"], "check_name": decision.check.value, "why": why, "by": BY}
+        taken: list[str] = []
+        for thing in decision.quarantine:
+            self._admit(thing.name)
             record_state(
                 self._records,
                 self._registry,
@@ -105,24 +99,27 @@ class AuditRemediator:
                 quarantine_group_name=group,
                 cause_id=finding["findingId"],
                 source_name=finding.get("taskId", "audit"),
-                detail_name=check.value,
+                detail_name=decision.check.value,
             )
-            self._registry.add_thing_to_group(thing_name, group)
-            taken.append(f"thing {thing_name} added to thing group {group}")
+            self._registry.add_thing_to_group(thing.name, group)
+            change = f"thing {thing.name} added to thing group {group}"
+            self._records.log_action(thing_name=thing.name, what=[change], **logged)
+            taken.append(change)
+        if decision.deactivate and decision.certificate_id is not None:
+            certificate_id = decision.certificate_id
+            self._admit(certificate_id)
+            self._registry.set_certificate_status(certificate_id, INACTIVE)
+            change = f"certificate {certificate_id} set from ACTIVE to {INACTIVE}"
+            self._records.log_action(certificate_id=certificate_id, what=[change], **logged)
+            taken.append(change)
+        return taken
 
-    def _deactivate(self, finding: dict[str, Any], certificate_id: str, taken: list[str]) -> None:
-        status = self._registry.certificates_status(certificate_id)
-        if status != ACTIVE:
-            return
-        admit_or_hold(
-            self._breaker, self._notifier, limit=self._config.max_actions_per_hour, held=certificate_id, what="audit"
-        )
-        self._registry.set_certificate_status(certificate_id, INACTIVE)
-        taken.append(f"certificate {certificate_id} set from {status} to {INACTIVE}")
+    def _admit(self, held: str) -> None:
+        admit_or_hold(self._breaker, self._notifier, limit=self._config.max_actions_per_hour, held=held, what="audit")
 
     def _notification(self, result: FindingResult, finding: dict[str, Any]) -> dict[str, Any]:
         message: dict[str, Any] = {
-            "source": NOTIFICATION_SOURCE.replace("quarantine", "audit"),
+            "source": AUDIT_SOURCE,
             "check": result.check.value,
             "finding": finding,
             "actions": [a.value for a in result.actions],

@@ -12,7 +12,7 @@ from lambdas.model.remediation_policy import (
     RemediationPolicy,
     RemediationRule,
 )
-from lambdas.model.things import EXEMPT_ATTRIBUTE, ThingFacts
+from lambdas.model.things import ThingFacts
 from lambdas.model.violation import ViolationEvent
 
 
@@ -70,34 +70,11 @@ def decide(
     changes = tuple(a for a in rule.actions if a is not RemediationAction.NOTIFY)
     if not changes:
         return Decision(notify, Outcome.NOTIFY_ONLY, f"rule '{rule.name}' only notifies", rule.name)
-    if not thing.exists:
-        return Decision(
-            notify,
-            Outcome.THING_NOT_FOUND,
-            f"thing '{thing.name}' is not in the registry; nothing to act on",
-            rule.name,
-        )
-    exempt_groups = sorted(set(thing.group_names) & set(policy.exempt_groups))
-    if thing.is_exempt or exempt_groups:
-        why = f"attribute {EXEMPT_ATTRIBUTE}=true" if thing.is_exempt else f"member of exempt group {exempt_groups[0]}"
-        return Decision(notify, Outcome.EXEMPT, f"thing '{thing.name}' is exempt ({why}); never acted on", rule.name)
-    in_quarantine = quarantine_group_name in thing.group_names
-    if RemediationAction.QUARANTINE in changes and in_quarantine:
+    refusal = _refusal(thing, changes, policy, quarantine_group_name)
+    if refusal is not None:
+        return Decision(notify, refusal[0], refusal[1], rule.name)
+    if thing.is_quarantined(quarantine_group_name):
         changes = tuple(a for a in changes if a is not RemediationAction.QUARANTINE)
-        if not changes:
-            return Decision(
-                notify,
-                Outcome.ALREADY_QUARANTINED,
-                f"thing '{thing.name}' is already in quarantine group '{quarantine_group_name}'",
-                rule.name,
-            )
-    if RemediationAction.RELEASE in changes and not in_quarantine:
-        return Decision(
-            notify,
-            Outcome.NOT_QUARANTINED,
-            f"thing '{thing.name}' is not in quarantine group '{quarantine_group_name}'; nothing to release",
-            rule.name,
-        )
     return Decision(
         changes + notify,
         Outcome.REMEDIATE,
@@ -105,3 +82,26 @@ def decide(
         f"'{violation.behavior.name}' in security profile '{violation.security_profile_name}'",
         rule.name,
     )
+
+
+def _refusal(
+    thing: ThingFacts, changes: tuple[RemediationAction, ...], policy: RemediationPolicy, quarantine_group_name: str
+) -> tuple[Outcome, str] | None:
+    """Why none of the rule's changes apply to this thing (unknown, exempt, nothing left to change), or None."""
+    if not thing.exists:
+        return Outcome.THING_NOT_FOUND, f"thing '{thing.name}' is not in the registry; nothing to act on"
+    exemption = thing.exemption(policy.exempt_groups)
+    if exemption is not None:
+        return Outcome.EXEMPT, f"thing '{thing.name}' is exempt ({exemption}); never acted on"
+    in_quarantine = thing.is_quarantined(quarantine_group_name)
+    if in_quarantine and all(a is RemediationAction.QUARANTINE for a in changes):
+        return (
+            Outcome.ALREADY_QUARANTINED,
+            f"thing '{thing.name}' is already in quarantine group '{quarantine_group_name}'",
+        )
+    if RemediationAction.RELEASE in changes and not in_quarantine:
+        return (
+            Outcome.NOT_QUARANTINED,
+            f"thing '{thing.name}' is not in quarantine group '{quarantine_group_name}'; nothing to release",
+        )
+    return None

@@ -77,14 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         print(str(error), file=sys.stderr)
         return 2
     if changes:
-        records.log_action(
-            thing_name=arguments.thing,
-            what=changes,
-            why=arguments.reason,
-            violation_id=None,
-            event_type=None,
-            by="operator",
-        )
+        records.log_action(thing_name=arguments.thing, what=changes, why=arguments.reason, by="operator")
     Notifier(os.environ["NOTIFY_TOPIC_ARN"]).publish(
         f"Device Defender release: {arguments.thing}",
         {

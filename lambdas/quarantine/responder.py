@@ -31,7 +31,6 @@ class Result:
     decision: Decision
     actions_taken: tuple[str, ...]
     dry_run: bool
-    breaker_tripped: bool = False
 
 
 class QuarantineResponder:

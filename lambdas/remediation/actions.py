@@ -7,11 +7,18 @@ from datetime import UTC, datetime
 from lambdas.adapters.iot_registry import IotRegistry
 from lambdas.adapters.quarantine_records import QuarantineRecord, QuarantineRecords
 from lambdas.adapters.sns_notifier import Notifier
-from lambdas.model.things import ThingFacts
+from lambdas.model.things import ACTIVE, INACTIVE, ThingFacts
 from lambdas.remediation.breaker import QuarantineBreaker
 
-ACTIVE = "ACTIVE"
-INACTIVE = "INACTIVE"
+__all__ = [
+    "ACTIVE",
+    "INACTIVE",
+    "NOTIFICATION_SOURCE",
+    "QuarantineHeldError",
+    "admit_or_hold",
+    "deactivate_active",
+    "record_state",
+]
 NOTIFICATION_SOURCE = "iot-device-defender-constructs/quarantine"
 
 

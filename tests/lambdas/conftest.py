@@ -76,6 +76,15 @@ class World:
             for i in sorted(entries, key=lambda item: item["at"]["S"])
         ]
 
+    def action_items(self, subject: str) -> list[dict[str, Any]]:
+        """The action log items about one thing or certificate, oldest first, attribute -> string."""
+        items = self.dynamodb.scan(TableName=TABLE)["Items"]
+        entries = [i for i in items if i["id"]["S"].startswith(f"action#{subject}#")]
+        return [
+            {name: value.get("S", value.get("N")) for name, value in item.items() if "L" not in value}
+            for item in sorted(entries, key=lambda item: item["at"]["S"])
+        ]
+
     def add_thing(self, name: str, *, groups: tuple[str, ...] = (FLEET_GROUP,), attributes: dict | None = None) -> None:
         self.iot.create_thing(thingName=name, attributePayload={"attributes": attributes or {}})
         for group in groups:

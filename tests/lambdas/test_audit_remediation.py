@@ -88,6 +88,34 @@ def test_shared_certificate_quarantines_every_thing_that_uses_it(world, audit):
     ]
 
 
+def test_action_log_names_each_subject_honestly_a_thing_or_a_certificate(world, audit, monkeypatch):
+    # Given a policy that quarantines the things sharing a certificate and deactivates it
+    monkeypatch.setenv(
+        "AUDIT_REMEDIATION_POLICY", policy_of({SHARED: ["quarantine-things", "deactivate-certificate"]}).to_json()
+    )
+    world.add_thing("clone-a")
+    certificate = world.add_certificate("clone-a")
+    audit.add(task_id=TASK, check_name=SHARED, finding_id="shared-1", certificate_id=certificate, reason="shared")
+
+    assert invoke(notification(SHARED)) == {"batchItemFailures": []}
+
+    # Then the thing's change is logged under the thing, the certificate's under the certificate
+    [thing_item] = world.action_items("clone-a")
+    assert thing_item["id"].startswith("action#clone-a#") and thing_item["id"].endswith("#shared-1")
+    assert {k: thing_item[k] for k in ("thingName", "findingId", "checkName", "by", "reason")} == {
+        "thingName": "clone-a",
+        "findingId": "shared-1",
+        "checkName": SHARED,
+        "by": "audit remediator",
+        "reason": f"audit check {SHARED}: shared",
+    }
+    [certificate_item] = world.action_items(certificate)
+    assert certificate_item["id"].startswith(f"action#{certificate}#")
+    assert (certificate_item["certificateId"], certificate_item["findingId"]) == (certificate, "shared-1")
+    assert "thingName" not in certificate_item and "violationId" not in certificate_item
+    assert world.action_items(f"certificate-{certificate}") == []
+
+
 def test_same_findings_across_duplicate_notifications_act_once(world, audit):
     certificate = world.iot.create_keys_and_certificate(setAsActive=True)["certificateId"]
     audit.add(task_id=TASK, check_name=REVOKED, finding_id="f1", certificate_id=certificate)

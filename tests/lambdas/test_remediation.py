@@ -317,3 +317,11 @@ def test_breaker_counts_two_quarantines_in_the_same_instant(world):
     breaker = quarantine_breaker.QuarantineBreaker(TABLE, 2, dynamodb=world.dynamodb, clock=lambda: 5.0)
     assert breaker.acquire().admitted and breaker.acquire().admitted
     assert breaker.acquire() == quarantine_breaker.Admission(False, True, 2)
+
+
+@pytest.mark.parametrize("subjects", [{}, {"thing_name": "t", "certificate_id": "c"}], ids=["none", "both"])
+def test_an_action_is_logged_about_exactly_one_subject(world, subjects):
+    from lambdas.adapters.quarantine_records import QuarantineRecords
+
+    with pytest.raises(ValueError, match="exactly one subject"):
+        QuarantineRecords(TABLE, world.dynamodb).log_action(what=["x"], why="y", by="z", **subjects)
