@@ -111,49 +111,15 @@ class DeviceDefender(Construct):
         :param audit_remediation_policy: Default: ``AuditRemediationPolicy.default()``.
         """
         super().__init__(scope, id)
-        problems: list[str] = []
-        if not fleet_groups:
-            problems.append("fleet_groups is empty; give at least one thing group name or FleetGroup")
-        try:
-            detect_mode = DetectMode(detect_mode)
-        except ValueError:
-            problems.append(f"detect_mode '{detect_mode}' is not one of {', '.join(m.value for m in DetectMode)}")
-        else:
-            if detect_mode in (DetectMode.MANAGED, DetectMode.SELF_HOSTED) and not behaviors:
-                problems.append(f"detect_mode {detect_mode.name} needs at least one behavior")
-            if detect_mode is DetectMode.NONE and behaviors:
-                problems.append(
-                    f"behaviors were given ({len(behaviors)}) but detect_mode is NONE, so nothing would evaluate "
-                    "them; choose DetectMode.MANAGED (accounts that had Detect before 2026-08-31), "
-                    "DetectMode.SELF_HOSTED, or drop them"
-                )
-        if (notification_email is None) == (notification_topic is None):
-            problems.append("give exactly one of notification_email and notification_topic")
-        if notification_email is not None and "@" not in notification_email:
-            problems.append(f"notification_email '{notification_email}' is not an email address")
-        raise_if_any(self, problems)
-
-        self.alert_topic = AlertTopic(self, "AlertTopic", display_name="Device Defender alerts")
-        self.notification_topic = notification_topic or AlertTopic(
-            self, "NotificationTopic", display_name="Device Defender actions"
+        detect_mode = _validate(
+            self,
+            fleet_groups=fleet_groups,
+            behaviors=behaviors,
+            detect_mode=detect_mode,
+            notification_email=notification_email,
+            notification_topic=notification_topic,
         )
-        if notification_email is not None:
-            # Notifications SNS cannot deliver (bounced address, endpoint errors) are kept, not lost.
-            self.undelivered_notifications = dead_letter_queue(self, "UndeliveredNotifications")
-            acknowledge(
-                self.undelivered_notifications,
-                {
-                    "Serverless-SQSRedrivePolicy": (
-                        "This queue is the dead-letter queue of the notification email subscription; nothing "
-                        "consumes it, so it needs no redrive policy of its own."
-                    ),
-                    "AwsSolutions-SQS3": "This queue is the dead-letter queue of the notification email subscription.",
-                },
-            )
-            self.notification_topic.topic.add_subscription(
-                subscriptions.EmailSubscription(notification_email, dead_letter_queue=self.undelivered_notifications)
-            )
-
+        self._notifications(notification_email, notification_topic)
         self.fleet_groups: list[IFleetGroup] = [
             FleetGroup(self, f"Fleet{index}", thing_group_name=group) if isinstance(group, str) else group
             for index, group in enumerate(fleet_groups)
@@ -163,16 +129,62 @@ class DeviceDefender(Construct):
             self,
             "Responder",
             quarantine_group=self.quarantine_group,
-            existing_alert_topic=self.alert_topic,
+            alert_topic=self.alert_topic,
             notification_topic=self.notification_topic,
-            dry_run=dry_run,
             remediation_policy=remediation_policy,
-            max_quarantines_per_hour=max_quarantines_per_hour,
+            dry_run=dry_run,
+            max_actions_per_hour=max_quarantines_per_hour,
         )
+        self._audit(audit_checks, existing_account_audit, audit_schedule or AuditSchedule.weekly(DayOfWeek.MON))
+        self.audit_remediator: AuditRemediator | None = None
+        if audit_remediation:
+            self.audit_remediator = AuditRemediator(
+                self,
+                "AuditRemediator",
+                quarantine_group=self.quarantine_group,
+                alert_topic=self.alert_topic,
+                notification_topic=self.notification_topic,
+                state_table=self.responder.table,
+                remediation_policy=audit_remediation_policy,
+                dry_run=dry_run,
+                max_actions_per_hour=max_quarantines_per_hour,
+            )
+        self._detect(detect_mode, behaviors)
+
+    def _notifications(self, notification_email: str | None, notification_topic: AlertTopic | None) -> None:
+        """The alert topic, and where operators hear: the given topic, or a new one emailing them."""
+        self.alert_topic = AlertTopic(self, "AlertTopic", display_name="Device Defender alerts")
+        self.notification_topic = notification_topic or AlertTopic(
+            self, "NotificationTopic", display_name="Device Defender actions"
+        )
+        if notification_email is None:
+            return
+        # Notifications SNS cannot deliver (bounced address, endpoint errors) are kept, not lost.
+        self.undelivered_notifications = dead_letter_queue(self, "UndeliveredNotifications")
+        acknowledge(
+            self.undelivered_notifications,
+            {
+                "Serverless-SQSRedrivePolicy": (
+                    "This queue is the dead-letter queue of the notification email subscription; nothing "
+                    "consumes it, so it needs no redrive policy of its own."
+                ),
+                "AwsSolutions-SQS3": "This queue is the dead-letter queue of the notification email subscription.",
+            },
+        )
+        self.notification_topic.topic.add_subscription(
+            subscriptions.EmailSubscription(notification_email, dead_letter_queue=self.undelivered_notifications)
+        )
+
+    def _audit(
+        self,
+        audit_checks: Sequence[AuditCheck],
+        existing_account_audit: ExistingAccountAudit | None,
+        schedule: AuditSchedule,
+    ) -> None:
+        """The account audit (unless one exists outside this app) and its schedule."""
         self.account_audit: AccountAudit | ExistingAccountAudit = existing_account_audit or AccountAudit(
             self, "AccountAudit", checks=audit_checks, alert_topic=self.alert_topic
         )
-        schedule = audit_schedule or AuditSchedule.weekly(DayOfWeek.MON)
         self.scheduled_audit = ScheduledAudit(
             self,
             "ScheduledAudit",
@@ -181,19 +193,9 @@ class DeviceDefender(Construct):
             day_of_week=schedule.day_of_week,
             day_of_month=schedule.day_of_month,
         )
-        self.audit_remediator: AuditRemediator | None = None
-        if audit_remediation:
-            self.audit_remediator = AuditRemediator(
-                self,
-                "AuditRemediator",
-                audit_topic=self.alert_topic,
-                quarantine_group=self.quarantine_group,
-                notification_topic=self.notification_topic,
-                state_table=self.responder.table,
-                policy=audit_remediation_policy,
-                dry_run=dry_run,
-                max_actions_per_hour=max_quarantines_per_hour,
-            )
+
+    def _detect(self, detect_mode: DetectMode, behaviors: Sequence[Behavior]) -> None:
+        """Self-hosted Detect or a managed security profile over the fleet groups, or neither."""
         self.self_hosted_detect: SelfHostedDetect | None = None
         if detect_mode is DetectMode.SELF_HOSTED:
             self.self_hosted_detect = SelfHostedDetect(
@@ -209,3 +211,37 @@ class DeviceDefender(Construct):
             self.security_profile = SecurityProfile(
                 self, "SecurityProfile", behaviors=behaviors, targets=self.fleet_groups, alert_topic=self.alert_topic
             )
+
+
+def _validate(
+    construct: DeviceDefender,
+    *,
+    fleet_groups: Sequence[str | IFleetGroup],
+    behaviors: Sequence[Behavior],
+    detect_mode: DetectMode,
+    notification_email: str | None,
+    notification_topic: AlertTopic | None,
+) -> DetectMode:
+    """Every problem at once; the detect mode as a ``DetectMode``."""
+    problems: list[str] = []
+    if not fleet_groups:
+        problems.append("fleet_groups is empty; give at least one thing group name or FleetGroup")
+    try:
+        detect_mode = DetectMode(detect_mode)
+    except ValueError:
+        problems.append(f"detect_mode '{detect_mode}' is not one of {', '.join(m.value for m in DetectMode)}")
+    else:
+        if detect_mode in (DetectMode.MANAGED, DetectMode.SELF_HOSTED) and not behaviors:
+            problems.append(f"detect_mode {detect_mode.name} needs at least one behavior")
+        if detect_mode is DetectMode.NONE and behaviors:
+            problems.append(
+                f"behaviors were given ({len(behaviors)}) but detect_mode is NONE, so nothing would evaluate "
+                "them; choose DetectMode.MANAGED (accounts that had Detect before 2026-08-31), "
+                "DetectMode.SELF_HOSTED, or drop them"
+            )
+    if (notification_email is None) == (notification_topic is None):
+        problems.append("give exactly one of notification_email and notification_topic")
+    if notification_email is not None and "@" not in notification_email:
+        problems.append(f"notification_email '{notification_email}' is not an email address")
+    raise_if_any(construct, problems)
+    return detect_mode

@@ -45,6 +45,30 @@ class AccountAudit(Construct):
             certificate, 30 to 3652 days. Default: 365.
         """
         super().__init__(scope, id)
+        self._validate(checks, device_certificate_age_days)
+        self.checks = tuple(dict.fromkeys(checks))
+        self.audit_role = iam.Role(
+            self,
+            "AuditRole",
+            assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
+            description="Read-only access Device Defender audit needs to run its checks",
+        )
+        _grant_audit_reads(self.audit_role, self)
+        notification_targets = self._notification_role(alert_topic)
+        self.resource = iot.CfnAccountAuditConfiguration(
+            self,
+            "Resource",
+            account_id=Aws.ACCOUNT_ID,
+            role_arn=self.audit_role.role_arn,
+            audit_check_configurations=self._check_configurations(device_certificate_age_days),
+            audit_notification_target_configurations=notification_targets,
+        )
+        # The service checks the role when the configuration is written: its policy must exist first.
+        self.resource.node.add_dependency(self.audit_role.node.find_child("DefaultPolicy"))
+        if self.notification_role is not None:
+            self.resource.node.add_dependency(self.notification_role.node.find_child("DefaultPolicy"))
+
+    def _validate(self, checks: Sequence[AuditCheck], device_certificate_age_days: int) -> None:
         problems: list[str] = []
         if (
             isinstance(device_certificate_age_days, bool)
@@ -68,27 +92,27 @@ class AccountAudit(Construct):
                 allowed = ", ".join(c.name for c in AuditCheck)
                 problems.append(f"checks entry {check!r} is not an AuditCheck; use one of {allowed}")
         raise_if_any(self, problems)
-        self.checks = tuple(dict.fromkeys(checks))
 
-        self.audit_role = iam.Role(
-            self,
-            "AuditRole",
-            assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
-            description="Read-only access Device Defender audit needs to run its checks",
-        )
-        _grant_audit_reads(self.audit_role, self)
-
-        notification_targets = None
+    def _notification_role(
+        self, alert_topic: AlertTopic | None
+    ) -> iot.CfnAccountAuditConfiguration.AuditNotificationTargetConfigurationsProperty | None:
+        """A role only Device Defender can assume, that may only publish to the alert topic."""
         self.notification_role: iam.Role | None = None
-        if alert_topic is not None:
-            self.notification_role = alert_topic.add_defender_publisher_role(
-                self, "NotificationRole", description="Lets Device Defender audit publish completion notifications"
+        if alert_topic is None:
+            return None
+        self.notification_role = alert_topic.add_defender_publisher_role(
+            self, "NotificationRole", description="Lets Device Defender audit publish completion notifications"
+        )
+        return iot.CfnAccountAuditConfiguration.AuditNotificationTargetConfigurationsProperty(
+            sns=iot.CfnAccountAuditConfiguration.AuditNotificationTargetProperty(
+                enabled=True, role_arn=self.notification_role.role_arn, target_arn=alert_topic.topic_arn
             )
-            notification_targets = iot.CfnAccountAuditConfiguration.AuditNotificationTargetConfigurationsProperty(
-                sns=iot.CfnAccountAuditConfiguration.AuditNotificationTargetProperty(
-                    enabled=True, role_arn=self.notification_role.role_arn, target_arn=alert_topic.topic_arn
-                )
-            )
+        )
+
+    def _check_configurations(
+        self, device_certificate_age_days: int
+    ) -> iot.CfnAccountAuditConfiguration.AuditCheckConfigurationsProperty:
+        """Each chosen check enabled; the certificate age check with its threshold."""
         enabled = iot.CfnAccountAuditConfiguration.AuditCheckConfigurationProperty(enabled=True)
         configurations = {check.cfn_property: enabled for check in self.checks}
         if AuditCheck.DEVICE_CERTIFICATE_AGE in self.checks:
@@ -100,20 +124,7 @@ class AccountAudit(Construct):
                     ),
                 )
             )
-        self.resource = iot.CfnAccountAuditConfiguration(
-            self,
-            "Resource",
-            account_id=Aws.ACCOUNT_ID,
-            role_arn=self.audit_role.role_arn,
-            audit_check_configurations=iot.CfnAccountAuditConfiguration.AuditCheckConfigurationsProperty(
-                **configurations
-            ),
-            audit_notification_target_configurations=notification_targets,
-        )
-        # The service checks the role when the configuration is written: its policy must exist first.
-        self.resource.node.add_dependency(self.audit_role.node.find_child("DefaultPolicy"))
-        if alert_topic is not None:
-            self.resource.node.add_dependency(self.notification_role.node.find_child("DefaultPolicy"))
+        return iot.CfnAccountAuditConfiguration.AuditCheckConfigurationsProperty(**configurations)
 
     @staticmethod
     def from_account(scope: Construct, id: str, *, checks: Sequence[AuditCheck]) -> ExistingAccountAudit:
@@ -207,6 +218,11 @@ def _grant_audit_reads(role: iam.Role, scope: Construct) -> None:
             resources=[stack.format_arn(service="cognito-identity", resource="identitypool", resource_name="*")],
         )
     )
+    acknowledge(role, _audit_role_wildcard_reasons())
+
+
+def _audit_role_wildcard_reasons() -> dict[str, str]:
+    """Why each wildcard resource of the audit role is acceptable (cdk-nag AwsSolutions-IAM5)."""
     scoped = {
         "iot:<AWS::Region>:<AWS::AccountId>:cert/*": "device certificate",
         "iot:<AWS::Region>:<AWS::AccountId>:cacert/*": "CA certificate",
@@ -232,4 +248,4 @@ def _grant_audit_reads(role: iam.Role, scope: Construct) -> None:
         "logging-options reads support no resource-level permissions (Service Authorization Reference); "
         "they are read-only and are what the audit enumerates."
     )
-    acknowledge(role, reasons)
+    return reasons

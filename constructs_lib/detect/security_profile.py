@@ -92,6 +92,47 @@ class SecurityProfile(Construct):
         :param additional_metrics_to_retain: metrics Detect keeps for the console without a behavior. Default: none.
         """
         super().__init__(scope, id)
+        retained = self._validate(
+            behaviors=behaviors,
+            targets=targets,
+            security_profile_name=security_profile_name,
+            metrics_export_topic=metrics_export_topic,
+            additional_metrics_to_retain=additional_metrics_to_retain,
+        )
+        self.behaviors = tuple(behaviors)
+        alert_targets = self._alert_role(alert_topic)
+        export_config = self._export_role(metrics_export_topic)
+        target_arns = [
+            arn
+            for target in targets
+            for arn in (target.arns(self) if isinstance(target, SecurityProfileTarget) else [target.thing_group_arn])
+        ]
+        self.resource = iot.CfnSecurityProfile(
+            self,
+            "Resource",
+            security_profile_name=security_profile_name,
+            security_profile_description=description,
+            behaviors=[render_behavior(b.definition) for b in behaviors],
+            alert_targets=alert_targets,
+            target_arns=target_arns,
+            metrics_export_config=export_config,
+            additional_metrics_to_retain_v2=[
+                iot.CfnSecurityProfile.MetricToRetainProperty(metric=name) for name, _ in retained
+            ]
+            or None,
+        )
+        self._order_after(behaviors, retained)
+
+    def _validate(
+        self,
+        *,
+        behaviors: Sequence[Behavior],
+        targets: Sequence[IFleetGroup | SecurityProfileTarget],
+        security_profile_name: str | None,
+        metrics_export_topic: str | None,
+        additional_metrics_to_retain: Sequence[MetricRef],
+    ) -> list[tuple[str, Construct | None]]:
+        """Every problem at once; the retained metrics as names, with the custom metric to create first."""
         problems: list[str] = []
         check_name("security_profile_name", security_profile_name, problems)
         if not behaviors:
@@ -112,63 +153,56 @@ class SecurityProfile(Construct):
             )
         retained = [_retained_metric(metric, problems) for metric in additional_metrics_to_retain]
         raise_if_any(self, problems)
+        return retained
 
-        self.behaviors = tuple(behaviors)
+    def _alert_role(
+        self, alert_topic: AlertTopic | None
+    ) -> dict[str, iot.CfnSecurityProfile.AlertTargetProperty] | None:
+        """A role only Device Defender can assume, that may only publish to the alert topic."""
         self.alert_role: iam.Role | None = None
-        alert_targets = None
-        if alert_topic is not None:
-            self.alert_role = alert_topic.add_defender_publisher_role(
-                self, "AlertRole", description="Lets Device Defender publish this security profile's alerts"
-            )
-            alert_targets = {
-                "SNS": iot.CfnSecurityProfile.AlertTargetProperty(
-                    alert_target_arn=alert_topic.topic_arn, role_arn=self.alert_role.role_arn
-                )
-            }
-        self.export_role: iam.Role | None = None
-        export_config = None
-        if metrics_export_topic is not None:
-            self.export_role = iam.Role(
-                self,
-                "MetricsExportRole",
-                assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
-                description="Lets Device Defender publish this security profile's exported metrics",
-            )
-            self.export_role.add_to_policy(
-                iam.PolicyStatement(
-                    actions=["iot:Publish"],
-                    resources=[
-                        Stack.of(self).format_arn(
-                            service="iot",
-                            resource="topic",
-                            resource_name=metrics_export_topic,
-                            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-                        )
-                    ],
-                )
-            )
-            export_config = iot.CfnSecurityProfile.MetricsExportConfigProperty(
-                mqtt_topic=metrics_export_topic, role_arn=self.export_role.role_arn
-            )
-        target_arns = [
-            arn
-            for target in targets
-            for arn in (target.arns(self) if isinstance(target, SecurityProfileTarget) else [target.thing_group_arn])
-        ]
-        self.resource = iot.CfnSecurityProfile(
-            self,
-            "Resource",
-            security_profile_name=security_profile_name,
-            security_profile_description=description,
-            behaviors=[render_behavior(b.definition) for b in behaviors],
-            alert_targets=alert_targets,
-            target_arns=target_arns,
-            metrics_export_config=export_config,
-            additional_metrics_to_retain_v2=[
-                iot.CfnSecurityProfile.MetricToRetainProperty(metric=name) for name, _ in retained
-            ]
-            or None,
+        if alert_topic is None:
+            return None
+        self.alert_role = alert_topic.add_defender_publisher_role(
+            self, "AlertRole", description="Lets Device Defender publish this security profile's alerts"
         )
+        return {
+            "SNS": iot.CfnSecurityProfile.AlertTargetProperty(
+                alert_target_arn=alert_topic.topic_arn, role_arn=self.alert_role.role_arn
+            )
+        }
+
+    def _export_role(
+        self, metrics_export_topic: str | None
+    ) -> iot.CfnSecurityProfile.MetricsExportConfigProperty | None:
+        """A role that may only publish to the metrics export topic."""
+        self.export_role: iam.Role | None = None
+        if metrics_export_topic is None:
+            return None
+        self.export_role = iam.Role(
+            self,
+            "MetricsExportRole",
+            assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
+            description="Lets Device Defender publish this security profile's exported metrics",
+        )
+        self.export_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["iot:Publish"],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="iot",
+                        resource="topic",
+                        resource_name=metrics_export_topic,
+                        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        return iot.CfnSecurityProfile.MetricsExportConfigProperty(
+            mqtt_topic=metrics_export_topic, role_arn=self.export_role.role_arn
+        )
+
+    def _order_after(self, behaviors: Sequence[Behavior], retained: list[tuple[str, Construct | None]]) -> None:
+        """The custom metrics and dimensions the profile names, and its roles' policies, exist first."""
         # Behaviors name custom metrics and dimensions by name, so CloudFormation cannot infer the order.
         dependencies: list[Construct] = []
         for dependency in [d for b in behaviors for d in b.dependencies] + [d for _, d in retained if d is not None]:

@@ -5,9 +5,14 @@ scope, so construct ids (and so logical ids) are those of the caller."""
 
 from __future__ import annotations
 
+import sys
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol, TypeVar
 
+import jsii
 from aws_cdk import Duration, Names, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
@@ -21,6 +26,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from constructs_lib._metrics import service_metric  # re-exported: the one metric helper of the pack
 from constructs_lib._queues import dead_letter_queue
 from constructs_lib.alerts.alert_topic import AlertTopic
 from constructs_lib.lambda_packaging import ARCHITECTURE, RUNTIME, function_code, handler_path, powertools_layer
@@ -28,6 +34,11 @@ from constructs_lib.nag import acknowledge
 
 FUNCTION_TIMEOUT = Duration.seconds(60)
 MAX_RECEIVE_COUNT = 5
+MAX_ACTIONS_PER_HOUR_LIMIT = 10_000
+# Lambda allows 4 KB of environment in all; the policy gets most of it.
+MAX_POLICY_JSON_CHARACTERS = 3000
+T = TypeVar("T")
+_INSIDE = (str(Path(__file__).parents[1]), str(Path(jsii.__file__).parent))
 
 
 @dataclass(frozen=True)
@@ -38,7 +49,17 @@ class QueuedFunction:
     function: lambda_.Function
 
 
-def check_sizing(*, batch_size: int, reserved_concurrency: int, dry_run: bool, problems: list[str]) -> None:
+def check_sizing(
+    *,
+    batch_size: int,
+    reserved_concurrency: int,
+    dry_run: bool,
+    problems: list[str],
+    max_actions_per_hour: int | None = None,
+    limit_argument: str = "max_actions_per_hour",
+) -> None:
+    """The sizing arguments both response constructs take; ``limit_argument`` is the name the
+    caller gave the per-hour limit (a deprecated keyword is named as given)."""
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 10:
         problems.append(f"batch_size {batch_size!r} must be an integer from 1 to 10")
     if (
@@ -49,6 +70,60 @@ def check_sizing(*, batch_size: int, reserved_concurrency: int, dry_run: bool, p
         problems.append(f"reserved_concurrency {reserved_concurrency!r} must be an integer from 1 to 20")
     if not isinstance(dry_run, bool):
         problems.append(f"dry_run {dry_run!r} must be True or False")
+    if max_actions_per_hour is not None and (
+        isinstance(max_actions_per_hour, bool)
+        or not isinstance(max_actions_per_hour, int)
+        or not 1 <= max_actions_per_hour <= MAX_ACTIONS_PER_HOUR_LIMIT
+    ):
+        problems.append(
+            f"{limit_argument} {max_actions_per_hour!r} must be an integer from 1 to {MAX_ACTIONS_PER_HOUR_LIMIT}"
+        )
+
+
+class FunctionPolicy(Protocol):
+    """What both remediation policies offer: their own problems, and their JSON for the environment."""
+
+    def problems(self) -> list[str]: ...
+
+    def to_json(self) -> str: ...
+
+
+def check_policy(policy: FunctionPolicy, problems: list[str], *, argument: str = "remediation_policy") -> None:
+    """The policy's own problems, and whether its JSON fits in the function's environment."""
+    policy_problems = policy.problems()
+    problems.extend(f"{argument} {problem}" for problem in policy_problems)
+    if not policy_problems and len(policy.to_json()) > MAX_POLICY_JSON_CHARACTERS:
+        problems.append(
+            f"{argument} is {len(policy.to_json())} characters as JSON; at most {MAX_POLICY_JSON_CHARACTERS} fit "
+            "in the function's environment"
+        )
+
+
+def renamed_keyword(
+    owner: str, new: tuple[str, T | None], old: tuple[str, T | None], problems: list[str]
+) -> tuple[T | None, str]:
+    """The value of a keyword renamed in this release, and the name the caller used (messages
+    name it). The old name still works, with a ``DeprecationWarning``; both at once is a problem."""
+    (new_name, new_value), (old_name, old_value) = new, old
+    if old_value is None:
+        return new_value, new_name
+    if new_value is not None:
+        problems.append(f"{new_name} and {old_name} were both given; {old_name} is the deprecated name of {new_name}")
+        return new_value, new_name
+    warnings.warn(
+        f"{owner}: the keyword {old_name} is deprecated and will be removed in the next release; use {new_name}",
+        DeprecationWarning,
+        stacklevel=_callers_level(),
+    )
+    return old_value, old_name
+
+
+def _callers_level() -> int:
+    """The ``stacklevel`` of the first frame outside this pack and jsii: the line that called the construct."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_INSIDE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def state_table(scope: Construct, id: str = "StateTable") -> dynamodb.Table:
@@ -169,6 +244,57 @@ def build_function(
     return role, function
 
 
+def response_environment(
+    *,
+    quarantine_group_name: str,
+    table: dynamodb.ITable,
+    notification_topic: AlertTopic,
+    dry_run: bool,
+    own: Mapping[str, str],
+    service: str,
+    namespace: str,
+) -> dict[str, str]:
+    """The environment both response functions read (README, "Safety switches"), with ``own`` the
+    variables only one of them reads (its per-hour limit and its policy)."""
+    return {
+        "QUARANTINE_GROUP_NAME": quarantine_group_name,
+        "STATE_TABLE_NAME": table.table_name,
+        "NOTIFY_TOPIC_ARN": notification_topic.topic_arn,
+        "DRY_RUN": "true" if dry_run else "false",
+        **own,
+        "POWERTOOLS_SERVICE_NAME": service,
+        "POWERTOOLS_METRICS_NAMESPACE": namespace,
+    }
+
+
+@dataclass(frozen=True)
+class ResponseAlarms:
+    dead_letter_queue: cloudwatch.Alarm
+    errors: cloudwatch.Alarm
+    breaker: cloudwatch.Alarm
+
+
+def add_response_alarms(
+    scope: Construct,
+    *,
+    dead_letter_queue: sqs.IQueue,
+    function: lambda_.IFunction,
+    breaker_trips: cloudwatch.IMetric,
+    notify: AlertTopic,
+    descriptions: tuple[str, str, str],
+) -> ResponseAlarms:
+    """The three alarms of a response construct (dead-letter queue, errors, breaker), each notifying ``notify``."""
+    waiting, failed, tripped = descriptions
+    dlq_depth = dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1))
+    return ResponseAlarms(
+        dead_letter_queue=alarm_on_any(scope, "DeadLetterQueueAlarm", waiting, dlq_depth, notify=notify),
+        errors=alarm_on_any(
+            scope, "ErrorsAlarm", failed, function.metric_errors(period=Duration.minutes(5)), notify=notify
+        ),
+        breaker=alarm_on_any(scope, "BreakerTrippedAlarm", tripped, breaker_trips, notify=notify),
+    )
+
+
 def alarm_on_any(
     scope: Construct, id: str, description: str, metric: cloudwatch.IMetric, *, notify: AlertTopic | None = None
 ) -> cloudwatch.Alarm:
@@ -189,24 +315,22 @@ def alarm_on_any(
     return alarm
 
 
-def service_metric(namespace: str, service: str, name: str, period: Duration | None) -> cloudwatch.Metric:
-    """A metric the function publishes with Powertools Metrics (dimension ``service``). Default period: 5 minutes."""
-    return cloudwatch.Metric(
-        namespace=namespace,
-        metric_name=name,
-        dimensions_map={"service": service},
-        statistic="Sum",
-        period=period or Duration.minutes(5),
-    )
-
-
 __all__ = [
     "FUNCTION_TIMEOUT",
+    "MAX_ACTIONS_PER_HOUR_LIMIT",
+    "MAX_POLICY_JSON_CHARACTERS",
     "MAX_RECEIVE_COUNT",
+    "FunctionPolicy",
     "QueuedFunction",
+    "ResponseAlarms",
+    "add_response_alarms",
     "alarm_on_any",
+    "build_function",
     "build_queued_function",
+    "check_policy",
     "check_sizing",
+    "renamed_keyword",
+    "response_environment",
     "service_metric",
     "state_table",
 ]
