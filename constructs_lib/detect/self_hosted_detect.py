@@ -19,12 +19,12 @@ managed Detect.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from aws_cdk import Duration, Stack, Token
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as event_targets
@@ -36,7 +36,9 @@ from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_logs_destinations as log_destinations
 from constructs import Construct
+from typing_extensions import Unpack
 
+from constructs_lib._metrics import MetricOptions, service_metric
 from constructs_lib._queues import dead_letter_queue
 from constructs_lib._validation import NAME_PATTERN, raise_if_any
 from constructs_lib.alerts.alert_topic import AlertTopic
@@ -49,8 +51,14 @@ from constructs_lib.lambda_packaging import (
 from constructs_lib.nag import acknowledge
 from constructs_lib.response.queued_function import alarm_on_any, build_function
 from constructs_lib.response.queued_function import state_table as new_state_table
-from lambdas.model.detect_profiles import compress_behaviors, self_hosted_problem
-from lambdas.model.metric_catalog import CustomMetricType, MetricSource, ValueKind
+from lambdas.model.detect_profiles import (
+    ProfileDocument,
+    TargetsDocument,
+    self_hosted_problem,
+    write_profiles,
+)
+from lambdas.model.metric_catalog import MetricSource
+from lambdas.model.remediation_policy import PolicyError
 from lambdas.model.self_hosted_metrics import (
     AUTHORIZATION_FAILURES_METRIC,
     CLOUD_METRICS,
@@ -64,13 +72,15 @@ from lambdas.model.self_hosted_metrics import (
 
 AGENT_REPORT_TOPIC = "$aws/things/+/defender/metrics/json"
 IOT_LOG_GROUP = "AWSIotLogsV2"
-_CUSTOM_TYPES = {
-    ValueKind.NUMBER: CustomMetricType.NUMBER,
-    ValueKind.NUMBERS: CustomMetricType.NUMBER_LIST,
-    ValueKind.STRINGS: CustomMetricType.STRING_LIST,
-    ValueKind.CIDRS: CustomMetricType.IP_ADDRESS_LIST,
+METRICS_NAMESPACE = "DeviceDefender/SelfHostedDetect"
+SERVICE = "detect-evaluator"
+_IOT_LOG_PATTERNS = {
+    AUTHORIZATION_FAILURES_METRIC: logs.FilterPattern.string_value("$.reason", "=", "AUTHORIZATION_FAILURE"),
+    MESSAGES_RECEIVED_METRIC: logs.FilterPattern.all(
+        logs.FilterPattern.string_value("$.eventType", "=", "Publish-Out"),
+        logs.FilterPattern.string_value("$.status", "=", "Success"),
+    ),
 }
-MAX_PROFILES_JSON_CHARACTERS = 3000
 
 
 @dataclass(frozen=True)
@@ -135,48 +145,72 @@ class SelfHostedDetect(Construct):
             (one per thing per batch) and later alarms. Default: 30 seconds; at most 5 minutes.
         """
         super().__init__(scope, id)
-        problems: list[str] = []
-        if profiles and (behaviors or targets):
-            problems.append("give behaviors (and targets) for one profile, or profiles, not both")
         chosen = list(profiles) or [DetectProfile(profile_name, behaviors, targets)]
-        profile_names = [profile.name for profile in chosen]
-        for name in sorted({n for n in profile_names if profile_names.count(n) > 1}):
-            problems.append(f"profile name '{name}' is used more than once; names must be unique")
-        for profile in chosen:
-            where = f"profile '{profile.name}': " if profiles else ""
-            problems.extend(where + problem for problem in _profile_problems(profile, "name" if profiles else None))
         skew = clock_skew or Duration.minutes(1)
-        if not skew.is_unresolved() and not 1 <= skew.to_seconds() <= 900:
-            problems.append(f"clock_skew {skew.to_seconds()} seconds must be 1 to 900 seconds")
         batching = max_batching_window or Duration.seconds(30)
-        if not batching.is_unresolved() and not 0 <= batching.to_seconds() <= 300:
-            problems.append(f"max_batching_window {batching.to_seconds()} seconds must be 0 to 300 seconds")
-        if not isinstance(iot_log_group_name, str) or not re.fullmatch(r"[.\-_/#A-Za-z0-9]{1,512}", iot_log_group_name):
-            problems.append(f"iot_log_group_name {iot_log_group_name!r} is not a log group name")
-        if not telemetry_topic_filters:
-            problems.append("telemetry_topic_filters is empty; give at least one MQTT topic filter")
-        for topic_filter in telemetry_topic_filters:
-            if not topic_filter or "'" in topic_filter:
-                problems.append(f"telemetry_topic_filters entry {topic_filter!r} is not a usable MQTT topic filter")
-        document = json.dumps({"profiles": [_render(profile) for profile in chosen]}, separators=(",", ":"))
-        if len(document) > MAX_PROFILES_JSON_CHARACTERS:
-            # Behaviors are plain data with no tokens: compressed, about five times as many fit.
-            document = json.dumps(
-                {"profiles": [_render(profile, compress=True) for profile in chosen]}, separators=(",", ":")
-            )
-        if len(document) > MAX_PROFILES_JSON_CHARACTERS:
-            problems.append(
-                f"the profiles are {len(document)} characters as compressed JSON; at most "
-                f"{MAX_PROFILES_JSON_CHARACTERS} fit in the evaluator's environment: split them over two "
-                "SelfHostedDetect constructs"
-            )
-        behaviors = [behavior for profile in chosen for behavior in profile.behaviors]
-        targets = [target for profile in chosen for target in profile.targets]
-        silence_seconds = int((silence or Duration.hours(1)).to_seconds())
+        problems = _profiles_problems(chosen, several=bool(profiles), mixed=bool(profiles and (behaviors or targets)))
+        problems += _settings_problems(skew, batching, iot_log_group_name, telemetry_topic_filters)
+        document = _write_profiles(chosen, problems)
         raise_if_any(self, problems)
         self.profiles: tuple[DetectProfile, ...] = tuple(chosen)
-        self.behaviors: tuple[Behavior, ...] = tuple(behaviors)
+        self.behaviors: tuple[Behavior, ...] = tuple(behavior for profile in chosen for behavior in profile.behaviors)
 
+        self._add_stream_and_dead_letter_queue()
+        self._add_topic_rules(telemetry_topic_filters, agent_report_topic, agent_report_thing_level)
+        self._add_iot_logs_subscription(iot_log_group_name)
+        self.table: dynamodb.ITable = state_table or new_state_table(self)
+        role = self._add_evaluator(
+            alert_topic,
+            document,
+            silence=silence or Duration.hours(1),
+            skew=skew,
+            batching=batching,
+            powertools_layer_version=powertools_layer_version,
+        )
+        self._grant(role, alert_topic)
+        self._add_alarms()
+
+    # Metrics the evaluator publishes (namespace DeviceDefender/SelfHostedDetect, dimension service).
+    # Default: the Sum over 5 minutes; every cloudwatch.MetricOptions field may be given as a keyword.
+
+    def metric_transitions(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Alarm state changes: violations, clears and invalidations published to the alert topic."""
+        return self._evaluator_metric("Transitions", options)
+
+    def metric_rejected_records(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Stream records that were not datapoints (malformed or of no known kind); they are dropped."""
+        return self._evaluator_metric("RejectedRecords", options)
+
+    def metric_state_writes(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Writes to the state table (one per thing per batch, and per swept thing)."""
+        return self._evaluator_metric("StateWrites", options)
+
+    def metric_redelivered_datapoints(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Datapoints the stream delivered again (after a retry) and the evaluator counted once."""
+        return self._evaluator_metric("RedeliveredDatapoints", options)
+
+    def metric_windows_without_fleet_threshold(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Windows of statistical behaviors not judged because no fleet percentile was known yet."""
+        return self._evaluator_metric("WindowsWithoutFleetThreshold", options)
+
+    def metric_unwatched_things(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Clients that reported but that no profile targets; their datapoints are dropped."""
+        return self._evaluator_metric("UnwatchedThings", options)
+
+    def metric_late_datapoints(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Datapoints for a window already judged (older than the clock skew allows); they are dropped."""
+        return self._evaluator_metric("LateDatapoints", options)
+
+    def metric_future_datapoints(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Datapoints stamped further in the future than the clock skew allows; they are dropped."""
+        return self._evaluator_metric("FutureDatapoints", options)
+
+    def _evaluator_metric(self, name: str, options: MetricOptions) -> cloudwatch.Metric:
+        return service_metric(METRICS_NAMESPACE, SERVICE, name, options)
+
+    # Steps of the constructor, in the order they build (construct ids are public contract)
+
+    def _add_stream_and_dead_letter_queue(self) -> None:
         self.stream = kinesis.Stream(
             self,
             "Datapoints",
@@ -194,18 +228,50 @@ class SelfHostedDetect(Construct):
                 )
             },
         )
-        self._add_topic_rules(behaviors, telemetry_topic_filters, agent_report_topic, agent_report_thing_level)
-        self.iot_logs_subscription: logs.SubscriptionFilter | None = None
-        patterns = {
-            AUTHORIZATION_FAILURES_METRIC: logs.FilterPattern.string_value("$.reason", "=", "AUTHORIZATION_FAILURE"),
-            MESSAGES_RECEIVED_METRIC: logs.FilterPattern.all(
-                logs.FilterPattern.string_value("$.eventType", "=", "Publish-Out"),
-                logs.FilterPattern.string_value("$.status", "=", "Success"),
+
+    def _add_topic_rules(
+        self, telemetry_topic_filters: Sequence[str], agent_report_topic: str, thing_level: int
+    ) -> None:
+        rule_role = iam.Role(
+            self, "TopicRuleRole", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"), description="Datapoint rules"
+        )
+        rule_role.add_to_policy(iam.PolicyStatement(actions=["kinesis:PutRecord"], resources=[self.stream.stream_arn]))
+        self.dead_letter_queue.grant_send_messages(rule_role)
+        for rule_id, sql, partition_key in _topic_rules(
+            self.behaviors, telemetry_topic_filters, agent_report_topic, thing_level
+        ):
+            self._add_topic_rule(rule_role, rule_id, sql, partition_key)
+
+    def _add_topic_rule(self, rule_role: iam.Role, rule_id: str, sql: str, partition_key: str) -> None:
+        """A rule that puts what ``sql`` selects on the stream, and its failures on the dead-letter queue."""
+        iot.CfnTopicRule(
+            self,
+            rule_id,
+            topic_rule_payload=iot.CfnTopicRule.TopicRulePayloadProperty(
+                sql=sql,
+                aws_iot_sql_version="2016-03-23",
+                actions=[
+                    iot.CfnTopicRule.ActionProperty(
+                        kinesis=iot.CfnTopicRule.KinesisActionProperty(
+                            role_arn=rule_role.role_arn,
+                            stream_name=self.stream.stream_name,
+                            partition_key=partition_key,
+                        )
+                    )
+                ],
+                error_action=iot.CfnTopicRule.ActionProperty(
+                    sqs=iot.CfnTopicRule.SqsActionProperty(
+                        queue_url=self.dead_letter_queue.queue_url, role_arn=rule_role.role_arn
+                    )
+                ),
             ),
-        }
-        needed = [
-            pattern for metric, pattern in patterns.items() if any(b.definition.metric == metric for b in behaviors)
-        ]
+        ).node.add_dependency(rule_role.node.find_child("DefaultPolicy"))
+
+    def _add_iot_logs_subscription(self, iot_log_group_name: str) -> None:
+        """AWS IoT log entries on the stream, only when a behavior needs a metric that only those logs give."""
+        self.iot_logs_subscription: logs.SubscriptionFilter | None = None
+        metrics = {b.definition.metric for b in self.behaviors}
+        needed = [pattern for metric, pattern in _IOT_LOG_PATTERNS.items() if metric in metrics]
         if needed:
             self.iot_logs_subscription = logs.SubscriptionFilter(
                 self,
@@ -215,7 +281,17 @@ class SelfHostedDetect(Construct):
                 filter_pattern=needed[0] if len(needed) == 1 else logs.FilterPattern.any(*needed),
             )
 
-        self.table: dynamodb.ITable = state_table or new_state_table(self)
+    def _add_evaluator(
+        self,
+        alert_topic: AlertTopic,
+        document: str,
+        *,
+        silence: Duration,
+        skew: Duration,
+        batching: Duration,
+        powertools_layer_version: int,
+    ) -> iam.Role:
+        """The evaluator, fed by the stream and swept every five minutes; returns its role."""
         role, self.function = build_function(
             self,
             id="Evaluator",
@@ -225,10 +301,10 @@ class SelfHostedDetect(Construct):
                 "STATE_TABLE_NAME": self.table.table_name,
                 "ALERT_TOPIC_ARN": alert_topic.topic_arn,
                 "DETECT_PROFILES": document,
-                "SILENCE_SECONDS": str(silence_seconds),
+                "SILENCE_SECONDS": str(int(silence.to_seconds())),
                 "MAX_CLOCK_SKEW_SECONDS": str(int(skew.to_seconds())),
-                "POWERTOOLS_SERVICE_NAME": "detect-evaluator",
-                "POWERTOOLS_METRICS_NAMESPACE": "DeviceDefender/SelfHostedDetect",
+                "POWERTOOLS_SERVICE_NAME": SERVICE,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
             dead_letter=self.dead_letter_queue,  # the scheduled sweep is invoked asynchronously
             powertools_layer_version=powertools_layer_version,
@@ -262,8 +338,12 @@ class SelfHostedDetect(Construct):
                 )
             ],
         )
+        return role
+
+    def _grant(self, role: iam.Role, alert_topic: AlertTopic) -> None:
+        """The state table, the group membership of reporting things (when a profile has targets), the topic."""
         self.table.grant(role, "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan")
-        if targets:
+        if any(profile.targets for profile in self.profiles):
             stack = Stack.of(self)
             role.add_to_policy(
                 iam.PolicyStatement(
@@ -295,6 +375,8 @@ class SelfHostedDetect(Construct):
                 ),
             },
         )
+
+    def _add_alarms(self) -> None:
         self.dead_letter_queue_alarm = alarm_on_any(
             self,
             "DeadLetterQueueAlarm",
@@ -305,75 +387,70 @@ class SelfHostedDetect(Construct):
             self, "ErrorsAlarm", "The evaluator failed invocations", self.function.metric_errors()
         )
 
-    def _add_topic_rules(
-        self,
-        behaviors: Sequence[Behavior],
-        telemetry_topic_filters: Sequence[str],
-        agent_report_topic: str,
-        thing_level: int,
-    ) -> None:
-        rule_role = iam.Role(
-            self, "TopicRuleRole", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"), description="Datapoint rules"
-        )
-        rule_role.add_to_policy(iam.PolicyStatement(actions=["kinesis:PutRecord"], resources=[self.stream.stream_arn]))
-        self.dead_letter_queue.grant_send_messages(rule_role)
-        error_action = iot.CfnTopicRule.ActionProperty(
-            sqs=iot.CfnTopicRule.SqsActionProperty(
-                queue_url=self.dead_letter_queue.queue_url, role_arn=rule_role.role_arn
-            )
-        )
 
-        def rule(rule_id: str, sql: str, partition_key: str) -> None:
-            iot.CfnTopicRule(
-                self,
-                rule_id,
-                topic_rule_payload=iot.CfnTopicRule.TopicRulePayloadProperty(
-                    sql=sql,
-                    aws_iot_sql_version="2016-03-23",
-                    actions=[
-                        iot.CfnTopicRule.ActionProperty(
-                            kinesis=iot.CfnTopicRule.KinesisActionProperty(
-                                role_arn=rule_role.role_arn,
-                                stream_name=self.stream.stream_name,
-                                partition_key=partition_key,
-                            )
-                        )
-                    ],
-                    error_action=error_action,
-                ),
-            ).node.add_dependency(rule_role.node.find_child("DefaultPolicy"))
+def _topic_rules(
+    behaviors: Sequence[Behavior], telemetry_topic_filters: Sequence[str], agent_report_topic: str, thing_level: int
+) -> list[tuple[str, str, str]]:
+    """The topic rules the behaviors need, as (construct id, IoT SQL, Kinesis partition key)."""
+    rules: list[tuple[str, str, str]] = []
+    metrics = {b.definition.metric for b in behaviors}
+    if metrics & {TELEMETRY_METRIC, MESSAGE_SIZE_METRIC}:
+        # IoT SQL has no payload size: the base64 length and its padding give it exactly (see the evaluator).
+        size = (
+            "length(encode(*, 'base64')) AS base64Length, endswith(encode(*, 'base64'), '=') AS padded1, "
+            "endswith(encode(*, 'base64'), '==') AS padded2, "
+            if MESSAGE_SIZE_METRIC in metrics
+            else ""
+        )
+        for index, topic_filter in enumerate(telemetry_topic_filters):
+            sql = (
+                f"SELECT clientid() AS thingName, 'message' AS kind, {size}timestamp() AS timestamp "
+                f"FROM '{topic_filter}'"
+            )
+            rules.append((f"MessagesSent{index}", sql, "${clientid()}"))
+    if metrics & set(DEVICE_METRICS) or any(b.spec.source is MetricSource.CUSTOM for b in behaviors):
+        # Agent reports go to the stream whole; the evaluator turns each into datapoints.
+        sql = f"SELECT *, topic({thing_level}) AS thingName, timestamp() AS receivedAt FROM '{agent_report_topic}'"
+        rules.append(("AgentReports", sql, f"${{topic({thing_level})}}"))
+    for metric, (topic, value) in LIFECYCLE_METRICS.items():
+        if metric in metrics:
+            sql = (
+                f"SELECT clientId AS thingName, '{metric}' AS metric, {value} AS value, "
+                f"timestamp AS timestamp FROM '{topic}'"
+            )
+            rules.append((metric.removeprefix("aws:").title().replace("-", ""), sql, "${clientId}"))
+    return rules
 
-        metrics = {b.definition.metric for b in behaviors}
-        if metrics & {TELEMETRY_METRIC, MESSAGE_SIZE_METRIC}:
-            # IoT SQL has no payload size: the base64 length and its padding give it exactly (see the evaluator).
-            size = (
-                "length(encode(*, 'base64')) AS base64Length, endswith(encode(*, 'base64'), '=') AS padded1, "
-                "endswith(encode(*, 'base64'), '==') AS padded2, "
-                if MESSAGE_SIZE_METRIC in metrics
-                else ""
-            )
-            for index, topic_filter in enumerate(telemetry_topic_filters):
-                rule(
-                    f"MessagesSent{index}",
-                    f"SELECT clientid() AS thingName, 'message' AS kind, {size}timestamp() AS timestamp "
-                    f"FROM '{topic_filter}'",
-                    "${clientid()}",
-                )
-        if metrics & set(DEVICE_METRICS) or any(b.spec.source is MetricSource.CUSTOM for b in behaviors):
-            # Agent reports go to the stream whole; the evaluator turns each into datapoints.
-            rule(
-                "AgentReports",
-                f"SELECT *, topic({thing_level}) AS thingName, timestamp() AS receivedAt FROM '{agent_report_topic}'",
-                f"${{topic({thing_level})}}",
-            )
-        for metric, (topic, value) in LIFECYCLE_METRICS.items():
-            if metric in metrics:
-                rule(
-                    metric.removeprefix("aws:").title().replace("-", ""),
-                    f"SELECT clientId AS thingName, '{metric}' AS metric, {value} AS value, "
-                    f"timestamp AS timestamp FROM '{topic}'",
-                    "${clientId}",
-                )
+
+def _profiles_problems(chosen: Sequence[DetectProfile], *, several: bool, mixed: bool) -> list[str]:
+    problems: list[str] = []
+    if mixed:
+        problems.append("give behaviors (and targets) for one profile, or profiles, not both")
+    profile_names = [profile.name for profile in chosen]
+    for name in sorted({n for n in profile_names if profile_names.count(n) > 1}):
+        problems.append(f"profile name '{name}' is used more than once; names must be unique")
+    for profile in chosen:
+        where = f"profile '{profile.name}': " if several else ""
+        problems.extend(where + problem for problem in _profile_problems(profile, "name" if several else None))
+    return problems
+
+
+def _settings_problems(
+    skew: Duration, batching: Duration, iot_log_group_name: str, telemetry_topic_filters: Sequence[str]
+) -> list[str]:
+    problems: list[str] = []
+    if not skew.is_unresolved() and not 1 <= skew.to_seconds() <= 900:
+        problems.append(f"clock_skew {skew.to_seconds()} seconds must be 1 to 900 seconds")
+    if not batching.is_unresolved() and not 0 <= batching.to_seconds() <= 300:
+        problems.append(f"max_batching_window {batching.to_seconds()} seconds must be 0 to 300 seconds")
+    if not isinstance(iot_log_group_name, str) or not re.fullmatch(r"[.\-_/#A-Za-z0-9]{1,512}", iot_log_group_name):
+        problems.append(f"iot_log_group_name {iot_log_group_name!r} is not a log group name")
+    if not telemetry_topic_filters:
+        problems.append("telemetry_topic_filters is empty; give at least one MQTT topic filter")
+    for topic_filter in telemetry_topic_filters:
+        if not topic_filter or "'" in topic_filter:
+            problems.append(f"telemetry_topic_filters entry {topic_filter!r} is not a usable MQTT topic filter")
+    return problems
 
 
 def _profile_problems(profile: DetectProfile, name_argument: str | None) -> list[str]:
@@ -399,26 +476,20 @@ def _profile_problems(profile: DetectProfile, name_argument: str | None) -> list
     return problems
 
 
-def _render(profile: DetectProfile, *, compress: bool = False) -> dict[str, object]:
-    """The profile as the evaluator reads it (``lambdas/model/detect_profiles.py``)."""
-    behaviors = [b.definition.to_api() for b in profile.behaviors]
-    rendered: dict[str, object] = {"name": profile.name}
-    if compress and not Token.is_unresolved(json.dumps(behaviors)):  # a token cannot be resolved inside gzip
-        rendered["behaviorsGzip"] = compress_behaviors(behaviors)
-    else:
-        rendered["behaviors"] = behaviors
-    custom = {
-        b.definition.metric: _CUSTOM_TYPES[b.spec.value_kind].value
-        for b in profile.behaviors
-        if b.spec.source is MetricSource.CUSTOM
-    }
-    if custom:
-        rendered["customMetrics"] = custom
-    if profile.targets:
-        paths = {path for t in profile.targets if isinstance(t, SecurityProfileTarget) for path in t.paths}
-        rendered["targets"] = {
-            "thingGroups": [t.thing_group_name for t in profile.targets if not isinstance(t, SecurityProfileTarget)],
-            "registeredThings": "registered-things" in paths,
-            "unregisteredThings": "unregistered-things" in paths,
-        }
-    return rendered
+def _write_profiles(chosen: Sequence[DetectProfile], problems: list[str]) -> str:
+    """``DETECT_PROFILES`` (``lambdas/model/detect_profiles.py`` owns its shape); a problem if it cannot fit."""
+    try:
+        return write_profiles([_document(profile) for profile in chosen], unresolved=Token.is_unresolved)
+    except PolicyError as error:
+        problems.extend(error.problems)
+        return ""
+
+
+def _document(profile: DetectProfile) -> ProfileDocument:
+    """The profile as the model's writer takes it: thing groups by name (a token until deploy time)."""
+    if not profile.targets:
+        return ProfileDocument(profile.name, profile.behaviors)
+    paths = {path for t in profile.targets if isinstance(t, SecurityProfileTarget) for path in t.paths}
+    groups = tuple(t.thing_group_name for t in profile.targets if not isinstance(t, SecurityProfileTarget))
+    targets = TargetsDocument(groups, "registered-things" in paths, "unregistered-things" in paths)
+    return ProfileDocument(profile.name, profile.behaviors, targets)

@@ -1,5 +1,7 @@
 """The self-hosted evaluator's configuration: security profiles as behavior definitions
-(``DETECT_PROFILES``), validated at cold start with the same rules as the constructs use at synth.
+(``DETECT_PROFILES``). This module owns its shape: ``write_profiles`` renders it (the
+``SelfHostedDetect`` construct calls it at synth) and ``DetectProfiles.from_json`` reads it back (the
+evaluator, at cold start, with the same rules as the constructs use at synth).
 
     {"profiles": [{"name": "sensors",
                    "behaviors": [<API Behavior JSON>, ...],
@@ -8,7 +10,7 @@
                                "unregisteredThings": false}}]}
 
 ``behaviorsGzip`` (base64 of the gzip of the behaviors' JSON) may stand for ``behaviors``: the
-construct uses it when the plain JSON would not fit in the function's environment (4 KB in all).
+writer uses it when the plain JSON would not fit in the function's environment (4 KB in all).
 
 ``targets`` is what the profile watches, as a security profile's targets: things in those groups
 (directly or through a child group), every registered thing, every unregistered client. Without
@@ -21,16 +23,118 @@ import base64
 import gzip
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind, problems
-from lambdas.model.metric_catalog import METRICS, CustomMetricType, DurationRule, MetricSpec, custom_metric_spec
+from lambdas.model.metric_catalog import (
+    METRICS,
+    CustomMetricType,
+    DurationRule,
+    MetricSource,
+    MetricSpec,
+    ValueKind,
+    custom_metric_spec,
+)
 from lambdas.model.remediation_policy import PolicyError
 
 _NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
+MAX_PROFILES_JSON_CHARACTERS = 3000
+"""The most ``DETECT_PROFILES`` may hold: the function's environment is 4 KB in all."""
+_CUSTOM_TYPES = {
+    ValueKind.NUMBER: CustomMetricType.NUMBER,
+    ValueKind.NUMBERS: CustomMetricType.NUMBER_LIST,
+    ValueKind.STRINGS: CustomMetricType.STRING_LIST,
+    ValueKind.CIDRS: CustomMetricType.IP_ADDRESS_LIST,
+}
+
+
+# The writer
+
+
+class JudgedBehavior(Protocol):
+    """What the writer needs of a behavior: ``ProfileBehavior`` and the constructs' ``Behavior`` both have it."""
+
+    @property
+    def definition(self) -> BehaviorDefinition: ...
+
+    @property
+    def spec(self) -> MetricSpec: ...
+
+
+@dataclass(frozen=True)
+class TargetsDocument:
+    """A profile's ``targets`` as written: the thing groups in order (names, or CDK token strings that
+    resolve to names at deploy time), and whether every registered or unregistered thing is watched."""
+
+    thing_groups: tuple[str, ...] = ()
+    registered_things: bool = False
+    unregistered_things: bool = False
+
+
+@dataclass(frozen=True)
+class ProfileDocument:
+    """One profile as ``write_profiles`` takes it; ``targets`` None watches every client that reports."""
+
+    name: str
+    behaviors: Sequence[JudgedBehavior]
+    targets: TargetsDocument | None = None
+
+    def render(self, *, compress: bool = False, unresolved: Callable[[str], bool] | None = None) -> dict[str, Any]:
+        """This profile as one entry of ``profiles``; ``compress`` gives ``behaviorsGzip`` unless ``unresolved``
+        says the behaviors' JSON holds a token (which cannot be resolved inside gzip)."""
+        behaviors = [b.definition.to_api() for b in self.behaviors]
+        rendered: dict[str, Any] = {"name": self.name}
+        if compress and not (unresolved and unresolved(json.dumps(behaviors))):
+            rendered["behaviorsGzip"] = compress_behaviors(behaviors)
+        else:
+            rendered["behaviors"] = behaviors
+        custom = {
+            b.definition.metric: _CUSTOM_TYPES[b.spec.value_kind].value
+            for b in self.behaviors
+            if b.spec.source is MetricSource.CUSTOM
+        }
+        if custom:
+            rendered["customMetrics"] = custom
+        if self.targets is not None:
+            rendered["targets"] = {
+                "thingGroups": list(self.targets.thing_groups),
+                "registeredThings": self.targets.registered_things,
+                "unregisteredThings": self.targets.unregistered_things,
+            }
+        return rendered
+
+
+def write_profiles(profiles: Sequence[ProfileDocument], *, unresolved: Callable[[str], bool] | None = None) -> str:
+    """``DETECT_PROFILES`` for ``profiles``: plain JSON, or with ``behaviorsGzip`` (about five times as many
+    behaviors fit) when the plain JSON is longer than ``MAX_PROFILES_JSON_CHARACTERS``. Strings pass through
+    as they are, so CDK tokens in them (thing group names) survive to be resolved in the template; give
+    ``unresolved`` (``Token.is_unresolved``) to keep behaviors that hold a token out of gzip.
+
+    :raises PolicyError: when even the compressed JSON does not fit.
+    """
+    document = _dump(profiles, compress=False, unresolved=unresolved)
+    if len(document) > MAX_PROFILES_JSON_CHARACTERS:
+        document = _dump(profiles, compress=True, unresolved=unresolved)
+    if len(document) > MAX_PROFILES_JSON_CHARACTERS:
+        raise PolicyError(
+            [
+                f"the profiles are {len(document)} characters as compressed JSON; at most "
+                f"{MAX_PROFILES_JSON_CHARACTERS} fit in the evaluator's environment: split them over two "
+                "SelfHostedDetect constructs"
+            ]
+        )
+    return document
+
+
+def _dump(profiles: Sequence[ProfileDocument], *, compress: bool, unresolved: Callable[[str], bool] | None) -> str:
+    rendered = [profile.render(compress=compress, unresolved=unresolved) for profile in profiles]
+    return json.dumps({"profiles": rendered}, separators=(",", ":"))
+
+
+# The reader
 
 
 @dataclass(frozen=True)

@@ -334,3 +334,59 @@ def test_one_log_subscription_serves_authorization_failures_and_messages_receive
     assert subscription["Properties"]["FilterPattern"] == (
         '{ ($.reason = "AUTHORIZATION_FAILURE") || (($.eventType = "Publish-Out") && ($.status = "Success")) }'
     )
+
+
+EVALUATOR_METRICS = {
+    "metric_transitions": "Transitions",
+    "metric_rejected_records": "RejectedRecords",
+    "metric_state_writes": "StateWrites",
+    "metric_redelivered_datapoints": "RedeliveredDatapoints",
+    "metric_windows_without_fleet_threshold": "WindowsWithoutFleetThreshold",
+    "metric_unwatched_things": "UnwatchedThings",
+    "metric_late_datapoints": "LateDatapoints",
+    "metric_future_datapoints": "FutureDatapoints",
+}
+
+
+def storm_detect() -> SelfHostedDetect:
+    stack = cdk.Stack(cdk.App(), "S")
+    return SelfHostedDetect(
+        stack, "D", behaviors=[StarterBehaviors.message_storm()], alert_topic=AlertTopic(stack, "A")
+    )
+
+
+@pytest.fixture(scope="module")
+def detect() -> SelfHostedDetect:
+    return storm_detect()
+
+
+@pytest.mark.parametrize(("method", "name"), EVALUATOR_METRICS.items())
+def test_metric_methods_name_what_the_evaluator_publishes(detect, method, name):
+    # The evaluator's Powertools Metrics: its namespace and service are the function's environment
+    variables = evaluator_variables(cdk.assertions.Template.from_stack(cdk.Stack.of(detect)).to_json())
+    metric = getattr(detect, method)()
+    assert (metric.namespace, metric.metric_name) == (variables["POWERTOOLS_METRICS_NAMESPACE"], name)
+    assert metric.namespace == "DeviceDefender/SelfHostedDetect"
+    assert metric.dimensions == {"service": variables["POWERTOOLS_SERVICE_NAME"]} == {"service": "detect-evaluator"}
+    assert (metric.statistic, metric.period.to_seconds()) == ("Sum", 300)
+
+
+@pytest.mark.parametrize("method", EVALUATOR_METRICS)
+def test_metric_methods_take_cloudwatch_metric_options(method):
+    detect = storm_detect()
+    assert getattr(detect, method)(label="shown").label == "shown"
+    metric = getattr(detect, method)(period=cdk.Duration.minutes(1), statistic="Maximum")
+    assert (metric.period.to_seconds(), metric.statistic) == (60, "Maximum")
+    assert metric.dimensions == {"service": "detect-evaluator"}
+    stack = cdk.Stack.of(detect)
+    metric.create_alarm(stack, f"{method}Alarm", threshold=1, evaluation_periods=1)
+    cdk.assertions.Template.from_stack(stack).has_resource_properties(
+        "AWS::CloudWatch::Alarm",
+        {
+            "Namespace": "DeviceDefender/SelfHostedDetect",
+            "MetricName": EVALUATOR_METRICS[method],
+            "Dimensions": [{"Name": "service", "Value": "detect-evaluator"}],
+            "Period": 60,
+            "Statistic": "Maximum",
+        },
+    )
