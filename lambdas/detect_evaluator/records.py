@@ -14,19 +14,23 @@ one thing's datapoints arrive in order), one of:
   datapoint per authorization failure, one ``aws:num-messages-received`` per message delivered
   (``iot_logs``).
 
-``timestamp`` is epoch milliseconds (or seconds). Each state keeps, per shard, the sequence number
-of the last record it counted, and a shard delivers its records in order, so a redelivered record
-is never counted twice, however many a batch holds. A record that is not a datapoint is reported
-in ``batchItemFailures`` (Kinesis then retries from it, bisects, and sends what still fails to the
-on-failure destination).
+``timestamp`` is epoch milliseconds (or seconds), finite and not negative; ``thingName`` (or the
+client id of a log entry) has 1 to 128 characters, as IoT client ids and violation events do.
+Each state keeps, per shard, the sequence number of the last record it counted, and a shard
+delivers its records in order, so a redelivered record is never counted twice, however many a
+batch holds. A record that is not a datapoint (or whose value its metric cannot take, checked by
+the handler) is reported in ``batchItemFailures`` (Kinesis then retries from it, bisects, and
+sends what still fails to the on-failure destination).
 """
 
 from __future__ import annotations
 
-import base64
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
 from lambdas.detect_evaluator import iot_logs
 from lambdas.detect_evaluator.agent_report import is_report, report_datapoints
@@ -42,38 +46,70 @@ class ParsedRecord:
     sequence: int = 0
 
 
-def _position(record: dict[str, Any]) -> tuple[str, int]:
+MAX_THING_NAME = 128  # IoT client ids and ViolationEvent.thingName
+
+
+def _position(record: KinesisStreamRecord) -> tuple[str, int]:
     """The record's shard (from ``eventID``, ``shardId-...:<sequence>``) and sequence number."""
-    sequence = int(record["kinesis"]["sequenceNumber"])
+    sequence = int(record.kinesis.sequence_number)
     event_id = record.get("eventID", "")
     return (event_id.split(":", 1)[0] if ":" in event_id else ""), sequence
 
 
-def parse_record(record: dict[str, Any]) -> list[ParsedRecord]:
-    """A datapoint record, or a Device Defender agent report (one datapoint per metric it carries)."""
-    kinesis = record["kinesis"]
-    sequence = kinesis.get("sequenceNumber")
+def parse_record(record: KinesisStreamRecord | dict[str, Any]) -> list[ParsedRecord]:
+    """A datapoint record, a Device Defender agent report (one datapoint per metric it carries), or a
+    CloudWatch Logs record of IoT log entries (Powertools' Kinesis data class; a plain dict is wrapped)."""
+    if not isinstance(record, KinesisStreamRecord):
+        record = KinesisStreamRecord(record)
+    sequence = record.kinesis.get("sequenceNumber")
     try:
-        shard, number = _position(record)
-        data = base64.b64decode(kinesis["data"])
-        if iot_logs.is_log_envelope(data):
-            return [
-                ParsedRecord(client, metric, Datapoint(seconds, 1), shard, number)
-                for client, metric, seconds in iot_logs.log_datapoints(data)
-            ]
-        body = json.loads(data)
-        thing = body["thingName"]
-        if is_report(body):
-            pairs = report_datapoints(body)
-            timestamp = float(body.get("receivedAt", kinesis.get("approximateArrivalTimestamp", 0)))
-        else:
-            pairs = message_datapoints(body) if body.get("kind") == "message" else [(body["metric"], body["value"])]
-            timestamp = float(body.get("timestamp", kinesis.get("approximateArrivalTimestamp", 0)))
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        parsed = _parse(record)
+    except (ValueError, KeyError, TypeError, AttributeError, OverflowError) as error:
         raise ValueError(f"record {sequence} is not a datapoint: {error!r}") from error
-    if not isinstance(thing, str) or not thing or not all(isinstance(metric, str) for metric, _ in pairs):
-        raise ValueError(f"record {sequence} is not a datapoint: thingName and metric are required")
+    for found in parsed:
+        problem = _problem(found.thing, found.metric, found.datapoint.timestamp)
+        if problem:
+            raise ValueError(f"record {sequence} is not a datapoint: {problem}")
+    return parsed
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError("a time is a number, not a boolean")
+    return float(value)
+
+
+def _problem(thing: Any, metric: Any, timestamp: float) -> str:
+    if not isinstance(thing, str) or not 0 < len(thing) <= MAX_THING_NAME:
+        return f"thingName must be a string of 1 to {MAX_THING_NAME} characters"
+    if not isinstance(metric, str):
+        return "metric must be a string"
+    if not (math.isfinite(timestamp) and timestamp >= 0):
+        return "timestamp must be a finite epoch time"
+    return ""
+
+
+def _parse(record: KinesisStreamRecord) -> list[ParsedRecord]:
+    shard, number = _position(record)
+    data = record.kinesis.data_as_bytes()
+    if iot_logs.is_log_envelope(data):
+        return [
+            ParsedRecord(client, metric, Datapoint(seconds, 1), shard, number)
+            for client, metric, seconds in iot_logs.log_datapoints(record)
+        ]
+    body = json.loads(data)
+    thing = body["thingName"]
+    arrival = record.kinesis.get("approximateArrivalTimestamp", 0)
+    if is_report(body):
+        pairs = report_datapoints(body)
+        timestamp = _number(body.get("receivedAt", arrival))
+    else:
+        pairs = message_datapoints(body) if body.get("kind") == "message" else [(body["metric"], body["value"])]
+        timestamp = _number(body.get("timestamp", arrival))
     seconds = timestamp / 1000 if timestamp >= 1e11 else timestamp
+    problem = _problem(thing, "", seconds)  # also for a report that carries no metric
+    if problem:
+        raise ValueError(problem)
     return [ParsedRecord(thing, metric, Datapoint(seconds, value), shard, number) for metric, value in pairs]
 
 

@@ -34,7 +34,7 @@ def compile_criteria(
         networks = [ipaddress.ip_network(c, strict=False) for c in criteria_value.get("cidrs", [])]
 
         def inside_cidrs(value: Value) -> list[bool]:
-            return [any(_address(item) in network for network in networks) for item in _as_list(value)]
+            return [any(address(item) in network for network in networks) for item in _as_list(value)]
 
         if op is ComparisonOperator.IN_CIDR_SET:
             return lambda value: all(inside_cidrs(value))
@@ -63,7 +63,7 @@ def _as_list(value: Value) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
-def _address(item: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+def address(item: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     text = str(item)
     if "/" in text:
         return ipaddress.ip_network(text, strict=False).network_address

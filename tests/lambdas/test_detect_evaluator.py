@@ -566,3 +566,86 @@ def test_sweep_leaves_a_state_the_evaluator_changed_meanwhile_for_next_time(eval
     # The alarm was published before the write (at least once), and the other writer's state stands
     assert [m["violationEventType"] for m in evaluator.notifications()] == ["in-alarm"]
     assert state_of(evaluator, "t1") is None
+
+
+def published_metrics(capsys) -> dict[str, float]:
+    """The evaluator's metrics since the last call, as Powertools writes them (EMF on stdout), summed by name."""
+    handler.metrics.flush_metrics()
+    totals: dict[str, float] = {}
+    for line in capsys.readouterr().out.splitlines():
+        try:
+            document = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(document, dict) or "_aws" not in document:
+            continue
+        for metric in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]:
+            value = document[metric["Name"]]
+            totals[metric["Name"]] = totals.get(metric["Name"], 0) + (sum(value) if isinstance(value, list) else value)
+    return totals
+
+
+def test_late_future_and_redelivered_datapoints_are_each_counted_in_a_metric(evaluator, capsys):
+    handler.metrics.clear_metrics()
+    # Given t1's window 0 judged (normal) by a first batch
+    handler.evaluate_batch([sent("1", "t1", 5, 10)], now=T0 + 301)
+    assert published_metrics(capsys) == {"StateWrites": 1}
+    # When a batch brings a datapoint for window 0 (late), one stamped past the clock skew (future),
+    # and the first record again (redelivered)
+    records = [sent("2", "t1", 7, 20), sent("3", "t1", 1, 302 + 61), sent("1", "t1", 5, 10)]
+    assert handler.evaluate_batch(records, now=T0 + 302) == {"batchItemFailures": []}
+    # Then each is dropped and counted in its metric
+    counted = published_metrics(capsys)
+    assert (counted["LateDatapoints"], counted["FutureDatapoints"], counted["RedeliveredDatapoints"]) == (1, 1, 1)
+    assert state_of(evaluator, "t1")["aggregate"] == 0 and evaluator.notifications() == []
+
+
+def test_datapoints_the_engine_drops_as_seen_before_count_as_redelivered(evaluator, capsys, monkeypatch):
+    # The handler's datapoints carry no id (redelivery is caught by the shard marks), so the engine's own
+    # duplicate counter is forced here to show it is published, not dropped on the floor.
+    judge = handler.evaluate
+    monkeypatch.setattr(handler, "evaluate", lambda *args, **kwargs: replace(judge(*args, **kwargs), duplicates=2))
+    handler.metrics.clear_metrics()
+    handler.evaluate_batch([sent("1", "t1", 5, 10)], now=T0 + 20)
+    assert published_metrics(capsys)["RedeliveredDatapoints"] == 2
+
+
+def test_a_rejected_record_is_counted_and_the_batch_goes_on(evaluator, capsys):
+    handler.metrics.clear_metrics()
+    records = [sent("1", "t1", 5, 10), kinesis_record("2", {"thingName": "t1", "metric": "aws:num-messages-sent"})]
+    assert handler.evaluate_batch(records, now=T0 + 20) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    assert published_metrics(capsys) == {"RejectedRecords": 1, "StateWrites": 1}
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["many", None, True, [1], {"n": 1}, 10**400, "NaN"],
+    ids=["text", "null", "boolean", "list", "object", "too-large", "nan"],
+)
+def test_a_value_its_metric_cannot_take_fails_its_record_alone(evaluator, value):
+    bad = kinesis_record(
+        "2", {"thingName": "t1", "metric": "aws:num-messages-sent", "value": value, "timestamp": (T0 + 5) * 1000}
+    )
+    records = [sent("1", "t1", 500, 10), bad, sent("3", "t2", 500, 10)]
+    assert handler.evaluate_batch(records, now=T0 + 301) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    assert sorted(m["thingName"] for m in evaluator.notifications()) == ["t1", "t2"]
+
+
+def test_a_source_ip_alert_carries_the_address_as_a_list_and_drives_the_responder(world, monkeypatch):
+    # The one shape change of the single violation model: cidrs was the bare string "203.0.113.7"
+    home = BehaviorDefinition(
+        name="HomeNetwork",
+        metric="aws:source-ip-address",
+        kind=BehaviorKind.RULE,
+        comparison_operator="in-cidr-set",
+        value={"cidrs": ["10.0.0.0/8"]},
+    )
+    with_profile(monkeypatch, home)
+    world.add_thing("t1")
+    connect = {"thingName": "t1", "metric": "aws:source-ip-address", "value": "203.0.113.7", "timestamp": T0 * 1000}
+    assert handler.evaluate_batch([kinesis_record("1", connect)], now=T0 + 1) == {"batchItemFailures": []}
+    [violation] = world.notifications()
+    assert violation["metricValue"] == {"cidrs": ["203.0.113.7"]}
+    event = {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(violation)}}]}
+    assert quarantine_handler.lambda_handler(event, LambdaContext()) == {"batchItemFailures": []}
+    assert QUARANTINE_GROUP in world.groups_of("t1")
