@@ -174,27 +174,27 @@ class SelfHostedDetect(Construct):
     # Default: the Sum over 5 minutes; every cloudwatch.MetricOptions field may be given as a keyword.
 
     def metric_transitions(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """Alarm state changes: violations, clears and invalidations published to the alert topic."""
+        """Alarm state changes (violations, clears, invalidations), also of behaviors whose alerts are suppressed."""
         return self._evaluator_metric("Transitions", options)
 
     def metric_rejected_records(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """Stream records that were not datapoints (malformed or of no known kind); they are dropped."""
+        """Stream records the evaluator could not parse; reported as failures, retried, then dead-lettered."""
         return self._evaluator_metric("RejectedRecords", options)
 
     def metric_state_writes(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """Writes to the state table (one per thing per batch, and per swept thing)."""
+        """Writes to the state table: one per profile and thing whose state changed, per batch or sweep."""
         return self._evaluator_metric("StateWrites", options)
 
     def metric_redelivered_datapoints(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """Datapoints the stream delivered again (after a retry) and the evaluator counted once."""
+        """Datapoints seen before (the stream delivered them again); counted once."""
         return self._evaluator_metric("RedeliveredDatapoints", options)
 
     def metric_windows_without_fleet_threshold(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """Windows of statistical behaviors not judged because no fleet percentile was known yet."""
+        """Windows of statistical behaviors closed without a judgement: no fleet percentile was known yet."""
         return self._evaluator_metric("WindowsWithoutFleetThreshold", options)
 
     def metric_unwatched_things(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """Clients that reported but that no profile targets; their datapoints are dropped."""
+        """Profile and thing pairs of a batch whose profile does not target the thing; not evaluated."""
         return self._evaluator_metric("UnwatchedThings", options)
 
     def metric_late_datapoints(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
