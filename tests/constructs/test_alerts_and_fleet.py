@@ -8,6 +8,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk.assertions import Match, Template
 
 from constructs_lib import AlertTopic, ConstructValidationError, FleetGroup, QuarantineGroup
+from tests.constructs.matchers import scoped_arn
 
 
 @pytest.fixture(scope="module")
@@ -91,9 +92,30 @@ def test_quarantine_policy_lets_a_device_connect_as_itself_and_use_only_its_jobs
     assert policy["PolicyName"] == "quarantine-policy"
     assert [s["Effect"] for s in statements.values()].count("Allow") == 4
     assert statements["ConnectAsItself"]["Action"] == "iot:Connect"
-    assert "client/${iot:Connection.Thing.ThingName}" in str(statements["ConnectAsItself"]["Resource"])
-    assert "topic/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*" in str(
-        statements["DenyTopicsOutsideJobs"]["NotResource"]
+    template.has_resource_properties(
+        "AWS::IoT::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Sid": "ConnectAsItself",
+                                "Resource": scoped_arn("iot", "client/${iot:Connection.Thing.ThingName}"),
+                            }
+                        ),
+                        Match.object_like(
+                            {
+                                "Sid": "DenyTopicsOutsideJobs",
+                                "NotResource": scoped_arn(
+                                    "iot", "topic/$aws/things/${iot:Connection.Thing.ThingName}/jobs/*"
+                                ),
+                            }
+                        ),
+                    ]
+                )
+            }
+        },
     )
     denied = statements["DenyShadowsRetainedAndCredentials"]
     assert denied["Resource"] == "*"

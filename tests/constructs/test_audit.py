@@ -15,6 +15,7 @@ from constructs_lib import (
     DayOfWeek,
     ScheduledAudit,
 )
+from tests.constructs.matchers import attached_to
 
 SOME_CHECKS = [AuditCheck.DEVICE_CERTIFICATE_SHARED, AuditCheck.IOT_POLICY_POTENTIAL_MIS_CONFIGURATION]
 
@@ -65,11 +66,7 @@ def test_notifications_go_to_the_alert_topic_through_a_publish_only_role(templat
 def test_audit_role_uses_no_managed_policy_and_is_read_only(template):
     roles = template.find_resources("AWS::IAM::Role")
     assert all("ManagedPolicyArns" not in role["Properties"] for role in roles.values())
-    [policy] = [
-        p
-        for p in template.find_resources("AWS::IAM::Policy").values()
-        if "AuditAuditRole" in str(p["Properties"]["Roles"])
-    ]
+    [policy] = template.find_resources("AWS::IAM::Policy", {"Properties": attached_to("^AuditAuditRole")}).values()
     actions = {
         action
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]

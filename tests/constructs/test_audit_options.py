@@ -86,13 +86,13 @@ def test_fails_when_remediator_policy_is_invalid():
         AuditRemediator(
             stack,
             "R",
-            audit_topic=AlertTopic(stack, "T"),
+            alert_topic=AlertTopic(stack, "T"),
             quarantine_group=QuarantineGroup(stack, "Q"),
             notification_topic=AlertTopic(stack, "N"),
-            policy=policy_of({"LOGGING_DISABLED_CHECK": ["quarantine-things"]}),
+            remediation_policy=policy_of({"LOGGING_DISABLED_CHECK": ["quarantine-things"]}),
             max_actions_per_hour=0,
         )
     assert str(raised.value) == (
-        "S/R: max_actions_per_hour 0 must be an integer from 1 to 10000; policy checks.LOGGING_DISABLED_CHECK[0] "
-        "'quarantine-things' needs a check whose findings name a device certificate"
+        "S/R: max_actions_per_hour 0 must be an integer from 1 to 10000; remediation_policy "
+        "checks.LOGGING_DISABLED_CHECK[0] 'quarantine-things' needs a check whose findings name a device certificate"
     )

@@ -25,6 +25,7 @@ from constructs_lib import (
     SecurityProfileTarget,
     StarterBehaviors,
 )
+from tests.constructs.matchers import attached_to, scoped_arn
 
 LTE = ComparisonOperator.LESS_THAN_EQUALS
 FIVE_MINUTES = Duration.minutes(5)
@@ -391,22 +392,16 @@ def test_security_profile_renders_every_kind(profile_template):
 def test_metrics_export_role_may_only_publish_to_the_export_topic(profile_template):
     [profile] = profile_template.find_resources("AWS::IoT::SecurityProfile").values()
     assert profile["Properties"]["MetricsExportConfig"]["MqttTopic"] == "defender/metrics"
-    [policy] = [
-        p
-        for p in profile_template.find_resources("AWS::IAM::Policy").values()
-        if "MetricsExportRole" in str(p["Properties"]["Roles"])
+    [policy] = profile_template.find_resources(
+        "AWS::IAM::Policy", {"Properties": attached_to("MetricsExportRole")}
+    ).values()
+    assert policy["Properties"]["PolicyDocument"]["Statement"] == [
+        {"Action": "iot:Publish", "Effect": "Allow", "Resource": scoped_arn("iot", "topic/defender/metrics")}
     ]
-    [statement] = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Action"] == "iot:Publish"
-    assert json.dumps(statement["Resource"]).endswith(':topic/defender/metrics"]]}')
 
 
 def test_alert_role_is_assumable_by_iot_only_and_may_only_publish(profile_template):
-    [policy] = [
-        p
-        for p in profile_template.find_resources("AWS::IAM::Policy").values()
-        if "AlertRole" in str(p["Properties"]["Roles"])
-    ]
+    [policy] = profile_template.find_resources("AWS::IAM::Policy", {"Properties": attached_to("AlertRole")}).values()
     actions = [s["Action"] for s in policy["Properties"]["PolicyDocument"]["Statement"]]
     assert actions == ["sns:Publish", ["kms:GenerateDataKey", "kms:Decrypt"]]
 

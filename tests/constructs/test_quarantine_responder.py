@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import warnings
+from pathlib import Path
+
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk.assertions import Match, Template
 
 from constructs_lib import (
@@ -15,6 +20,9 @@ from constructs_lib import (
     RemediationPolicy,
     RemediationRule,
 )
+from tests.constructs.matchers import arn_of, attached_to, policy_with, scoped_arn
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +32,7 @@ def stack_and_responder() -> tuple[cdk.Stack, QuarantineResponder]:
         stack,
         "Responder",
         quarantine_group=QuarantineGroup(stack, "Quarantine", thing_group_name="quarantine"),
-        existing_alert_topic=AlertTopic(stack, "Alerts"),
+        alert_topic=AlertTopic(stack, "Alerts"),
         dry_run=True,
         batch_size=5,
         reserved_concurrency=3,
@@ -120,16 +128,18 @@ def test_state_table_has_id_key_pitr_and_is_retained(template):
     )
 
 
+def _function_policy_statements(template: Template) -> list[dict]:
+    [policy] = template.find_resources("AWS::IAM::Policy", {"Properties": attached_to("FunctionRole")}).values()
+    return policy["Properties"]["PolicyDocument"]["Statement"]
+
+
+def _actions(statement: dict) -> list[str]:
+    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+
+
 def test_iam_is_least_privilege(template):
-    [policy] = [
-        p
-        for p in template.find_resources("AWS::IAM::Policy").values()
-        if "FunctionRole" in str(p["Properties"]["Roles"])
-    ]
-    statements = policy["Properties"]["PolicyDocument"]["Statement"]
-    actions = sorted(
-        action for s in statements for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-    )
+    statements = _function_policy_statements(template)
+    actions = sorted(action for s in statements for action in _actions(s))
     iot_actions = [a for a in actions if a.startswith("iot:")]
     # The default policy never changes certificates and never releases: no such permission is granted.
     assert iot_actions == [
@@ -141,16 +151,29 @@ def test_iam_is_least_privilege(template):
     ]
     assert "dynamodb:PutItem" in actions and "dynamodb:GetItem" in actions
     assert not any(a.endswith("*") for a in actions if not a.startswith(("xray:", "sqs:", "logs:")))
-    move = next(s for s in statements if s.get("Sid") == "MoveThingsIntoQuarantine")
-    assert move["Resource"][1]["Fn::GetAtt"][0].startswith("QuarantineGroup")
-    for statement in statements:
-        if str(statement["Action"]).startswith(("iot:", "['iot:")):
-            assert statement["Resource"] != "*"
-            assert ":thing/*" in str(statement["Resource"]) or ":cert/*" in str(statement["Resource"])
+    # Every IoT statement is scoped to the things or certificates of this account and region, never "*";
+    # the only group things are moved into is the quarantine group.
+    iot_statements = [s.get("Sid") for s in statements if any(a.startswith("iot:") for a in _actions(s))]
+    assert iot_statements == ["ReadThings", "ReadCertificates", "MoveThingsIntoQuarantine"]
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        policy_with(
+            "FunctionRole",
+            {"Sid": "ReadThings", "Resource": scoped_arn("iot", "thing/*")},
+            {"Sid": "ReadCertificates", "Resource": scoped_arn("iot", "cert/*")},
+            {
+                "Sid": "MoveThingsIntoQuarantine",
+                "Action": "iot:AddThingToThingGroup",
+                "Resource": [scoped_arn("iot", "thing/*"), arn_of("QuarantineGroup")],
+            },
+        ),
+    )
 
 
 def test_function_role_uses_no_managed_policy(template):
-    [role] = [r for r in template.find_resources("AWS::IAM::Role").values() if "Quarantine responder" in str(r)]
+    [role] = template.find_resources(
+        "AWS::IAM::Role", {"Properties": {"Description": Match.string_like_regexp("^Quarantine responder")}}
+    ).values()
     assert "ManagedPolicyArns" not in role["Properties"]
 
 
@@ -180,6 +203,125 @@ def test_metric_methods_point_at_the_function_metrics(stack_and_responder):
     assert responder.metric_rejected_records(period=cdk.Duration.minutes(1)).period.to_minutes() == 1
 
 
+QUARANTINE_METRICS = [
+    ("metric_quarantines", "Quarantines"),
+    ("metric_dry_run_decisions", "DryRunDecisions"),
+    ("metric_releases", "Releases"),
+    ("metric_certificate_deactivations", "CertificateDeactivations"),
+    ("metric_breaker_trips", "BreakerTrips"),
+    ("metric_held_quarantines", "HeldQuarantines"),
+    ("metric_rejected_records", "RejectedRecords"),
+]
+
+
+@pytest.mark.parametrize(("method", "name"), QUARANTINE_METRICS)
+def test_metric_methods_take_cloudwatch_metric_options(stack_and_responder, method, name):
+    _, responder = stack_and_responder
+    # Given no options, Then the Sum over 5 minutes of the function's metric (dimension service)
+    metric = getattr(responder, method)()
+    assert (metric.namespace, metric.metric_name, metric.dimensions) == (
+        "DeviceDefender/Quarantine",
+        name,
+        {"service": "quarantine-responder"},
+    )
+    assert (metric.statistic, metric.period.to_minutes()) == ("Sum", 5)
+    # Given any MetricOptions keywords, Then they override the defaults and keep the metric
+    tuned = getattr(responder, method)(period=cdk.Duration.minutes(1), statistic="Maximum", label="tuned")
+    assert (tuned.namespace, tuned.metric_name, tuned.dimensions) == (metric.namespace, name, metric.dimensions)
+    assert (tuned.statistic, tuned.period.to_minutes(), tuned.label) == ("Maximum", 1, "tuned")
+    # period=None (the old signature's default) still means the default period
+    assert getattr(responder, method)(period=None).period.to_minutes() == 5
+
+
+def test_generic_metric_takes_any_name_and_the_same_options(stack_and_responder):
+    _, responder = stack_and_responder
+    metric = responder.metric("Quarantines", statistic="Average")
+    assert (metric.metric_name, metric.statistic, metric.period.to_minutes()) == ("Quarantines", "Average", 5)
+
+
+def test_metric_methods_cover_what_the_function_publishes(stack_and_responder):
+    # The names the quarantine function and the shared batch intake publish with Powertools Metrics.
+    sources = [REPO / "lambdas/quarantine/handler.py", REPO / "lambdas/remediation/batch_intake.py"]
+    published = {name for path in sources for name in re.findall(r'add_metric\(name="(\w+)"', path.read_text())}
+    assert published, "no add_metric(name=...) found: update this test to how the function publishes"
+    assert published <= {name for _, name in QUARANTINE_METRICS}
+
+
+def test_shares_a_given_state_table_and_creates_none():
+    stack = cdk.Stack(cdk.App(), "S")
+    table = dynamodb.Table(
+        stack, "Shared", partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING)
+    )
+    responder = QuarantineResponder(stack, "R", quarantine_group=QuarantineGroup(stack, "Q"), state_table=table)
+    assert responder.table is table
+    template = Template.from_stack(stack)
+    template.resource_count_is("AWS::DynamoDB::Table", 1)
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Environment": {
+                "Variables": Match.object_like({"STATE_TABLE_NAME": {"Ref": Match.string_like_regexp("^Shared")}})
+            }
+        },
+    )
+
+
+def test_old_keywords_still_work_for_one_release_with_a_deprecation_warning():
+    stack = cdk.Stack(cdk.App(), "S")
+    alerts = AlertTopic(stack, "Alerts")
+    with pytest.warns(DeprecationWarning) as caught:
+        responder = QuarantineResponder(
+            stack,
+            "R",
+            quarantine_group=QuarantineGroup(stack, "Q"),
+            existing_alert_topic=alerts,
+            max_quarantines_per_hour=7,
+        )
+    messages = sorted(str(w.message) for w in caught)
+    assert messages == [
+        "QuarantineResponder: the keyword existing_alert_topic is deprecated and will be removed in the next "
+        "release; use alert_topic",
+        "QuarantineResponder: the keyword max_quarantines_per_hour is deprecated and will be removed in the next "
+        "release; use max_actions_per_hour",
+    ]
+    # The warning points at the caller's line, not at this library.
+    assert {w.filename for w in caught} == {__file__}
+    assert responder.alert_topic is alerts and responder.max_actions_per_hour == 7
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Lambda::Function",
+        {"Environment": {"Variables": Match.object_like({"MAX_QUARANTINES_PER_HOUR": "7"})}},
+    )
+
+
+def test_an_old_keyword_out_of_range_is_named_as_given():
+    stack = cdk.Stack(cdk.App(), "S")
+    group = QuarantineGroup(stack, "Q")
+    with pytest.raises(ConstructValidationError) as raised, warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        QuarantineResponder(stack, "R", quarantine_group=group, max_quarantines_per_hour=0)
+    assert str(raised.value) == "S/R: max_quarantines_per_hour 0 must be an integer from 1 to 10000"
+
+
+def test_fails_when_a_keyword_is_given_under_both_names():
+    stack = cdk.Stack(cdk.App(), "S")
+    alerts = AlertTopic(stack, "Alerts")
+    with pytest.raises(ConstructValidationError) as raised:
+        QuarantineResponder(
+            stack,
+            "R",
+            quarantine_group=QuarantineGroup(stack, "Q"),
+            alert_topic=alerts,
+            existing_alert_topic=alerts,
+            max_actions_per_hour=5,
+            max_quarantines_per_hour=5,
+        )
+    assert str(raised.value) == (
+        "S/R: alert_topic and existing_alert_topic were both given; existing_alert_topic is the deprecated name "
+        "of alert_topic; max_actions_per_hour and max_quarantines_per_hour were both given; "
+        "max_quarantines_per_hour is the deprecated name of max_actions_per_hour"
+    )
+
+
 def test_creates_alert_and_notification_topics_when_not_given():
     stack = cdk.Stack(cdk.App(), "S")
     QuarantineResponder(stack, "R", quarantine_group=QuarantineGroup(stack, "Q"))
@@ -194,8 +336,8 @@ def test_creates_alert_and_notification_topics_when_not_given():
         ({"reserved_concurrency": 0}, "S/R: reserved_concurrency 0 must be an integer from 1 to 20"),
         ({"dry_run": "yes"}, "S/R: dry_run 'yes' must be True or False"),
         (
-            {"max_quarantines_per_hour": 0},
-            "S/R: max_quarantines_per_hour 0 must be an integer from 1 to 10000",
+            {"max_actions_per_hour": 0},
+            "S/R: max_actions_per_hour 0 must be an integer from 1 to 10000",
         ),
         (
             {"remediation_policy": RemediationPolicy([RemediationRule("bad", actions=["explode"])])},
@@ -238,18 +380,31 @@ def test_iam_grows_only_with_the_actions_the_policy_takes():
     QuarantineResponder(stack, "R", quarantine_group=QuarantineGroup(stack, "Q"), remediation_policy=policy)
     # When synthesized, Then certificate updates and group removal are granted, with the policy in the environment
     template = Template.from_stack(stack)
-    [policy_document] = [
-        p["Properties"]["PolicyDocument"]
-        for p in template.find_resources("AWS::IAM::Policy").values()
-        if "FunctionRole" in str(p["Properties"]["Roles"])
-    ]
-    by_sid = {s.get("Sid"): s for s in policy_document["Statement"]}
-    assert by_sid["ChangeCertificateStatus"]["Action"] == "iot:UpdateCertificate"
-    assert by_sid["ReleaseFromQuarantine"]["Action"] == "iot:RemoveThingFromThingGroup"
-    assert ":thinggroup/*" in str(by_sid["RestoreGroupsBefore"]["Resource"])
-    [function] = [
-        f for f in template.find_resources("AWS::Lambda::Function").values() if "REMEDIATION_POLICY" in str(f)
-    ]
+    template.has_resource_properties(
+        "AWS::IAM::Policy",
+        policy_with(
+            "FunctionRole",
+            {
+                "Sid": "ChangeCertificateStatus",
+                "Action": "iot:UpdateCertificate",
+                "Resource": scoped_arn("iot", "cert/*"),
+            },
+            {
+                "Sid": "ReleaseFromQuarantine",
+                "Action": "iot:RemoveThingFromThingGroup",
+                "Resource": [scoped_arn("iot", "thing/*"), arn_of("Q")],
+            },
+            {
+                "Sid": "RestoreGroupsBefore",
+                "Action": "iot:AddThingToThingGroup",
+                "Resource": [scoped_arn("iot", "thing/*"), scoped_arn("iot", "thinggroup/*")],
+            },
+        ),
+    )
+    [function] = template.find_resources(
+        "AWS::Lambda::Function",
+        {"Properties": {"Environment": {"Variables": Match.object_like({"REMEDIATION_POLICY": Match.any_value()})}}},
+    ).values()
     assert (
         RemediationPolicy.from_json(function["Properties"]["Environment"]["Variables"]["REMEDIATION_POLICY"]) == policy
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from aws_cdk.assertions import Match, Template
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +55,28 @@ def test_each_mitigation_action_has_its_own_role_that_allows_only_its_job(templa
 
 def test_pass_role_is_limited_to_the_logging_role_and_to_iot(template):
     statements = policy_of_role(template, "EnableLoggingRole")
-    [pass_role] = [s for s in statements if s["Action"] == "iam:PassRole"]
-    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "iot.amazonaws.com"}}
-    assert "EnableLoggingLoggingRole" in json.dumps(pass_role["Resource"])
+    assert [s["Action"] for s in statements].count("iam:PassRole") == 1
+    Template.from_json(template).has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "Roles": [{"Ref": Match.string_like_regexp("^EnableLoggingRole")}],
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": "iam:PassRole",
+                                "Condition": {"StringEquals": {"iam:PassedToService": "iot.amazonaws.com"}},
+                                "Resource": {
+                                    "Fn::GetAtt": [Match.string_like_regexp("^EnableLoggingLoggingRole"), "Arn"]
+                                },
+                            }
+                        )
+                    ]
+                )
+            },
+        },
+    )
 
 
 def test_account_audit_sets_the_certificate_age_threshold(template):
