@@ -106,7 +106,8 @@ class DeviceDefender(Construct):
             are (point them at ``alert_topic`` for the audit remediator). Default: create one.
         :param dry_run: the responder decides and notifies but changes nothing. Default: false.
         :param remediation_policy: Default: ``RemediationPolicy.default()`` (quarantine on in-alarm).
-        :param max_quarantines_per_hour: the responder's blast-radius breaker. Default: 50.
+        :param max_quarantines_per_hour: the blast-radius breaker of the responder and of the audit
+            remediator (each one's ``max_actions_per_hour``). Default: 50.
         :param audit_remediation: act on audit findings with an ``AuditRemediator``. Default: true.
         :param audit_remediation_policy: Default: ``AuditRemediationPolicy.default()``.
         """
