@@ -20,7 +20,6 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from lambdas.adapters.idempotency_store import state_table_store
 from lambdas.adapters.iot_registry import AuditFindings, IotRegistry
@@ -30,9 +29,17 @@ from lambdas.audit_remediation.notification import AuditNotification, parse_audi
 from lambdas.audit_remediation.remediator import AuditRemediator
 from lambdas.model.audit_checks import check_from_name
 from lambdas.remediation.actions import QuarantineHeldError
-from lambdas.remediation.batch_intake import UnreadableRecordError, check_body, new_processor, run_batch
+from lambdas.remediation.batch_intake import UnreadableRecordError, new_processor, read_body, run_batch
 from lambdas.remediation.breaker import AUDIT_BREAKER_ID, QuarantineBreaker
 from lambdas.remediation.config import AuditRemediationConfig
+
+__all__ = [
+    "UnreadableRecordError",
+    "handle_notification",
+    "lambda_handler",
+    "read_notification",
+    "runtime",
+]  # UnreadableRecordError: what read_* raise
 
 SERVICE = "audit-remediator"
 IDEMPOTENCY_SECONDS = 7 * 24 * 3600  # longer than any audit schedule's retry horizon
@@ -86,14 +93,7 @@ def runtime() -> Runtime:
 
 
 def read_notification(body: str) -> AuditNotification:
-    check_body(body, "an audit notification")
-    try:
-        return parse_audit_message(body)
-    except ValidationError as error:
-        reasons = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in error.errors())
-        raise UnreadableRecordError(f"not a Device Defender audit notification: {reasons}") from error
-    except ValueError as error:
-        raise UnreadableRecordError(f"not a Device Defender audit notification: {str(error)[:300]}") from error
+    return read_body(body, "a Device Defender audit notification", parse_audit_message)
 
 
 @tracer.capture_method
@@ -117,6 +117,7 @@ def handle_notification(notification: AuditNotification) -> None:
                 metrics.add_metric(name="HeldActions", unit=MetricUnit.Count, value=1)
                 if error.newly_tripped:
                     metrics.add_metric(name="BreakerTrips", unit=MetricUnit.Count, value=1)
+                logger.warning(str(error), extra={"task_id": notification.task_id, "finding_id": finding["findingId"]})
                 raise
     logger.info("audit handled", extra={"task_id": notification.task_id})
 

@@ -6,11 +6,10 @@ Shape: AWS IoT Device Defender developer guide, audit "Notifications" payload ex
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel, ConfigDict, Field
+
+from lambdas.remediation.batch_intake import unwrapped
 
 NON_COMPLIANT = "COMPLETED_NON_COMPLIANT"
 
@@ -44,10 +43,9 @@ class AuditNotification(_Model):
 
 
 def parse_audit_message(message: str) -> AuditNotification:
-    """An SQS body or SNS message: the notification itself, or an SNS envelope around it."""
-    payload: Any = json.loads(message)
-    if isinstance(payload, dict) and payload.get("Type") == "Notification" and "Message" in payload:
-        payload = json.loads(payload["Message"])
-    if not isinstance(payload, dict):
-        raise ValueError(f"expected a JSON object, got {type(payload).__name__}")
-    return parse(event=payload, model=AuditNotification)
+    """An SQS body or SNS message: the notification itself, or an SNS notification around it
+    (unwrapped as violations are: ``lambdas.remediation.batch_intake.unwrapped``).
+
+    Raises ``ValueError`` (not JSON, not an object, nested too deep, an SNS ``Type`` other than
+    ``Notification``) or ``pydantic.ValidationError`` (missing or invalid fields)."""
+    return parse(event=unwrapped(message), model=AuditNotification)

@@ -8,7 +8,6 @@ and SQS deliver it (Powertools idempotency in the state table).
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +21,6 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from lambdas.adapters.idempotency_store import state_table_store
 from lambdas.adapters.iot_registry import IotRegistry
@@ -31,11 +29,19 @@ from lambdas.adapters.sns_notifier import Notifier
 from lambdas.model.remediation_policy import RemediationAction
 from lambdas.model.violation import ViolationEvent
 from lambdas.quarantine.decision import Outcome
-from lambdas.quarantine.intake import NotAViolationError, parse_violation_message
+from lambdas.quarantine.intake import parse_violation_message
 from lambdas.quarantine.responder import QuarantineHeldError, QuarantineResponder, Result
-from lambdas.remediation.batch_intake import UnreadableRecordError, check_body, new_processor, run_batch
+from lambdas.remediation.batch_intake import UnreadableRecordError, new_processor, read_body, run_batch
 from lambdas.remediation.breaker import QuarantineBreaker
 from lambdas.remediation.config import QuarantineConfig
+
+__all__ = [
+    "UnreadableRecordError",
+    "handle_violation",
+    "lambda_handler",
+    "read_violation",
+    "runtime",
+]  # UnreadableRecordError: what read_* raise
 
 SERVICE = "quarantine-responder"
 IDEMPOTENCY_SECONDS = 24 * 3600
@@ -86,21 +92,7 @@ def runtime() -> Runtime:
 
 
 def read_violation(body: str) -> ViolationEvent:
-    check_body(body, "a violation event")
-    try:
-        return parse_violation_message(body)
-    except json.JSONDecodeError as error:
-        raise UnreadableRecordError(f"not a Device Defender violation event: not valid JSON ({error})") from error
-    except (ValidationError, NotAViolationError, ValueError) as error:
-        raise UnreadableRecordError(f"not a Device Defender violation event: {_short_reason(error)}") from error
-
-
-def _short_reason(error: Exception) -> str:
-    if isinstance(error, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(part) for part in item['loc']) or 'body'}: {item['msg']}" for item in error.errors()
-        )
-    return str(error)[:500]
+    return read_body(body, "a Device Defender violation event", parse_violation_message)
 
 
 def _record_metrics(result: Result) -> None:
