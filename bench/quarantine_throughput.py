@@ -17,6 +17,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.update(
@@ -75,35 +76,48 @@ def records(events: list[dict]) -> list[dict]:
     ]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--things", type=int, default=200)
-    things = parser.parse_args().things
+def build_account(things: int) -> None:
+    """In the moto account: the two groups, ``things`` things with one certificate each, the topic,
+    the state table, and the function's environment."""
+    iot, sns, dynamodb = (boto3.client(s) for s in ("iot", "sns", "dynamodb"))
+    iot.create_thing_group(thingGroupName="quarantine")
+    iot.create_thing_group(thingGroupName="fleet")
+    for index in range(things):
+        iot.create_thing(thingName=f"t{index}")
+        iot.add_thing_to_thing_group(thingGroupName="fleet", thingName=f"t{index}")
+        certificate = iot.create_keys_and_certificate(setAsActive=True)
+        iot.attach_thing_principal(thingName=f"t{index}", principal=certificate["certificateArn"])
+    topic = sns.create_topic(Name="ops")["TopicArn"]
+    dynamodb.create_table(
+        TableName="state",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    os.environ.update(
+        {
+            "QUARANTINE_GROUP_NAME": "quarantine",
+            "STATE_TABLE_NAME": "state",
+            "NOTIFY_TOPIC_ARN": topic,
+            "DRY_RUN": "false",
+            "MAX_QUARANTINES_PER_HOUR": str(things + 1),
+        }
+    )
+
+
+def deliver(handler: Any, events: list[dict], *, check: bool) -> float:
+    """Every event in batches of ``BATCH``; returns the seconds it took."""
+    started = time.perf_counter()
+    for offset in range(0, len(events), BATCH):
+        response = handler.lambda_handler({"Records": records(events[offset : offset + BATCH])}, Context())
+        if check:
+            assert response == {"batchItemFailures": []}, response
+    return time.perf_counter() - started
+
+
+def measure(things: int) -> dict[str, float]:
     with mock_aws():
-        iot, sns, dynamodb = (boto3.client(s) for s in ("iot", "sns", "dynamodb"))
-        iot.create_thing_group(thingGroupName="quarantine")
-        iot.create_thing_group(thingGroupName="fleet")
-        for index in range(things):
-            iot.create_thing(thingName=f"t{index}")
-            iot.add_thing_to_thing_group(thingGroupName="fleet", thingName=f"t{index}")
-            certificate = iot.create_keys_and_certificate(setAsActive=True)
-            iot.attach_thing_principal(thingName=f"t{index}", principal=certificate["certificateArn"])
-        topic = sns.create_topic(Name="ops")["TopicArn"]
-        dynamodb.create_table(
-            TableName="state",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        os.environ.update(
-            {
-                "QUARANTINE_GROUP_NAME": "quarantine",
-                "STATE_TABLE_NAME": "state",
-                "NOTIFY_TOPIC_ARN": topic,
-                "DRY_RUN": "false",
-                "MAX_QUARANTINES_PER_HOUR": str(things + 1),
-            }
-        )
+        build_account(things)
         from lambdas.adapters.aws_clients import client
         from lambdas.quarantine import handler
 
@@ -113,27 +127,26 @@ def main() -> None:
                 "before-call", lambda model, _service=service, **_: calls.update([_service])
             )
         events = [violation(f"t{i}", i) for i in range(things)]
-        started = time.perf_counter()
-        for offset in range(0, things, BATCH):
-            response = handler.lambda_handler({"Records": records(events[offset : offset + BATCH])}, Context())
-            assert response == {"batchItemFailures": []}, response
-        elapsed = time.perf_counter() - started
+        elapsed = deliver(handler, events, check=True)
+        iot = boto3.client("iot")
         quarantined = len(iot.list_things_in_thing_group(thingGroupName="quarantine", maxResults=250)["things"])
         assert quarantined == things, quarantined
-
         first_pass = dict(calls)
-        started = time.perf_counter()
-        for offset in range(0, things, BATCH):
-            handler.lambda_handler({"Records": records(events[offset : offset + BATCH])}, Context())
-        duplicate_elapsed = time.perf_counter() - started
-
-    figures = {
+        duplicate_elapsed = deliver(handler, events, check=False)
+    return {
         "events_per_s": round(things / elapsed, 1),
         "iot_calls_per_quarantine": round(first_pass.get("iot", 0) / things, 2),
         "dynamodb_calls_per_quarantine": round(first_pass.get("dynamodb", 0) / things, 2),
         "sns_calls_per_quarantine": round(first_pass.get("sns", 0) / things, 2),
         "duplicate_events_per_s": round(things / duplicate_elapsed, 1),
     }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--things", type=int, default=200)
+    things = parser.parse_args().things
+    figures = measure(things)
     print(f"{things} in-alarm violations, batches of {BATCH}, one certificate per thing, moto in process")
     print(f"  first delivery: {figures['events_per_s']} events/s")
     print(f"  IoT calls per quarantine: {figures['iot_calls_per_quarantine']}")
