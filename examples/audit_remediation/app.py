@@ -60,10 +60,10 @@ class AuditStack(cdk.Stack):
         AuditRemediator(
             self,
             "Remediator",
-            audit_topic=audit_topic,
+            alert_topic=audit_topic,
             quarantine_group=quarantine,
             notification_topic=operators,
-            policy=policy_of(
+            remediation_policy=policy_of(
                 {
                     "REVOKED_DEVICE_CERTIFICATE_STILL_ACTIVE_CHECK": ["deactivate-certificate", "notify"],
                     "DEVICE_CERTIFICATE_SHARED_CHECK": ["quarantine-things", "notify"],

@@ -37,7 +37,7 @@ class ExistingFleetStack(cdk.Stack):
             self,
             "Responder",
             quarantine_group=quarantine,
-            existing_alert_topic=alerts,
+            alert_topic=alerts,
             dry_run=True,
             reserved_concurrency=1,
         )

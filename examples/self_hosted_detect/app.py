@@ -79,7 +79,7 @@ class SelfHostedDetectStack(cdk.Stack):
             self,
             "Responder",
             quarantine_group=QuarantineGroup(self, "Quarantine"),
-            existing_alert_topic=alerts,
+            alert_topic=alerts,
             dry_run=True,  # watch what it would do for a while before letting it act
         )
 
