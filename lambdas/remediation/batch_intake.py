@@ -26,7 +26,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import HttpUrl, ValidationError
@@ -137,25 +136,31 @@ def run_batch(
     metrics: Metrics,
 ) -> dict[str, Any]:
     """SQS: each record alone, failures in ``batchItemFailures``. Direct SNS: no partial batches;
-    raising makes Lambda retry the asynchronous invocation, then use the function's DLQ."""
-    records = event.get("Records") or []
-    if records and all(record.get("EventSource") == "aws:sns" for record in records):
-        for record in records:
-            handle_body(record["Sns"]["Message"])
-        return {"batchItemFailures": []}
+    raising makes Lambda retry the asynchronous invocation, then use the function's DLQ. Either way
+    a failed record is logged with its message id and the reason."""
 
-    def handle_record(record: SQSRecord) -> None:
+    def handle_logged(body: str, message_id: str | None) -> None:
         try:
-            handle_body(record.body)
+            handle_body(body)
         except UnreadableRecordError as error:
-            logger.warning("rejected record", extra={"message_id": record.message_id, "reason": str(error)})
+            logger.warning("rejected record", extra={"message_id": message_id, "reason": str(error)})
             metrics.add_metric(name="RejectedRecords", unit=MetricUnit.Count, value=1)
             raise
         except QuarantineHeldError:
             raise  # the handler reports it, with what was held
         except Exception as error:
             reason = f"{type(error).__name__}: {str(error)[:500]}"
-            logger.warning("record failed", extra={"message_id": record.message_id, "reason": reason})
+            logger.warning("record failed", extra={"message_id": message_id, "reason": reason})
             raise
 
-    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    records = event.get("Records") or []
+    if records and all(record.get("EventSource") == "aws:sns" for record in records):
+        for record in records:
+            handle_logged(record["Sns"]["Message"], record["Sns"].get("MessageId"))
+        return {"batchItemFailures": []}
+    return process_partial_response(
+        event=event,
+        record_handler=lambda record: handle_logged(record.body, record.message_id),
+        processor=processor,
+        context=context,
+    )

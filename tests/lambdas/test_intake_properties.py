@@ -137,3 +137,13 @@ def test_audit_a_bad_record_fails_alone_and_is_logged(world, warnings, body):
 
 def _things(world) -> set[str]:
     return {t["thingName"] for t in world.iot.list_things()["things"]}
+
+
+def test_a_bad_direct_sns_message_fails_the_invocation_and_is_logged(world, warnings):
+    # Direct SNS has no partial batches: Lambda retries the invocation, then uses the function's DLQ.
+    event = {"Records": [{"EventSource": "aws:sns", "Sns": {"MessageId": "sns-1", "Message": "[" * 5000}}]}
+    with pytest.raises(quarantine_handler.UnreadableRecordError, match="nested more than 32 levels deep"):
+        quarantine_handler.lambda_handler(event, LambdaContext())
+    [(message, message_id, reason)] = warnings.take()
+    assert (message, message_id) == ("rejected record", "sns-1")
+    assert "nested more than 32 levels deep" in reason
