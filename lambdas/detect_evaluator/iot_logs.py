@@ -55,8 +55,14 @@ def log_datapoints(record: KinesisStreamRecord) -> list[tuple[str, str, float]]:
     for event in envelope.log_events if envelope.get("logEvents") else ():
         counted = _counted(event)
         if counted is not None:
-            found.append((*counted, float(event.timestamp) / 1000))
+            found.append((*counted, _seconds(event.timestamp)))
     return found
+
+
+def _seconds(milliseconds: Any) -> float:
+    if isinstance(milliseconds, bool):
+        raise TypeError("a log event's timestamp is a number, not a boolean")
+    return float(milliseconds) / 1000
 
 
 def _counted(event: CloudWatchLogsLogEvent) -> tuple[str, str] | None:

@@ -122,6 +122,8 @@ def message_datapoints(body: dict[str, Any]) -> list[tuple[str, Any]]:
     """
     pairs: list[tuple[str, Any]] = [("aws:num-messages-sent", 1)]
     if "base64Length" in body:
+        if isinstance(body["base64Length"], bool):
+            raise TypeError("base64Length is a number, not a boolean")
         length = int(body["base64Length"])
         if length < 0 or length % 4:
             raise ValueError(f"base64Length {length} is not a base64 length")
