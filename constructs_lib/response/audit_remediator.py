@@ -3,40 +3,32 @@
 from __future__ import annotations
 
 import warnings
+from typing import ClassVar
 
-from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_sns as sns
 from constructs import Construct
 from typing_extensions import Unpack
 
-from constructs_lib._metrics import MetricOptions, service_metric
-from constructs_lib._validation import raise_if_any
+from constructs_lib._metrics import MetricOptions
 from constructs_lib.alerts.alert_topic import AlertTopic
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.lambda_packaging import DEFAULT_POWERTOOLS_LAYER_VERSION
-from constructs_lib.nag import acknowledge
-from constructs_lib.response.queued_function import (
-    MAX_POLICY_JSON_CHARACTERS,
-    add_response_alarms,
-    build_queued_function,
-    check_policy,
-    check_sizing,
-    renamed_keyword,
-    response_environment,
+from constructs_lib.response.queued_function import MAX_POLICY_JSON_CHARACTERS
+from constructs_lib.response.response_function import (
+    DEFAULT_MAX_ACTIONS_PER_HOUR,
+    SCOPED_IOT,
+    Keyword,
+    ResponseFunction,
 )
-from constructs_lib.response.queued_function import state_table as new_state_table
 from lambdas.model.audit_remediation_policy import AuditAction, AuditRemediationPolicy
 
 METRICS_NAMESPACE = "DeviceDefender/AuditRemediation"
 SERVICE = "audit-remediator"
-DEFAULT_MAX_ACTIONS_PER_HOUR = 50
-SCOPED_IOT = "arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>"
 
 
-class AuditRemediator(Construct):
+class AuditRemediator(ResponseFunction):
     """Consumes audit-completion notifications from an ``AlertTopic`` (the one ``AccountAudit``
     notifies), pages through ``ListAuditFindings`` for every non-compliant check and applies the
     audit remediation policy: by default a revoked device certificate that is still active is
@@ -46,6 +38,20 @@ class AuditRemediator(Construct):
     actions per hour, partial batch failures, a dead-letter queue, an action log and notifications.
     Pass the responder's ``table`` to share quarantine records, so one release procedure covers both.
     """
+
+    METRICS_NAMESPACE: ClassVar[str] = METRICS_NAMESPACE
+    SERVICE: ClassVar[str] = SERVICE
+    _OWNER = "AuditRemediator"
+    _FUNCTION_PACKAGE = "audit_remediation"
+    _FUNCTION_DESCRIPTION = "Audit remediator: reads audit findings, deactivates or quarantines per policy, notifies"
+    _BODY_KEYS = ("taskId", "auditDetails")
+    _LIMIT_AND_POLICY_VARIABLES = ("MAX_ACTIONS_PER_HOUR", "AUDIT_REMEDIATION_POLICY")
+    _ALARM_DESCRIPTIONS = (
+        "Audit notifications the remediator could not process are waiting in its DLQ",
+        "The audit remediator failed invocations",
+        "The audit remediator's breaker tripped: actions are held until it resets",
+    )
+    remediation_policy: AuditRemediationPolicy
 
     def __init__(
         self,
@@ -82,58 +88,23 @@ class AuditRemediator(Construct):
         :param audit_topic: deprecated name of ``alert_topic``.
         :param policy: deprecated name of ``remediation_policy``.
         """
-        super().__init__(scope, id)
-        alert_topic = self._validate(
-            alert_topic=alert_topic,
-            audit_topic=audit_topic,
-            remediation_policy=remediation_policy,
-            policy=policy,
+        super().__init__(
+            scope,
+            id,
+            quarantine_group=quarantine_group,
+            alert_topic=Keyword("alert_topic", alert_topic, "audit_topic", audit_topic),
+            notification_topic=notification_topic,
+            state_table=state_table,
+            remediation_policy=Keyword("remediation_policy", remediation_policy, "policy", policy),
             dry_run=dry_run,
-            max_actions_per_hour=max_actions_per_hour,
+            max_actions_per_hour=Keyword("max_actions_per_hour", max_actions_per_hour),
             batch_size=batch_size,
             reserved_concurrency=reserved_concurrency,
+            powertools_layer_version=powertools_layer_version,
         )
-        self.alert_topic = alert_topic or AlertTopic(self, "AlertTopic")
-        self.notification_topic = notification_topic or AlertTopic(self, "NotificationTopic")
-        self.quarantine_group = quarantine_group
-        self.dry_run = dry_run
-        self.max_actions_per_hour = max_actions_per_hour
-        self.table: dynamodb.ITable = state_table or new_state_table(self)
-        self._wire(batch_size=batch_size, reserved_concurrency=reserved_concurrency, layer=powertools_layer_version)
-        self._grant(self.role)
-        self._alarm()
-        acknowledge(self.role, self._wildcard_reasons())
 
-    def _validate(
-        self,
-        *,
-        alert_topic: AlertTopic | None,
-        audit_topic: AlertTopic | None,
-        remediation_policy: AuditRemediationPolicy | None,
-        policy: AuditRemediationPolicy | None,
-        dry_run: bool,
-        max_actions_per_hour: int,
-        batch_size: int,
-        reserved_concurrency: int,
-    ) -> AlertTopic | None:
-        """Every problem at once; the topic as given under either name."""
-        problems: list[str] = []
-        owner = "AuditRemediator"
-        topic, _ = renamed_keyword(owner, ("alert_topic", alert_topic), ("audit_topic", audit_topic), problems)
-        chosen, policy_argument = renamed_keyword(
-            owner, ("remediation_policy", remediation_policy), ("policy", policy), problems
-        )
-        check_sizing(
-            batch_size=batch_size,
-            reserved_concurrency=reserved_concurrency,
-            dry_run=dry_run,
-            problems=problems,
-            max_actions_per_hour=max_actions_per_hour,
-        )
-        self.remediation_policy = chosen or AuditRemediationPolicy.default()
-        check_policy(self.remediation_policy, problems, argument=policy_argument)
-        raise_if_any(self, problems)
-        return topic
+    def _default_policy(self) -> AuditRemediationPolicy:
+        return AuditRemediationPolicy.default()
 
     @property
     def policy(self) -> AuditRemediationPolicy:
@@ -145,70 +116,31 @@ class AuditRemediator(Construct):
         )
         return self.remediation_policy
 
-    def _wire(self, *, batch_size: int, reserved_concurrency: int, layer: int) -> None:
-        """The queue on the alert topic (audit notifications only), its DLQ and the function."""
-        parts = build_queued_function(
-            self,
-            topic=self.alert_topic,
-            body_filter={
-                "taskId": sns.FilterOrPolicy.filter(sns.SubscriptionFilter.exists_filter()),
-                "auditDetails": sns.FilterOrPolicy.filter(sns.SubscriptionFilter.exists_filter()),
-            },
-            function_package="audit_remediation",
-            description="Audit remediator: reads audit findings, deactivates or quarantines per policy, notifies",
-            environment=response_environment(
-                quarantine_group_name=self.quarantine_group.thing_group_name,
-                table=self.table,
-                notification_topic=self.notification_topic,
-                dry_run=self.dry_run,
-                own={
-                    "MAX_ACTIONS_PER_HOUR": str(self.max_actions_per_hour),
-                    "AUDIT_REMEDIATION_POLICY": self.remediation_policy.to_json(),
-                },
-                service=SERVICE,
-                namespace=METRICS_NAMESPACE,
-            ),
-            batch_size=batch_size,
-            reserved_concurrency=reserved_concurrency,
-            powertools_layer_version=layer,
-        )
-        self.queue, self.dead_letter_queue = parts.queue, parts.dead_letter_queue
-        self.role, self.function = parts.role, parts.function
-
-    def _grant(self, role: iam.Role) -> None:
-        """Reads always; a change only if the policy takes that action; the table and the notifications."""
-        stack = Stack.of(self)
-
-        def iot_arn(resource: str) -> str:
-            return stack.format_arn(
-                service="iot", resource=resource, resource_name="*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
-            )
-
+    def _grant_iot(self, role: iam.Role) -> None:
+        """Reads always; a change only if the policy takes that action."""
         # ListAuditFindings has no resource-level permission (Service Authorization Reference).
         role.add_to_policy(
             iam.PolicyStatement(sid="ReadAuditFindings", actions=["iot:ListAuditFindings"], resources=["*"])
         )
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="ReadPolicyAtFault", actions=["iot:GetPolicyVersion"], resources=[iot_arn("policy")]
+                sid="ReadPolicyAtFault", actions=["iot:GetPolicyVersion"], resources=[self._iot_arn("policy")]
             )
         )
         role.add_to_policy(
             iam.PolicyStatement(
-                sid="ReadCertificates", actions=["iot:DescribeCertificate"], resources=[iot_arn("cert")]
+                sid="ReadCertificates", actions=["iot:DescribeCertificate"], resources=[self._iot_arn("cert")]
             )
         )
         actions = self.remediation_policy.actions
         if AuditAction.DEACTIVATE_CERTIFICATE in actions:
             role.add_to_policy(
                 iam.PolicyStatement(
-                    sid="DeactivateCertificates", actions=["iot:UpdateCertificate"], resources=[iot_arn("cert")]
+                    sid="DeactivateCertificates", actions=["iot:UpdateCertificate"], resources=[self._iot_arn("cert")]
                 )
             )
         if AuditAction.QUARANTINE_THINGS in actions:
-            self._grant_quarantine(role, things=iot_arn("thing"))
-        self.table.grant(role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
-        self.notification_topic.grant_publish(role)
+            self._grant_quarantine(role, things=self._iot_arn("thing"))
 
     def _grant_quarantine(self, role: iam.Role, *, things: str) -> None:
         """Find the things of a shared certificate, read them, move them into the quarantine group."""
@@ -253,46 +185,16 @@ class AuditRemediator(Construct):
             )
         return reasons
 
-    def _alarm(self) -> None:
-        alarms = add_response_alarms(
-            self,
-            dead_letter_queue=self.dead_letter_queue,
-            function=self.function,
-            breaker_trips=self.metric_breaker_trips(),
-            notify=self.notification_topic,
-            descriptions=(
-                "Audit notifications the remediator could not process are waiting in its DLQ",
-                "The audit remediator failed invocations",
-                "The audit remediator's breaker tripped: actions are held until it resets",
-            ),
-        )
-        self.dead_letter_queue_alarm, self.errors_alarm = alarms.dead_letter_queue, alarms.errors
-        self.breaker_alarm = alarms.breaker
-
-    def metric(self, name: str, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """Any metric the function publishes (namespace ``DeviceDefender/AuditRemediation``, dimension
-        ``service``); default: the Sum over 5 minutes. The ``metric_*()`` methods name each one."""
-        return service_metric(METRICS_NAMESPACE, SERVICE, name, options)
+    # metric(), metric_dry_run_decisions(), metric_breaker_trips() and metric_rejected_records() are
+    # those of ResponseFunction (namespace DeviceDefender/AuditRemediation, dimension service).
 
     def metric_findings_remediated(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """Findings acted on (a certificate deactivated or things quarantined)."""
         return self.metric("FindingsRemediated", **options)
 
-    def metric_dry_run_decisions(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """Findings that would have been acted on but for dry run."""
-        return self.metric("DryRunDecisions", **options)
-
     def metric_held_actions(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """Actions held by the open breaker (their records return to the queue)."""
         return self.metric("HeldActions", **options)
-
-    def metric_breaker_trips(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """Times the breaker tripped."""
-        return self.metric("BreakerTrips", **options)
-
-    def metric_rejected_records(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
-        """Records that were not audit notifications (they go to the DLQ after retries)."""
-        return self.metric("RejectedRecords", **options)
 
 
 __all__ = ["MAX_POLICY_JSON_CHARACTERS", "AuditRemediator"]

@@ -10,14 +10,10 @@ from constructs_lib import (
     ALL_AUDIT_CHECKS,
     CERTIFICATE_CHECKS,
     AccountAudit,
-    AlertTopic,
     AuditCheck,
     AuditFrequency,
-    AuditRemediator,
     ConstructValidationError,
-    QuarantineGroup,
     ScheduledAudit,
-    policy_of,
 )
 
 ENV = cdk.Environment(account="111122223333", region="eu-west-1")
@@ -78,21 +74,3 @@ def test_existing_configuration_can_be_adopted_for_scheduled_audits():
 def test_every_check_has_a_description_and_sets_hold_known_checks():
     assert all(check.description.endswith(".") for check in ALL_AUDIT_CHECKS)
     assert set(CERTIFICATE_CHECKS) <= set(AuditCheck)
-
-
-def test_fails_when_remediator_policy_is_invalid():
-    stack = cdk.Stack(cdk.App(), "S")
-    with pytest.raises(ConstructValidationError) as raised:
-        AuditRemediator(
-            stack,
-            "R",
-            alert_topic=AlertTopic(stack, "T"),
-            quarantine_group=QuarantineGroup(stack, "Q"),
-            notification_topic=AlertTopic(stack, "N"),
-            remediation_policy=policy_of({"LOGGING_DISABLED_CHECK": ["quarantine-things"]}),
-            max_actions_per_hour=0,
-        )
-    assert str(raised.value) == (
-        "S/R: max_actions_per_hour 0 must be an integer from 1 to 10000; remediation_policy "
-        "checks.LOGGING_DISABLED_CHECK[0] 'quarantine-things' needs a check whose findings name a device certificate"
-    )

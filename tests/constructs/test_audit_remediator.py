@@ -4,9 +4,7 @@ least-privilege IAM that follows its policy, and the keywords deprecated by the 
 from __future__ import annotations
 
 import inspect
-import re
 import warnings
-from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
@@ -22,8 +20,14 @@ from constructs_lib import (
     policy_of,
 )
 from tests.constructs.matchers import arn_of, attached_to, policy_with, scoped_arn
+from tests.constructs.response_cases import (
+    BATCH_INTAKE,
+    REPO,
+    assert_metric_method,
+    assert_warned,
+    published_metric_names,
+)
 
-REPO = Path(__file__).resolve().parents[2]
 REMEDIATOR_METRICS = [
     ("metric_findings_remediated", "FindingsRemediated"),
     ("metric_dry_run_decisions", "DryRunDecisions"),
@@ -178,18 +182,14 @@ def test_alarms_notify_the_operators(template):
 @pytest.mark.parametrize(("method", "name"), REMEDIATOR_METRICS)
 def test_metric_methods_take_cloudwatch_metric_options(stack_and_remediator, method, name):
     _, remediator = stack_and_remediator
-    # Given no options, Then the Sum over 5 minutes of the function's metric (dimension service)
-    metric = getattr(remediator, method)()
-    assert (metric.namespace, metric.metric_name, metric.dimensions) == (
-        "DeviceDefender/AuditRemediation",
+    assert_metric_method(
+        remediator,
+        method,
         name,
-        {"service": "audit-remediator"},
+        namespace="DeviceDefender/AuditRemediation",
+        service="audit-remediator",
+        tuned_period=cdk.Duration.hours(1),
     )
-    assert (metric.statistic, metric.period.to_minutes()) == ("Sum", 5)
-    # Given any MetricOptions keywords, Then they override the defaults and keep the metric
-    tuned = getattr(remediator, method)(period=cdk.Duration.hours(1), statistic="Maximum", label="tuned")
-    assert (tuned.namespace, tuned.metric_name, tuned.dimensions) == (metric.namespace, name, metric.dimensions)
-    assert (tuned.statistic, tuned.period.to_minutes(), tuned.label) == ("Maximum", 60, "tuned")
 
 
 def test_generic_metric_keeps_working_with_the_same_options(stack_and_remediator):
@@ -200,8 +200,7 @@ def test_generic_metric_keeps_working_with_the_same_options(stack_and_remediator
 
 
 def test_metric_methods_name_exactly_what_the_function_publishes():
-    sources = [*sorted((REPO / "lambdas/audit_remediation").glob("*.py")), REPO / "lambdas/remediation/batch_intake.py"]
-    published = {name for path in sources for name in re.findall(r'add_metric\(name="(\w+)"', path.read_text())}
+    published = published_metric_names(*sorted((REPO / "lambdas/audit_remediation").glob("*.py")), BATCH_INTAKE)
     assert published == {name for _, name in REMEDIATOR_METRICS}
 
 
@@ -213,34 +212,44 @@ def test_old_keywords_still_work_for_one_release_with_a_deprecation_warning():
         remediator = AuditRemediator(
             stack, "R", quarantine_group=QuarantineGroup(stack, "Q"), audit_topic=alerts, policy=policy
         )
-    assert sorted(str(w.message) for w in caught) == [
-        "AuditRemediator: the keyword audit_topic is deprecated and will be removed in the next release; "
-        "use alert_topic",
-        "AuditRemediator: the keyword policy is deprecated and will be removed in the next release; "
-        "use remediation_policy",
-    ]
-    assert {w.filename for w in caught} == {__file__}
+    assert_warned(
+        caught,
+        [
+            "AuditRemediator: the keyword audit_topic is deprecated and will be removed in the next release; "
+            "use alert_topic",
+            "AuditRemediator: the keyword policy is deprecated and will be removed in the next release; "
+            "use remediation_policy",
+        ],
+        at=__file__,
+    )
     assert remediator.alert_topic is alerts and remediator.remediation_policy == policy
     with pytest.warns(DeprecationWarning, match="AuditRemediator.policy is deprecated"):
         assert remediator.policy == policy
 
 
-def test_an_old_keyword_with_problems_is_named_as_given():
+# A policy with problems is named as given: under its name, or under its deprecated name.
+@pytest.mark.parametrize(
+    ("topic_keyword", "policy_keyword"), [("alert_topic", "remediation_policy"), ("audit_topic", "policy")]
+)
+def test_fails_when_the_policy_is_invalid_naming_it_as_given(topic_keyword, policy_keyword):
     stack = cdk.Stack(cdk.App(), "S")
+    given = {
+        topic_keyword: AlertTopic(stack, "T"),
+        policy_keyword: policy_of({"LOGGING_DISABLED_CHECK": ["quarantine-things"]}),
+    }
     with pytest.raises(ConstructValidationError) as raised, warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         AuditRemediator(
             stack,
             "R",
-            audit_topic=AlertTopic(stack, "T"),
             quarantine_group=QuarantineGroup(stack, "Q"),
             notification_topic=AlertTopic(stack, "N"),
-            policy=policy_of({"LOGGING_DISABLED_CHECK": ["quarantine-things"]}),
             max_actions_per_hour=0,
+            **given,
         )
     assert str(raised.value) == (
-        "S/R: max_actions_per_hour 0 must be an integer from 1 to 10000; policy checks.LOGGING_DISABLED_CHECK[0] "
-        "'quarantine-things' needs a check whose findings name a device certificate"
+        f"S/R: max_actions_per_hour 0 must be an integer from 1 to 10000; {policy_keyword} "
+        "checks.LOGGING_DISABLED_CHECK[0] 'quarantine-things' needs a check whose findings name a device certificate"
     )
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import warnings
-from pathlib import Path
 
 import aws_cdk as cdk
 import pytest
@@ -21,8 +19,13 @@ from constructs_lib import (
     RemediationRule,
 )
 from tests.constructs.matchers import arn_of, attached_to, policy_with, scoped_arn
-
-REPO = Path(__file__).resolve().parents[2]
+from tests.constructs.response_cases import (
+    BATCH_INTAKE,
+    REPO,
+    assert_metric_method,
+    assert_warned,
+    published_metric_names,
+)
 
 
 @pytest.fixture(scope="module")
@@ -217,18 +220,14 @@ QUARANTINE_METRICS = [
 @pytest.mark.parametrize(("method", "name"), QUARANTINE_METRICS)
 def test_metric_methods_take_cloudwatch_metric_options(stack_and_responder, method, name):
     _, responder = stack_and_responder
-    # Given no options, Then the Sum over 5 minutes of the function's metric (dimension service)
-    metric = getattr(responder, method)()
-    assert (metric.namespace, metric.metric_name, metric.dimensions) == (
-        "DeviceDefender/Quarantine",
+    assert_metric_method(
+        responder,
+        method,
         name,
-        {"service": "quarantine-responder"},
+        namespace="DeviceDefender/Quarantine",
+        service="quarantine-responder",
+        tuned_period=cdk.Duration.minutes(1),
     )
-    assert (metric.statistic, metric.period.to_minutes()) == ("Sum", 5)
-    # Given any MetricOptions keywords, Then they override the defaults and keep the metric
-    tuned = getattr(responder, method)(period=cdk.Duration.minutes(1), statistic="Maximum", label="tuned")
-    assert (tuned.namespace, tuned.metric_name, tuned.dimensions) == (metric.namespace, name, metric.dimensions)
-    assert (tuned.statistic, tuned.period.to_minutes(), tuned.label) == ("Maximum", 1, "tuned")
     # period=None (the old signature's default) still means the default period
     assert getattr(responder, method)(period=None).period.to_minutes() == 5
 
@@ -241,8 +240,7 @@ def test_generic_metric_takes_any_name_and_the_same_options(stack_and_responder)
 
 def test_metric_methods_cover_what_the_function_publishes(stack_and_responder):
     # The names the quarantine function and the shared batch intake publish with Powertools Metrics.
-    sources = [REPO / "lambdas/quarantine/handler.py", REPO / "lambdas/remediation/batch_intake.py"]
-    published = {name for path in sources for name in re.findall(r'add_metric\(name="(\w+)"', path.read_text())}
+    published = published_metric_names(REPO / "lambdas/quarantine/handler.py", BATCH_INTAKE)
     assert published, "no add_metric(name=...) found: update this test to how the function publishes"
     assert published <= {name for _, name in QUARANTINE_METRICS}
 
@@ -277,15 +275,17 @@ def test_old_keywords_still_work_for_one_release_with_a_deprecation_warning():
             existing_alert_topic=alerts,
             max_quarantines_per_hour=7,
         )
-    messages = sorted(str(w.message) for w in caught)
-    assert messages == [
-        "QuarantineResponder: the keyword existing_alert_topic is deprecated and will be removed in the next "
-        "release; use alert_topic",
-        "QuarantineResponder: the keyword max_quarantines_per_hour is deprecated and will be removed in the next "
-        "release; use max_actions_per_hour",
-    ]
     # The warning points at the caller's line, not at this library.
-    assert {w.filename for w in caught} == {__file__}
+    assert_warned(
+        caught,
+        [
+            "QuarantineResponder: the keyword existing_alert_topic is deprecated and will be removed in the next "
+            "release; use alert_topic",
+            "QuarantineResponder: the keyword max_quarantines_per_hour is deprecated and will be removed in the "
+            "next release; use max_actions_per_hour",
+        ],
+        at=__file__,
+    )
     assert responder.alert_topic is alerts and responder.max_actions_per_hour == 7
     Template.from_stack(stack).has_resource_properties(
         "AWS::Lambda::Function",
