@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lambdas.adapters.aws_clients import client
+from lambdas.adapters.versioned_items import put_if_version
 
 
 @dataclass(frozen=True)
@@ -45,20 +44,7 @@ class BreakerStore:
         item["events"] = {"L": [{"N": repr(t)} for t in sorted(state.events)]}
         if state.tripped_at is not None:
             item["trippedAt"] = {"N": repr(state.tripped_at)}
-        if expected_version == 0:
-            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(id)"}
-        else:
-            condition = {
-                "ConditionExpression": "version = :expected",
-                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
-            }
-        try:
-            self._dynamodb.put_item(TableName=self._table_name, Item=item, **condition)
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return put_if_version(self._dynamodb, self._table_name, item, expected_version)
 
     def delete(self) -> None:
         self._dynamodb.delete_item(TableName=self._table_name, Key={"id": {"S": self._id}})

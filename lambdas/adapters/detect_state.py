@@ -20,9 +20,8 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from botocore.exceptions import ClientError
-
 from lambdas.adapters.aws_clients import client
+from lambdas.adapters.versioned_items import delete_if_version, put_if_version
 from lambdas.evaluation.engine import BehaviorState
 
 PREFIX = "detect#"
@@ -87,34 +86,13 @@ class DetectStates:
         last = [state.last_datapoint_at for state in behaviors.values() if state.last_datapoint_at is not None]
         if last:
             item["lastDatapointAt"] = {"N": repr(max(last))}
-        condition: dict[str, Any] = (
-            {"ConditionExpression": "attribute_not_exists(id)"}
-            if expected_version == 0
-            else {
-                "ConditionExpression": "version = :expected",
-                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
-            }
-        )
-        try:
-            self._dynamodb.put_item(TableName=self._table, Item=item, **condition)
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise StateConflictError(f"state {key} changed concurrently") from error
-            raise
+        if not put_if_version(self._dynamodb, self._table, item, expected_version):
+            raise StateConflictError(f"state {key} changed concurrently")
 
     def delete(self, key: str, expected_version: int) -> None:
         """A thing's state when none of its behaviors is configured any more."""
-        try:
-            self._dynamodb.delete_item(
-                TableName=self._table,
-                Key={"id": {"S": key}},
-                ConditionExpression="version = :expected",
-                ExpressionAttributeValues={":expected": {"N": str(expected_version)}},
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                raise StateConflictError(f"state {key} changed concurrently") from error
-            raise
+        if not delete_if_version(self._dynamodb, self._table, {"id": {"S": key}}, expected_version):
+            raise StateConflictError(f"state {key} changed concurrently")
 
     def scan(self) -> list[tuple[str, ThingState]]:
         """Every thing's state (for the sweep), page after page."""
