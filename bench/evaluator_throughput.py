@@ -159,10 +159,11 @@ def handler_batch(behaviors: list[BehaviorDefinition]) -> dict[str, float]:
             )
             handler.clear_caches()
             from lambdas.adapters import aws_clients
+            from lambdas.adapters.detect_state import DetectStates
 
             aws_clients.client.cache_clear()
             writes = []
-            handler.DetectStates("state")._dynamodb.meta.events.register(
+            DetectStates("state")._dynamodb.meta.events.register(
                 "before-call.dynamodb.PutItem", lambda **_: writes.append(1)
             )
             started = time.perf_counter()

@@ -10,7 +10,10 @@ from typing import Any
 
 import pytest
 
-from lambdas.detect_evaluator import handler
+from lambdas.adapters.detect_state import DetectStates
+from lambdas.adapters.sns_notifier import Notifier
+from lambdas.detect_evaluator import batch, handler, membership
+from lambdas.detect_evaluator import config as evaluator_config
 from lambdas.detect_evaluator.records import message_datapoints
 from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
 from lambdas.quarantine import handler as quarantine_handler
@@ -145,8 +148,8 @@ def test_evaluator_output_drives_the_quarantine_responder_unchanged(evaluator):
 def test_fails_at_cold_start_for_behaviors_it_cannot_run(world, monkeypatch):
     ml = {"name": "Ml", "metric": "aws:num-disconnects", "criteria": {"mlDetectionConfig": {"confidenceLevel": "HIGH"}}}
     monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [{"name": "fleet", "behaviors": [ml]}]}))
-    with pytest.raises(handler.ConfigurationError) as raised:
-        handler.config()
+    with pytest.raises(evaluator_config.ConfigurationError) as raised:
+        evaluator_config.config()
     assert str(raised.value) == (
         "invalid evaluator configuration: DETECT_PROFILES profiles[0].behaviors[0] ('Ml') is an ML behavior; ML "
         "Detect trains AWS's models on 14 days of a fleet's data and needs managed Detect: the self-hosted "
@@ -164,8 +167,8 @@ def test_fails_at_cold_start_for_a_statistical_behavior_on_a_per_message_metric(
         duration_seconds=300,
     )
     monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [{"name": "fleet", "behaviors": [sizes.to_api()]}]}))
-    with pytest.raises(handler.ConfigurationError) as raised:
-        handler.config()
+    with pytest.raises(evaluator_config.ConfigurationError) as raised:
+        evaluator_config.config()
     assert str(raised.value) == (
         "invalid evaluator configuration: DETECT_PROFILES profiles[0].behaviors[0] ('Sizes') is a statistical "
         "behavior on aws:message-byte-size, which is judged per message or per report; the self-hosted evaluator "
@@ -388,7 +391,7 @@ def test_a_redelivered_batch_of_many_datapoints_per_thing_is_counted_once_per_sh
 
 
 def test_a_violation_whose_publication_failed_is_published_on_retry_not_lost(evaluator, monkeypatch):
-    publish = handler.Notifier.publish
+    publish = Notifier.publish
     calls = {"n": 0}
 
     def flaky(self, subject, message):
@@ -397,7 +400,7 @@ def test_a_violation_whose_publication_failed_is_published_on_retry_not_lost(eva
             raise RuntimeError("SNS unavailable")
         return publish(self, subject, message)
 
-    monkeypatch.setattr(handler.Notifier, "publish", flaky)
+    monkeypatch.setattr(Notifier, "publish", flaky)
     records = [sent("1", "t1", 500, 10)]
     with pytest.raises(RuntimeError):
         handler.evaluate_batch(records, now=T0 + 301)
@@ -439,7 +442,7 @@ def test_group_membership_is_looked_up_once_per_cache_period(world, monkeypatch)
     profile = {"name": "fleet", "behaviors": [STORM.to_api()], "targets": {"thingGroups": ["sensors"]}}
     monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [profile]}))
     lookups = []
-    handler.registry()._iot.meta.events.register(
+    membership.registry()._iot.meta.events.register(
         "before-call.iot.ListThingGroupsForThing", lambda **_: lookups.append(1)
     )
     handler.evaluate_batch([sent("1", "t1", 1, 10)], now=T0 + 20)
@@ -456,8 +459,8 @@ def test_group_membership_is_looked_up_once_per_cache_period(world, monkeypatch)
 def test_fails_at_cold_start_for_targets_it_cannot_read(world, monkeypatch):
     profile = {"name": "fleet", "behaviors": [STORM.to_api()], "targets": {"thingGroups": "sensors"}}
     monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [profile]}))
-    with pytest.raises(handler.ConfigurationError) as raised:
-        handler.config()
+    with pytest.raises(evaluator_config.ConfigurationError) as raised:
+        evaluator_config.config()
     assert str(raised.value) == (
         "invalid evaluator configuration: DETECT_PROFILES profiles[0].targets must be an object with thingGroups "
         "(a list of names), registeredThings and unregisteredThings (true or false)"
@@ -468,9 +471,7 @@ def test_a_thing_is_written_once_per_batch_however_many_behaviors_it_touched(wor
     storm_too = at_most("MessageFlood", "aws:num-messages-sent", 1000)
     with_profile(monkeypatch, STORM, storm_too)
     puts = []
-    handler.DetectStates(TABLE)._dynamodb.meta.events.register(
-        "before-call.dynamodb.PutItem", lambda **_: puts.append(1)
-    )
+    DetectStates(TABLE)._dynamodb.meta.events.register("before-call.dynamodb.PutItem", lambda **_: puts.append(1))
     handler.evaluate_batch([sent(str(i), "t1", 1, 10 + i) for i in range(5)], now=T0 + 20)
     assert len(puts) == 1
     assert (state_of(world, "t1")["aggregate"], state_of(world, "t1", "MessageFlood")["aggregate"]) == (5, 5)
@@ -496,20 +497,20 @@ def test_each_profile_judges_the_same_thing_on_its_own(world, monkeypatch):
 def test_fails_at_cold_start_when_compressed_behaviors_are_not_gzip(world, monkeypatch):
     profile = {"name": "fleet", "behaviorsGzip": "bm90IGd6aXA="}  # base64 of "not gzip"
     monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [profile]}))
-    with pytest.raises(handler.ConfigurationError) as raised:
-        handler.config()
+    with pytest.raises(evaluator_config.ConfigurationError) as raised:
+        evaluator_config.config()
     assert str(raised.value).startswith(
         "invalid evaluator configuration: DETECT_PROFILES profiles[0].behaviorsGzip is not base64 of gzip JSON"
     )
 
 
 def test_remembered_memberships_are_bounded(world, monkeypatch):
-    monkeypatch.setattr(handler, "MAX_REMEMBERED_MEMBERSHIPS", 2)
+    monkeypatch.setattr(membership, "MAX_REMEMBERED_MEMBERSHIPS", 2)
     for index, thing in enumerate(["a", "b", "c"]):
-        handler.membership(thing, now=T0 + index, max_age=300)
-    assert set(handler._memberships) == {"c"}  # none had expired, so all were forgotten before c
-    handler.membership("d", now=T0 + 3, max_age=300)
-    assert set(handler._memberships) == {"c", "d"}
+        membership.membership(thing, now=T0 + index, max_age=300)
+    assert set(membership._memberships) == {"c"}  # none had expired, so all were forgotten before c
+    membership.membership("d", now=T0 + 3, max_age=300)
+    assert set(membership._memberships) == {"c", "d"}
 
 
 def test_messages_delivered_to_a_client_count_as_messages_received(world, monkeypatch):
@@ -554,15 +555,15 @@ def test_a_behavior_removed_from_the_profile_has_its_alarm_invalidated_and_its_s
 
 def test_sweep_leaves_a_state_the_evaluator_changed_meanwhile_for_next_time(evaluator, monkeypatch):
     handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 20)
-    put = handler.DetectStates.put
+    put = DetectStates.put
 
     def evaluator_wrote_first(self, key, behaviors, expected_version, marks):
         put(self, key, {}, expected_version, marks)  # another writer bumps the version
         return put(self, key, behaviors, expected_version, marks)
 
-    monkeypatch.setattr(handler.DetectStates, "put", evaluator_wrote_first)
+    monkeypatch.setattr(DetectStates, "put", evaluator_wrote_first)
     assert handler.sweep(now=T0 + 360)["conflicts"] == 1
-    monkeypatch.setattr(handler.DetectStates, "put", put)
+    monkeypatch.setattr(DetectStates, "put", put)
     # The alarm was published before the write (at least once), and the other writer's state stands
     assert [m["violationEventType"] for m in evaluator.notifications()] == ["in-alarm"]
     assert state_of(evaluator, "t1") is None
@@ -603,8 +604,8 @@ def test_late_future_and_redelivered_datapoints_are_each_counted_in_a_metric(eva
 def test_datapoints_the_engine_drops_as_seen_before_count_as_redelivered(evaluator, capsys, monkeypatch):
     # The handler's datapoints carry no id (redelivery is caught by the shard marks), so the engine's own
     # duplicate counter is forced here to show it is published, not dropped on the floor.
-    judge = handler.evaluate
-    monkeypatch.setattr(handler, "evaluate", lambda *args, **kwargs: replace(judge(*args, **kwargs), duplicates=2))
+    judge = batch.evaluate
+    monkeypatch.setattr(batch, "evaluate", lambda *args, **kwargs: replace(judge(*args, **kwargs), duplicates=2))
     handler.metrics.clear_metrics()
     handler.evaluate_batch([sent("1", "t1", 5, 10)], now=T0 + 20)
     assert published_metrics(capsys)["RedeliveredDatapoints"] == 2

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambdas.detect_evaluator.handler import violation_message
+from lambdas.detect_evaluator.invocation import violation_message
 from lambdas.evaluation.engine import IN_ALARM, BehaviorState, Datapoint, evaluate
 from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
 from lambdas.model.detect_profiles import ProfileBehavior

@@ -1,0 +1,192 @@
+"""A Kinesis batch: records read one by one (a bad record fails alone), datapoints grouped per
+profile and thing, every behavior judged over them, violations published, then each thing's state
+written once."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+
+from lambdas.adapters.detect_state import ThingState, state_key
+from lambdas.detect_evaluator.invocation import (
+    Invocation,
+    fleet_key_of,
+    is_statistical,
+    percentiles_of,
+    publish,
+)
+from lambdas.detect_evaluator.membership import watches
+from lambdas.detect_evaluator.observability import logger, metrics, tracer
+from lambdas.detect_evaluator.records import ParsedRecord, parse_record
+from lambdas.evaluation.engine import Datapoint, Evaluation, evaluate
+from lambdas.evaluation.values import datapoint_value
+from lambdas.model.detect_profiles import DetectProfiles
+from lambdas.model.metric_catalog import ValueKind
+
+
+class _Intake:
+    """The record handler of the batch processor: a record's datapoints, each value checked against
+    its metric's value kind in every profile with a behavior on that metric, grouped by (profile,
+    thing). A record that is not a datapoint (or whose value its metric cannot take) raises, and
+    fails alone."""
+
+    def __init__(self, profiles: DetectProfiles) -> None:
+        self.profiles = profiles
+        self.grouped: dict[tuple[str, str], list[ParsedRecord]] = defaultdict(list)  # (profile, thing) -> records
+        self._kinds: dict[tuple[str, str], ValueKind] = {}
+
+    def __call__(self, record: KinesisStreamRecord) -> None:
+        try:
+            accepted = [
+                (profile, self._checked(profile, parsed))
+                for parsed in parse_record(record)
+                for profile in self.profiles.profiles_by_metric.get(parsed.metric, ())
+            ]
+        except ValueError as error:
+            logger.warning("rejected record", extra={"reason": str(error)})
+            metrics.add_metric(name="RejectedRecords", unit=MetricUnit.Count, value=1)
+            raise
+        for profile, parsed in accepted:
+            self.grouped[(profile, parsed.thing)].append(parsed)
+
+    def _checked(self, profile: str, parsed: ParsedRecord) -> ParsedRecord:
+        try:
+            value = datapoint_value(self._kind(profile, parsed.metric), parsed.datapoint.value)
+        except ValueError as error:
+            raise ValueError(f"record {parsed.sequence} has no valid {parsed.metric} value: {error}") from error
+        if value is parsed.datapoint.value:
+            return parsed
+        return replace(parsed, datapoint=replace(parsed.datapoint, value=value))
+
+    def _kind(self, profile: str, metric: str) -> ValueKind:
+        key = (profile, metric)
+        if key not in self._kinds:
+            behaviors = self.profiles.by_profile[profile]
+            self._kinds[key] = next(b.spec.value_kind for b in behaviors if b.definition.metric == metric)
+        return self._kinds[key]
+
+
+# Powertools' BatchProcessor takes the records in one by one and reports those whose record handler
+# raised in batchItemFailures. Only the intake runs per record: a thing's datapoints are judged
+# together across the batch (windows, streaks, redelivery marks) and its state is written once per
+# batch, so the judging runs after the processor, over the grouped datapoints, where an error
+# (SNS, DynamoDB) fails the whole batch and Kinesis retries it with nothing lost. A batch of bad
+# records only is reported record by record, not raised (raise_on_entire_batch_failure=False).
+processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
+
+
+@tracer.capture_method
+def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
+    run = Invocation.open(now)
+    intake = _Intake(run.profiles)
+    response: dict[str, Any] = {"batchItemFailures": []}
+    if records:
+        response = dict(process_partial_response({"Records": records}, intake, processor))
+    watched = _watched(run, intake.grouped)
+    stored = run.states.get_many([state_key(profile, thing) for profile, thing in watched])
+    percentiles = percentiles_of(run.states.fleet_thresholds(_statistical_keys(run.profiles, watched)))
+    for profile, thing in watched:
+        before = stored.get(state_key(profile, thing), ThingState())
+        _judge_thing(run, profile, thing, before, intake.grouped[(profile, thing)], percentiles)
+    _add_batch_metrics(run.counts)
+    return response
+
+
+def _watched(run: Invocation, grouped: Mapping[tuple[str, str], list[ParsedRecord]]) -> list[tuple[str, str]]:
+    """The (profile, thing) pairs whose profile targets the thing."""
+    max_age = run.config.membership_cache_seconds
+    watched = [
+        (profile, thing)
+        for profile, thing in grouped
+        if watches(run.profiles.by_profile[profile][0].targets, thing, run.now, max_age)
+    ]
+    if len(watched) < len(grouped):
+        metrics.add_metric(name="UnwatchedThings", unit=MetricUnit.Count, value=len(grouped) - len(watched))
+    return watched
+
+
+def _statistical_keys(profiles: DetectProfiles, watched: list[tuple[str, str]]) -> list[str]:
+    """The fleet keys of the statistical behaviors of the watched profiles."""
+    return list({fleet_key_of(b) for profile, _ in watched for b in profiles.by_profile[profile] if is_statistical(b)})
+
+
+def _fresh_datapoints(
+    records: list[ParsedRecord], before: ThingState, counts: Counter[str]
+) -> tuple[dict[str, list[Datapoint]], dict[str, int]]:
+    """The datapoints not counted before, by metric, and the shard marks once they are counted."""
+    marks = dict(before.marks)
+    fresh: dict[str, list[Datapoint]] = defaultdict(list)
+    for parsed in records:
+        if parsed.sequence <= before.marks.get(parsed.shard, -1):
+            counts["redelivered"] += 1
+            continue
+        fresh[parsed.metric].append(parsed.datapoint)
+        marks[parsed.shard] = max(marks.get(parsed.shard, -1), parsed.sequence)
+    return fresh, marks
+
+
+def _judge_thing(
+    run: Invocation,
+    profile: str,
+    thing: str,
+    before: ThingState,
+    records: list[ParsedRecord],
+    percentiles: dict[str, dict[float, float]],
+) -> None:
+    """Every behavior of the profile over the thing's fresh datapoints; violations published, then the
+    state written once if anything changed."""
+    fresh, marks = _fresh_datapoints(records, before, run.counts)
+    skew = run.config.max_clock_skew_seconds
+    after, changed = dict(before.behaviors), False
+    for behavior in run.profiles.by_profile[profile]:
+        name = behavior.definition.name
+        datapoints = fresh.get(behavior.definition.metric, [])
+        result = evaluate(
+            thing,
+            behavior.definition,
+            behavior.spec,
+            before.of(name),
+            datapoints,
+            # A behavior with no datapoint here closes a due window only after the clock skew, as the sweep
+            # does: its own datapoints may come from another source (another shard) a little later.
+            now=run.now if datapoints else run.now - skew,
+            max_clock_skew=skew,
+            fleet=percentiles.get(fleet_key_of(behavior)),
+        )
+        publish(run.notifier, behavior, thing, result)
+        after[name], changed = result.state, changed or result.changed
+        _count_dropped(run.counts, result)
+    if changed:
+        run.states.put(state_key(profile, thing), after, before.version, marks)
+        run.counts["writes"] += 1
+
+
+def _count_dropped(counts: Counter[str], result: Evaluation) -> None:
+    """The engine's counters: datapoints dropped (late, from the future, seen before) and windows closed
+    without a fleet threshold."""
+    counts["late"] += result.late
+    counts["future"] += result.future
+    counts["redelivered"] += result.duplicates
+    counts["unjudged"] += result.unjudged
+
+
+# Metric name, counter; StateWrites is published every batch, the others when not zero.
+_BATCH_METRICS = (
+    ("RedeliveredDatapoints", "redelivered"),
+    ("LateDatapoints", "late"),
+    ("FutureDatapoints", "future"),
+    ("WindowsWithoutFleetThreshold", "unjudged"),
+)
+
+
+def _add_batch_metrics(counts: Counter[str]) -> None:
+    metrics.add_metric(name="StateWrites", unit=MetricUnit.Count, value=counts["writes"])
+    for name, counter in _BATCH_METRICS:
+        if counts[counter]:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=counts[counter])

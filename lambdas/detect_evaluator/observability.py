@@ -1,0 +1,16 @@
+"""The evaluator's Powertools Logger, Tracer and Metrics: one of each per process, shared by its modules."""
+
+from __future__ import annotations
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+SERVICE = "detect-evaluator"
+
+
+logger = Logger(service=SERVICE)
+
+
+tracer = Tracer(service=SERVICE)
+
+
+metrics = Metrics(namespace="DeviceDefender/SelfHostedDetect", service=SERVICE)

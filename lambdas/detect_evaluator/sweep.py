@@ -1,0 +1,149 @@
+"""The scheduled sweep: what needs no datapoint, over every thing's state."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from lambdas.adapters.detect_state import StateConflictError, ThingState, parse_state_key
+from lambdas.detect_evaluator.invocation import (
+    Invocation,
+    behavior_names,
+    fleet_key_of,
+    is_statistical,
+    percentiles_of,
+    publish,
+    retired_violation,
+)
+from lambdas.detect_evaluator.observability import tracer
+from lambdas.evaluation.engine import BehaviorState, Evaluation, check_silence, evaluate
+from lambdas.evaluation.fleet import fleet_thresholds
+from lambdas.model.detect_profiles import ProfileBehavior
+
+
+@tracer.capture_method
+def sweep(now: float) -> dict[str, Any]:
+    """What needs no datapoint, over every thing's state:
+
+    - a window that ended more than ``MAX_CLOCK_SKEW_SECONDS`` ago is judged, so a thing that goes
+      quiet after a burst still raises its alarm;
+    - an alarm of a thing silent for ``SILENCE_SECONDS`` is invalidated;
+    - each statistical behavior's fleet percentiles are computed from the things' closed windows;
+    - the state of a behavior (or profile) no longer configured is dropped, and its alarm gets
+      ``alarm-invalidated``, as managed Detect does when a behavior is deleted.
+
+    A state the evaluator changed meanwhile is left for the next sweep.
+    """
+    run = Invocation.open(now)
+    statistical = [b for b in run.profiles.behaviors if is_statistical(b)]
+    fleet = run.states.fleet_thresholds([fleet_key_of(b) for b in statistical])
+    percentiles = percentiles_of(fleet)
+    closed: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for key, stored in run.states.scan():
+        after = _sweep_thing(run, key, stored, percentiles)
+        if after is None:
+            continue  # left for the next sweep
+        for behavior in run.profiles.by_profile.get(parse_state_key(key)[0], ()):
+            if is_statistical(behavior):
+                closed[fleet_key_of(behavior)].extend(after[behavior.definition.name].closed)
+    _store_fleet_thresholds(run, statistical, closed, fleet)
+    return {name: run.counts[name] for name in ("invalidated", "windows_judged", "conflicts", "retired")}
+
+
+def _sweep_thing(
+    run: Invocation, key: str, stored: ThingState, percentiles: dict[str, dict[float, float]]
+) -> dict[str, BehaviorState] | None:
+    """One thing's state after the sweep, written (with its violations published) if it changed;
+    None when the evaluator changed it meanwhile."""
+    profile, thing = parse_state_key(key)
+    configured = run.profiles.by_profile.get(profile, ())
+    names = behavior_names(configured)
+    retired = {name: state for name, state in stored.behaviors.items() if name not in names}
+    after = {name: state for name, state in stored.behaviors.items() if name in names}
+    changed, results = bool(retired), []
+    for behavior in configured:
+        result = _sweep_behavior(run, thing, behavior, stored.of(behavior.definition.name), percentiles)
+        after[behavior.definition.name], changed = result.state, changed or result.changed
+        results.append((behavior, result))
+    if not changed:
+        return after
+    for behavior, result in results:
+        publish(run.notifier, behavior, thing, result)
+    _publish_retired(run, profile, thing, retired)
+    return after if _write_swept(run, key, stored, after) else None
+
+
+def _sweep_behavior(
+    run: Invocation,
+    thing: str,
+    behavior: ProfileBehavior,
+    state: BehaviorState,
+    percentiles: dict[str, dict[float, float]],
+) -> Evaluation:
+    """The silence check, else the judgement of a window that ended (``now - skew``: the window closes
+    once datapoints still in flight have had time to arrive)."""
+    config_ = run.config
+    result = check_silence(thing, behavior.definition, state, now=run.now, silence_seconds=config_.silence_seconds)
+    if result.transitions:
+        run.counts["invalidated"] += 1
+        return result
+    if state.window_start is None:
+        return result
+    result = evaluate(
+        thing,
+        behavior.definition,
+        behavior.spec,
+        state,
+        [],
+        now=run.now - config_.max_clock_skew_seconds,
+        fleet=percentiles.get(fleet_key_of(behavior)),
+    )
+    run.counts["windows_judged"] += result.judged + result.unjudged
+    return result
+
+
+def _publish_retired(run: Invocation, profile: str, thing: str, retired: Mapping[str, BehaviorState]) -> None:
+    """``alarm-invalidated`` for each alarm of a behavior no longer configured."""
+    for name, state in retired.items():
+        run.counts["retired"] += 1
+        if state.in_alarm and state.violation_id:
+            run.notifier.publish(
+                f"Device Defender alarm-invalidated: {thing} ({name}, no longer configured)",
+                retired_violation(profile, name, thing, state.violation_id, run.now),
+            )
+
+
+def _write_swept(run: Invocation, key: str, stored: ThingState, after: dict[str, BehaviorState]) -> bool:
+    """Write (or delete, when no behavior is left) the swept state; False if another writer was first."""
+    try:
+        if after:
+            run.states.put(key, after, stored.version, stored.marks)
+        else:
+            run.states.delete(key, stored.version)
+    except StateConflictError:
+        # The evaluator judged this thing meanwhile, from the same windows: it publishes the same
+        # violations (same violationId) unless datapoints older than the clock skew arrived.
+        run.counts["conflicts"] += 1
+        return False
+    return True
+
+
+def _store_fleet_thresholds(
+    run: Invocation,
+    statistical: list[ProfileBehavior],
+    closed: Mapping[str, list[tuple[float, float]]],
+    fleet: Mapping[str, dict[float, tuple[float, int]]],
+) -> None:
+    """Each statistical behavior's fleet percentiles of the settled windows, written when they changed."""
+    for behavior in statistical:
+        assert behavior.definition.statistic is not None and behavior.definition.duration_seconds is not None
+        thresholds = fleet_thresholds(
+            closed.get(fleet_key_of(behavior), []),
+            behavior.definition.statistic,
+            duration_seconds=behavior.definition.duration_seconds,
+            now=run.now,
+            settle_seconds=run.config.max_clock_skew_seconds,
+        )
+        if thresholds and thresholds != fleet.get(fleet_key_of(behavior)):
+            run.states.put_fleet_thresholds(fleet_key_of(behavior), thresholds)
