@@ -4,6 +4,7 @@ overwrite each other's state (breakers, detect state)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -25,19 +26,17 @@ def is_conditional_failure(error: ClientError) -> bool:
 
 def put_if_version(dynamodb: Any, table_name: str, item: dict[str, Any], expected_version: int) -> bool:
     """Write ``item`` unless another writer changed it since ``expected_version``; False if one did."""
-    try:
-        dynamodb.put_item(TableName=table_name, Item=item, **version_condition(expected_version))
-    except ClientError as error:
-        if is_conditional_failure(error):
-            return False
-        raise
-    return True
+    return _if_version(dynamodb.put_item, expected_version, TableName=table_name, Item=item)
 
 
 def delete_if_version(dynamodb: Any, table_name: str, key: dict[str, Any], expected_version: int) -> bool:
     """Delete the item unless another writer changed it since ``expected_version``; False if one did."""
+    return _if_version(dynamodb.delete_item, expected_version, TableName=table_name, Key=key)
+
+
+def _if_version(write: Callable[..., Any], expected_version: int, **arguments: Any) -> bool:
     try:
-        dynamodb.delete_item(TableName=table_name, Key=key, **version_condition(expected_version))
+        write(**arguments, **version_condition(expected_version))
     except ClientError as error:
         if is_conditional_failure(error):
             return False
