@@ -6,6 +6,7 @@ names, its policy, its IoT grants and their cdk-nag reasons, and its own metrics
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar, Generic, TypeVar
 
@@ -142,8 +143,9 @@ class ResponseFunction(Construct):
         )
         return (keyword.default if value is None else value), argument
 
+    @abstractmethod
     def _default_policy(self) -> FunctionPolicy:
-        raise NotImplementedError
+        """The construct's default remediation policy (each subclass has its own)."""
 
     def _wire(self, *, batch_size: int, reserved_concurrency: int, layer: int) -> None:
         """The queue on the alert topic (only messages with the ``_BODY_KEYS``), its DLQ and the function."""
@@ -182,8 +184,9 @@ class ResponseFunction(Construct):
         self.table.grant(role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
         self.notification_topic.grant_publish(role)
 
+    @abstractmethod
     def _grant_iot(self, role: iam.Role) -> None:
-        raise NotImplementedError
+        """The construct's own IoT permissions, no more than its policy's actions need."""
 
     def _iot_arn(self, resource: str) -> str:
         """Every IoT ``resource`` (``thing``, ``cert``, ...) of this stack's account and region."""
@@ -191,8 +194,9 @@ class ResponseFunction(Construct):
             service="iot", resource=resource, resource_name="*", arn_format=ArnFormat.SLASH_RESOURCE_NAME
         )
 
+    @abstractmethod
     def _wildcard_reasons(self) -> dict[str, str]:
-        raise NotImplementedError
+        """The cdk-nag IAM5 findings of its role, each with the reason a reviewer would accept."""
 
     def _alarm(self) -> None:
         alarms = add_response_alarms(
