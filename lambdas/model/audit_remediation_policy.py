@@ -20,7 +20,7 @@ from enum import Enum
 from typing import Any
 
 from lambdas.model.audit_checks import AuditCheck
-from lambdas.model.remediation_policy import PolicyError, coerce, load_policy_json
+from lambdas.model.remediation_policy import PolicyError, coerce, envelope_problems, load_policy_json
 
 POLICY_VERSION = 1
 _NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
@@ -114,14 +114,7 @@ class AuditRemediationPolicy:
 
     @classmethod
     def from_dict(cls, document: Any) -> AuditRemediationPolicy:
-        if not isinstance(document, Mapping):
-            raise PolicyError([f"the policy must be a JSON object, got {type(document).__name__}"])
-        found: list[str] = []
-        unknown = set(document) - {"version", "checks", "exemptGroups"}
-        if unknown:
-            found.append(f"unknown keys {sorted(unknown)}; allowed: version, checks, exemptGroups")
-        if document.get("version", POLICY_VERSION) != POLICY_VERSION:
-            found.append(f"version {document.get('version')!r} is not supported; use {POLICY_VERSION}")
+        found = envelope_problems(document, "checks")
         checks_document = document.get("checks", {})
         if not isinstance(checks_document, Mapping):
             found.append(f"checks must be an object, got {type(checks_document).__name__}")

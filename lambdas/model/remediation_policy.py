@@ -211,14 +211,7 @@ class RemediationPolicy:
     @classmethod
     def from_dict(cls, document: Any) -> RemediationPolicy:
         """Read and validate a policy document; every problem names its field."""
-        if not isinstance(document, Mapping):
-            raise PolicyError([f"the policy must be a JSON object, got {type(document).__name__}"])
-        problems: list[str] = []
-        unknown = set(document) - {"version", "rules", "exemptGroups"}
-        if unknown:
-            problems.append(f"unknown keys {sorted(unknown)}; allowed: version, rules, exemptGroups")
-        if document.get("version", POLICY_VERSION) != POLICY_VERSION:
-            problems.append(f"version {document.get('version')!r} is not supported; use {POLICY_VERSION}")
+        problems = envelope_problems(document, "rules")
         rules_document = document.get("rules")
         if not isinstance(rules_document, list):
             problems.append(f"rules must be a list, got {type(rules_document).__name__}")
@@ -281,6 +274,20 @@ def _rule_from_dict(rule: Any, where: str, problems: list[str]) -> RemediationRu
         event_types=lists["eventTypes"],
         min_confidence=match.get("minConfidence"),
     )
+
+
+def envelope_problems(document: Any, body: str) -> list[str]:
+    """What every policy document must be: a JSON object of ``version``, ``body`` and ``exemptGroups``.
+    Not an object raises at once; the other problems are returned to be reported with the rest."""
+    if not isinstance(document, Mapping):
+        raise PolicyError([f"the policy must be a JSON object, got {type(document).__name__}"])
+    problems: list[str] = []
+    unknown = set(document) - {"version", body, "exemptGroups"}
+    if unknown:
+        problems.append(f"unknown keys {sorted(unknown)}; allowed: version, {body}, exemptGroups")
+    if document.get("version", POLICY_VERSION) != POLICY_VERSION:
+        problems.append(f"version {document.get('version')!r} is not supported; use {POLICY_VERSION}")
+    return problems
 
 
 def load_policy_json(text: str) -> Any:
