@@ -1,0 +1,59 @@
+"""The per-record path of a Kinesis batch: each record read, its values checked against the metric
+kinds of the profiles that watch them, and grouped by (profile, thing). A record that fails here
+fails alone (``batchItemFailures``); nothing else in the batch depends on it."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
+
+from lambdas.detect_evaluator.observability import logger, metrics
+from lambdas.detect_evaluator.records import ParsedRecord, parse_record
+from lambdas.evaluation.values import datapoint_value
+from lambdas.model.detect_profiles import DetectProfiles
+from lambdas.model.metric_catalog import ValueKind
+
+
+class Intake:
+    """The record handler of the batch processor: a record's datapoints, each value checked against
+    its metric's value kind in every profile with a behavior on that metric, grouped by (profile,
+    thing). A record that is not a datapoint (or whose value its metric cannot take) raises, and
+    fails alone."""
+
+    def __init__(self, profiles: DetectProfiles) -> None:
+        self.profiles = profiles
+        self.grouped: dict[tuple[str, str], list[ParsedRecord]] = defaultdict(list)  # (profile, thing) -> records
+        self._kinds: dict[tuple[str, str], ValueKind] = {}
+
+    def __call__(self, record: KinesisStreamRecord) -> None:
+        try:
+            accepted = [
+                (profile, self._checked(profile, parsed))
+                for parsed in parse_record(record)
+                for profile in self.profiles.profiles_by_metric.get(parsed.metric, ())
+            ]
+        except ValueError as error:
+            logger.warning("rejected record", extra={"reason": str(error)})
+            metrics.add_metric(name="RejectedRecords", unit=MetricUnit.Count, value=1)
+            raise
+        for profile, parsed in accepted:
+            self.grouped[(profile, parsed.thing)].append(parsed)
+
+    def _checked(self, profile: str, parsed: ParsedRecord) -> ParsedRecord:
+        try:
+            value = datapoint_value(self._kind(profile, parsed.metric), parsed.datapoint.value)
+        except ValueError as error:
+            raise ValueError(f"record {parsed.sequence} has no valid {parsed.metric} value: {error}") from error
+        if value is parsed.datapoint.value:
+            return parsed
+        return replace(parsed, datapoint=replace(parsed.datapoint, value=value))
+
+    def _kind(self, profile: str, metric: str) -> ValueKind:
+        key = (profile, metric)
+        if key not in self._kinds:
+            behaviors = self.profiles.by_profile[profile]
+            self._kinds[key] = next(b.spec.value_kind for b in behaviors if b.definition.metric == metric)
+        return self._kinds[key]
