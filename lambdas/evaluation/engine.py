@@ -1,14 +1,22 @@
 """Evaluating one thing's datapoints against one behavior, as Device Defender does.
 
 - Periodic metrics (a behavior with ``durationSeconds`` on a numeric metric) are summed per window
-  of ``durationSeconds`` aligned to the epoch; a window is judged when a later datapoint arrives or
-  when ``now`` passes its end. Other metrics (per message, per report, set metrics) are judged
-  datapoint by datapoint.
+  of ``durationSeconds`` aligned to the epoch. The datapoint's time decides its window, never its
+  arrival: several windows may be open at once, and a window is judged only once ``settled_until``
+  (the caller's "every datapoint stamped before this has arrived", by default ``now``) passes its
+  end, whatever batches its datapoints came in. Other metrics (per message, per report, set
+  metrics) are judged datapoint by datapoint.
+- ``fill_empty`` (cloud-side counts: the cloud sees every message, so no datapoint means none
+  happened): a settled window with no datapoint is judged as 0, so a device that stays connected
+  and sends nothing alarms on an "at least N" behavior. Filling stops changing the state once its
+  streaks are full, so at most ``consecutiveDatapointsToAlarm + consecutiveDatapointsToClear`` empty
+  windows are judged per gap, and none while 0 is normal for a thing in steady normal state.
 - A judged value that does not meet the criteria is violating. ``consecutiveDatapointsToAlarm``
   violating values in a row raise ``in-alarm``; ``consecutiveDatapointsToClear`` normal values in a
   row while in alarm raise ``alarm-cleared`` with the same ``violationId``.
 - A thing in alarm that sends nothing for ``silence_seconds`` gets ``alarm-invalidated``.
-- Datapoints for a window already judged are late and dropped; datapoints stamped more than
+- Datapoints for a window already judged (before ``judged_until``, which moves to the last settled
+  window end whenever the state changes) are late and dropped; datapoints stamped more than
   ``max_clock_skew`` after ``now`` are dropped; a datapoint id seen before is a duplicate and dropped.
   Each is counted, never silently lost.
 - Statistical behaviors compare a window's aggregate with a fleet percentile the caller computes
@@ -40,7 +48,8 @@ from lambdas.model.violation import metric_value_of
 IN_ALARM, ALARM_CLEARED, ALARM_INVALIDATED = "in-alarm", "alarm-cleared", "alarm-invalidated"
 _VIOLATION_NAMESPACE = uuid.UUID("7f0e4c3a-5d0b-4f5e-9a57-3c2b1d7e6a10")
 MAX_REMEMBERED_IDS = 64
-RECENT_WINDOWS = 3  # closed windows kept per thing for fleet percentiles
+RECENT_WINDOWS = 3
+MAX_TOTAL = float(2**64 - 2048)  # the largest float below 2**64: a window total always fits a MetricValue count  # closed windows kept per thing for fleet percentiles
 
 
 @dataclass(frozen=True)
@@ -52,8 +61,7 @@ class Datapoint:
 
 @dataclass(frozen=True)
 class BehaviorState:
-    window_start: float | None = None
-    aggregate: float = 0.0
+    open_windows: tuple[tuple[float, float], ...] = ()  # (window start, total so far) not yet judged, oldest first
     seen_ids: tuple[str, ...] = ()
     violating_streak: int = 0
     normal_streak: int = 0
@@ -96,29 +104,53 @@ def evaluate(
     datapoints: list[Datapoint],
     *,
     now: float,
+    settled_until: float | None = None,
     max_clock_skew: float = 60.0,
+    fill_empty: bool = False,
     threshold: float | None = None,
     fleet: Mapping[float, float] | None = None,
 ) -> Evaluation:
-    """``threshold`` fixes the value a statistical behavior is judged against; ``fleet`` gives it per
-    window start (see the module docstring)."""
+    """Judge ``datapoints`` and every window that ended by ``settled_until`` (default ``now``).
+
+    ``now`` is the wall clock: a datapoint stamped more than ``max_clock_skew`` after it is dropped.
+    ``fill_empty`` judges settled windows without datapoints as 0 (see the module docstring).
+    ``threshold`` fixes the value a statistical behavior is judged against; ``fleet`` gives it per
+    window start."""
     run = _Run(thing_name, definition, spec, state, threshold, fleet)
     for datapoint in sorted(datapoints, key=lambda d: d.timestamp):
         run.add(datapoint, now=now, max_clock_skew=max_clock_skew)
-    run.close_due_window(now)
+    run.close_settled(now if settled_until is None else settled_until, fill_empty=fill_empty)
     return run.result(state)
 
 
 def check_silence(
-    thing_name: str, definition: BehaviorDefinition, state: BehaviorState, *, now: float, silence_seconds: float
+    thing_name: str,
+    definition: BehaviorDefinition,
+    state: BehaviorState,
+    *,
+    now: float,
+    silence_seconds: float,
+    last_activity: float | None = None,
 ) -> Evaluation:
-    """``alarm-invalidated`` for a thing in alarm that has sent nothing for ``silence_seconds``."""
-    if not state.in_alarm or state.last_datapoint_at is None or now - state.last_datapoint_at < silence_seconds:
+    """``alarm-invalidated`` for a thing in alarm that has sent nothing for ``silence_seconds``.
+
+    ``last_activity`` is the thing's last datapoint of any metric (default: this behavior's): the
+    guide invalidates the alarms of a device that stops reporting, not of a behavior whose metric
+    went quiet while the device still reports. The invalidated behavior forgets its windows and
+    where it was judged, so a device that comes back starts afresh."""
+    last = state.last_datapoint_at if last_activity is None else last_activity
+    if not state.in_alarm or last is None or now - last < silence_seconds:
         return Evaluation(state=state)
     assert state.violation_id is not None
     transition = Transition(ALARM_INVALIDATED, state.violation_id, now, {})
     cleared = replace(
-        state, in_alarm=False, violation_id=None, violating_streak=0, normal_streak=0, window_start=None, aggregate=0.0
+        state,
+        in_alarm=False,
+        violation_id=None,
+        violating_streak=0,
+        normal_streak=0,
+        open_windows=(),
+        judged_until=None,
     )
     return Evaluation(state=cleared, transitions=(transition,), changed=True)
 
@@ -147,8 +179,7 @@ class _Run:
         )
         self.windowed = is_windowed(definition, spec)
         self.duration = float(definition.duration_seconds or 0)
-        self.window_start = state.window_start
-        self.aggregate = state.aggregate
+        self.open = dict(state.open_windows)  # window start -> total
         self.seen_ids = list(state.seen_ids)
         self.violating_streak = state.violating_streak
         self.normal_streak = state.normal_streak
@@ -158,6 +189,7 @@ class _Run:
         self.judged_until = state.judged_until
         self.closed = list(state.closed)
         self.transitions: list[Transition] = []
+        self.added = False
         self.late = self.duplicates = self.future = self.judged = self.unjudged = 0
 
     def add(self, datapoint: Datapoint, *, now: float, max_clock_skew: float) -> None:
@@ -176,25 +208,53 @@ class _Run:
         if self.judged_until is not None and window < self.judged_until:
             self.late += 1
             return
-        if self.window_start is not None:
-            if window < self.window_start:
-                self.late += 1
-                return
-            if window > self.window_start:
-                self._close_window(self.window_start + self.duration)
-        if self.window_start is None:
-            self.window_start, self.aggregate, self.seen_ids = window, 0.0, []
         self._remember(datapoint)
-        self.aggregate += float(datapoint.value)
+        # A total stays within the API's count (UnsignedLong) and a finite number, however large the datapoints.
+        self.open[window] = min(self.open.get(window, 0.0) + float(datapoint.value), MAX_TOTAL)
+        self.added = True
 
-    def close_due_window(self, now: float) -> None:
-        if self.windowed and self.window_start is not None and now >= self.window_start + self.duration:
-            self._close_window(self.window_start + self.duration)
+    def close_settled(self, settled_until: float, *, fill_empty: bool) -> None:
+        """Judge, oldest first, every open window that ended by ``settled_until``, and with
+        ``fill_empty`` the settled windows between them that had no datapoint (as 0)."""
+        if not self.windowed:
+            return
+        last_end = math.floor(settled_until / self.duration) * self.duration  # end of the last settled window
+        fill = fill_empty and not self.statistical
+        # Nothing judged yet (a new thing, or one back from silence): fill from its first open window,
+        # else no further back than the windows that can still change the state.
+        anchor = min(self.open, default=last_end - self._fill_limit() * self.duration)
+        for start in sorted(self.open):
+            if start + self.duration > settled_until:
+                break
+            if fill:
+                self._fill_empty_windows(start, anchor)
+            self._close_window(start, self.open.pop(start))
+        if fill:
+            self._fill_empty_windows(last_end, anchor)
+        if (self.added or self.transitions) and (self.judged_until is None or self.judged_until < last_end):
+            self.judged_until = last_end  # the state is written anyway: datapoints of settled windows are late
 
-    def _close_window(self, end: float) -> None:
-        aggregate, start = self.aggregate, self.window_start
-        assert start is not None
-        self.window_start, self.aggregate, self.seen_ids, self.judged_until = None, 0.0, [], end
+    def _fill_limit(self) -> int:
+        definition = self.definition
+        return definition.consecutive_datapoints_to_alarm + definition.consecutive_datapoints_to_clear
+
+    def _fill_empty_windows(self, until: float, anchor: float) -> None:
+        """Judge the windows from ``judged_until`` (or ``anchor``) up to ``until`` (exclusive), which had no
+        datapoint, as 0. Nothing to do when 0 is normal for a thing in steady normal state: judging
+        them changes nothing."""
+        start = anchor if self.judged_until is None else self.judged_until
+        if start >= until or (not self.in_alarm and not self.violating_streak and self.normal(0)):
+            return
+        count = int(round((until - start) / self.duration))
+        for _ in range(min(count, self._fill_limit())):  # after that many the streaks are full: no change
+            self._close_window(start, 0.0)
+            start += self.duration
+        self.judged_until = until
+
+    def _close_window(self, start: float, aggregate: float) -> None:
+        end = start + self.duration
+        if self.judged_until is None or end > self.judged_until:
+            self.judged_until = end
         value = int(aggregate) if aggregate.is_integer() else aggregate
         if self.statistical:
             self.closed = [*self.closed, (start, value)][-RECENT_WINDOWS:]
@@ -245,8 +305,7 @@ class _Run:
 
     def result(self, before: BehaviorState) -> Evaluation:
         state = BehaviorState(
-            window_start=self.window_start,
-            aggregate=self.aggregate,
+            open_windows=tuple(sorted(self.open.items())),
             seen_ids=tuple(self.seen_ids),
             violating_streak=self.violating_streak,
             normal_streak=self.normal_streak,

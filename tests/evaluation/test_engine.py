@@ -74,14 +74,14 @@ def test_percentile_nearest_rank(statistic, values, expected):
     assert percentile(values, statistic) == expected
 
 
-def test_counts_are_summed_per_window_and_judged_when_the_next_window_starts():
+def test_counts_are_summed_per_window_and_judged_once_the_window_has_settled():
     # Given 60 + 50 messages in one window (limit 100), then a datapoint in the next window
     datapoints = [Datapoint(10, 60, "a"), Datapoint(200, 50, "b"), Datapoint(310, 1, "c")]
     result = evaluate("t", messages_at_most(100), SENT, BehaviorState(), datapoints, now=320)
     # Then the first window (110 > 100) raises in-alarm with its total; the second stays open
     [transition] = result.transitions
     assert (transition.event_type, transition.metric_value, transition.at) == (IN_ALARM, {"count": 110}, 300)
-    assert (result.state.window_start, result.state.aggregate) == (300, 1)
+    assert result.state.open_windows == ((300, 1),)
 
 
 def test_an_open_window_is_judged_once_now_passes_its_end():
@@ -141,7 +141,7 @@ def test_silence_of_a_normal_thing_raises_nothing():
 def test_late_datapoints_for_a_judged_window_are_dropped_and_counted():
     state = evaluate("t", messages_at_most(100), SENT, BehaviorState(), [Datapoint(310, 1, "b")], now=320).state
     result = evaluate("t", messages_at_most(100), SENT, state, [Datapoint(20, 500, "a")], now=330)
-    assert (result.late, result.transitions, result.state.aggregate) == (1, (), 1)
+    assert (result.late, result.transitions, result.state.open_windows) == (1, (), ((300, 1),))
 
 
 def test_out_of_order_datapoints_in_one_batch_are_sorted_first():
@@ -159,7 +159,7 @@ def test_duplicate_datapoints_are_counted_once():
 def test_datapoints_from_the_future_beyond_the_allowed_skew_are_dropped():
     datapoints = [Datapoint(1000 + 61, 500, "far"), Datapoint(1000 + 59, 5, "near")]
     result = evaluate("t", messages_at_most(100), SENT, BehaviorState(), datapoints, now=1000)
-    assert (result.future, result.state.aggregate) == (1, 5)
+    assert (result.future, result.state.open_windows) == (1, ((900, 5),))
 
 
 def test_per_message_metrics_are_judged_datapoint_by_datapoint():
@@ -200,7 +200,7 @@ def test_streaks_stop_growing_for_a_steady_normal_thing():
 
 def test_a_datapoint_for_a_window_judged_in_an_earlier_run_is_late():
     judged = evaluate("t", messages_at_most(100), SENT, BehaviorState(), [Datapoint(10, 5, "a")], now=301)
-    assert judged.state.window_start is None and judged.state.judged_until == 300
+    assert judged.state.open_windows == () and judged.state.judged_until == 300
     again = evaluate("t", messages_at_most(100), SENT, judged.state, [Datapoint(20, 500, "z")], now=302)
     assert (again.late, again.transitions, again.changed) == (1, (), False)
 
@@ -291,3 +291,108 @@ def test_fleet_percentiles_keep_the_latest_windows():
     closed = [(300.0 * index, index) for index in range(6)]
     found = fleet_thresholds(closed, "p50", duration_seconds=300, now=10_000, settle_seconds=60, keep=2)
     assert found == {1200.0: (4, 1), 1500.0: (5, 1)}
+
+
+# Delivery: the datapoint's time decides its window, the settled bound decides when it is judged.
+
+
+@pytest.mark.parametrize(
+    ("batches", "events"),
+    [
+        # (datapoints of the batch, settled_until of the batch) ...; limit 5 failures per 5 minutes
+        ([([(290, 4)], 250), ([(295, 4)], 255), ([], 360)], [IN_ALARM]),  # split batches, then settled
+        # arrived 5 s and 8 s after the window end (settled: arrival less the 60 s skew)
+        ([([(290, 4)], 245), ([(295, 4)], 248), ([], 360)], [IN_ALARM]),
+        # the next window started before the first settled: both judged in order
+        ([([(290, 4), (310, 1)], 245), ([(295, 4)], 248), ([], 660)], [IN_ALARM, ALARM_CLEARED]),
+        ([([(295, 4)], 2000), ([(298, 4)], 2000)], []),  # the window settled before the second half: late
+        ([([(290, 4), (295, 4)], 360)], [IN_ALARM]),  # one batch
+    ],
+)
+def test_a_window_is_judged_once_settled_whatever_batches_its_datapoints_came_in(batches, events):
+    definition = BehaviorDefinition(
+        name="Probing",
+        metric="aws:num-authorization-failures",
+        kind=BehaviorKind.RULE,
+        comparison_operator="less-than-equals",
+        value={"count": 5},
+        duration_seconds=300,
+    )
+    spec = METRICS["aws:num-authorization-failures"]
+    state, seen = BehaviorState(), []
+    for number, (datapoints, settled) in enumerate(batches):
+        points = [Datapoint(t, v, f"{number}-{i}") for i, (t, v) in enumerate(datapoints)]
+        result = evaluate("t", definition, spec, state, points, now=settled + 60, settled_until=settled)
+        state, seen = result.state, seen + [t.event_type for t in result.transitions]
+    assert seen == events
+
+
+def messages_at_least(minimum: int, *, to_alarm: int = 1, to_clear: int = 1) -> BehaviorDefinition:
+    return BehaviorDefinition(
+        name="Heartbeat",
+        metric=SENT.name,
+        kind=BehaviorKind.RULE,
+        comparison_operator="greater-than-equals",
+        value={"count": minimum},
+        duration_seconds=300,
+        consecutive_datapoints_to_alarm=to_alarm,
+        consecutive_datapoints_to_clear=to_clear,
+    )
+
+
+@pytest.mark.parametrize(
+    ("definition", "datapoints", "settled", "events", "judged_until"),
+    [
+        # A connected device that stops sending: the empty windows count as 0 and raise the alarm
+        (messages_at_least(1), [(10, 3)], 900, [IN_ALARM], 900),
+        (messages_at_least(1, to_alarm=2), [(10, 3)], 600, [], 600),
+        (messages_at_least(1, to_alarm=2), [(10, 3)], 900, [IN_ALARM], 900),
+        # 0 is normal and the thing is normal: nothing to judge, nothing written
+        (messages_at_most(100), [], 900, [], None),
+        # A thing never seen on this metric: only the windows that can still change the state
+        (messages_at_least(1, to_alarm=2), [], 30_000, [IN_ALARM], 30_000),
+    ],
+)
+def test_empty_windows_of_a_cloud_side_count_are_judged_as_zero(definition, datapoints, settled, events, judged_until):
+    points = [Datapoint(t, v, f"d{i}") for i, (t, v) in enumerate(datapoints)]
+    result = evaluate("t", definition, SENT, BehaviorState(), points, now=settled, fill_empty=True)
+    assert [t.event_type for t in result.transitions] == events
+    assert result.state.judged_until == judged_until
+
+
+def test_a_long_gap_judges_only_the_windows_that_change_the_state():
+    alarmed = evaluate("t", messages_at_least(1), SENT, BehaviorState(), [Datapoint(10, 3)], now=900, fill_empty=True)
+    assert alarmed.judged == 3  # the window with datapoints, then two empty ones (to alarm + to clear)
+    later = evaluate("t", messages_at_least(1), SENT, alarmed.state, [], now=90_000, fill_empty=True)
+    assert (later.judged, later.transitions, later.state.judged_until) == (2, (), 90_000)
+
+
+def test_device_side_windows_without_a_report_are_not_judged():
+    result = evaluate("t", messages_at_least(1), SENT, BehaviorState(), [Datapoint(10, 3)], now=900)
+    assert (result.judged, result.state.judged_until) == (1, 900)  # the state is written: settled windows are done
+
+
+def test_a_window_total_never_overflows_the_api_count():
+    huge = [Datapoint(10, 1.7e308, "a"), Datapoint(20, 1.7e308, "b")]
+    result = evaluate("t", messages_at_most(100), SENT, BehaviorState(), huge, now=301)
+    [transition] = result.transitions
+    assert transition.metric_value == {"count": 2**64 - 2048}
+
+
+@pytest.mark.parametrize(
+    ("last_activity", "now", "invalidated"),
+    [
+        (None, 10 + 172_799, False),  # the behavior's own last datapoint, two days less a second
+        (None, 10 + 172_800, True),
+        (100_000, 10 + 172_800, False),  # the device still reports other metrics
+        (100_000, 100_000 + 172_800, True),
+    ],
+)
+def test_silence_is_counted_from_the_devices_last_datapoint(last_activity, now, invalidated):
+    alarmed = evaluate("t", messages_at_most(100), SENT, BehaviorState(), window_totals(150), now=301).state
+    result = check_silence(
+        "t", messages_at_most(100), alarmed, now=now, silence_seconds=172_800, last_activity=last_activity
+    )
+    assert bool(result.transitions) is invalidated
+    if invalidated:
+        assert (result.state.in_alarm, result.state.judged_until, result.state.open_windows) == (False, None, ())
