@@ -6,11 +6,18 @@ evaluator, at cold start, with the same rules as the constructs use at synth).
     {"profiles": [{"name": "sensors",
                    "behaviors": [<API Behavior JSON>, ...],
                    "customMetrics": {"battery_percent": "number"},
+                   "dimensions": {"telemetry": {"type": "TOPIC_FILTER",
+                                                "stringValues": ["dt/+/telemetry"]}},
                    "targets": {"thingGroups": ["sensors"], "registeredThings": false,
                                "unregisteredThings": false}}]}
 
 ``behaviorsGzip`` (base64 of the gzip of the behaviors' JSON) may stand for ``behaviors``: the
 writer uses it when the plain JSON would not fit in the function's environment (4 KB in all).
+
+``dimensions`` (only when a behavior has a ``metricDimension``) holds the TOPIC_FILTER dimensions its
+behaviors name, as ``CreateDimension`` takes them (``type``, ``stringValues``): the evaluator resolves
+each behavior's dimension to its topic filters (``ProfileBehavior.topic_filter``); a behavior naming a
+dimension the profile does not define is refused.
 
 ``targets`` is what the profile watches, as a security profile's targets: things in those groups
 (directly or through a child group), every registered thing, every unregistered client. Without
@@ -24,7 +31,7 @@ import gzip
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -39,6 +46,7 @@ from lambdas.model.metric_catalog import (
     custom_metric_spec,
 )
 from lambdas.model.remediation_policy import PolicyError
+from lambdas.model.topic_filter import TopicScope, dimension_problems
 
 _NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
 MAX_PROFILES_JSON_CHARACTERS = 3000
@@ -76,11 +84,13 @@ class TargetsDocument:
 
 @dataclass(frozen=True)
 class ProfileDocument:
-    """One profile as ``write_profiles`` takes it; ``targets`` None watches every client that reports."""
+    """One profile as ``write_profiles`` takes it; ``targets`` None watches every client that reports;
+    ``dimensions``: the topic filters of each TOPIC_FILTER dimension its behaviors name."""
 
     name: str
     behaviors: Sequence[JudgedBehavior]
     targets: TargetsDocument | None = None
+    dimensions: Mapping[str, Sequence[str]] = field(default_factory=dict)
 
     def render(self, *, compress: bool = False, unresolved: Callable[[str], bool] | None = None) -> dict[str, Any]:
         """This profile as one entry of ``profiles``; ``compress`` gives ``behaviorsGzip`` unless ``unresolved``
@@ -98,6 +108,11 @@ class ProfileDocument:
         }
         if custom:
             rendered["customMetrics"] = custom
+        if self.dimensions:
+            rendered["dimensions"] = {
+                name: {"type": "TOPIC_FILTER", "stringValues": list(filters)}
+                for name, filters in self.dimensions.items()
+            }
         if self.targets is not None:
             rendered["targets"] = {
                 "thingGroups": list(self.targets.thing_groups),
@@ -161,10 +176,21 @@ EVERYTHING = ProfileTargets()
 
 @dataclass(frozen=True)
 class ProfileBehavior:
+    """``dimension_filters``: the topic filters of the behavior's dimension (empty without one)."""
+
     profile: str
     definition: BehaviorDefinition
     spec: MetricSpec
     targets: ProfileTargets = EVERYTHING
+    dimension_filters: tuple[str, ...] = ()
+
+    @cached_property
+    def topic_filter(self) -> TopicScope | None:
+        """Which datapoints the behavior counts, by their MQTT topic (``topic_filter(topic)``, ``topic``
+        None for a datapoint without one); None when the behavior has no dimension and counts them all."""
+        if self.definition.dimension is None:
+            return None
+        return TopicScope(self.dimension_filters, self.definition.dimension.operator)
 
 
 @dataclass(frozen=True)
@@ -207,6 +233,7 @@ class DetectProfiles:
                 continue
             custom = _custom_specs(profile.get("customMetrics", {}), f"profiles[{index}]", found)
             targets = _targets(profile.get("targets"), f"profiles[{index}]", found)
+            dimensions = _dimensions(profile.get("dimensions", {}), f"profiles[{index}]", found)
             for position, behavior in enumerate(_behaviors(profile, f"profiles[{index}]", found)):
                 where = f"profiles[{index}].behaviors[{position}]"
                 try:
@@ -220,8 +247,17 @@ class DetectProfiles:
                     found.append(f"{where} ('{definition.name}') {unsupported}")
                     continue
                 found.extend(f"{where}: {problem}" for problem in problems(definition, spec))
+                filters: tuple[str, ...] = ()
+                if definition.dimension is not None:
+                    if definition.dimension.name not in dimensions:
+                        found.append(
+                            f"{where} ('{definition.name}') uses the dimension '{definition.dimension.name}', which "
+                            f"profiles[{index}].dimensions does not define"
+                        )
+                        continue
+                    filters = dimensions[definition.dimension.name]
                 if spec is not None:
-                    behaviors.append(ProfileBehavior(name, definition, spec, targets))
+                    behaviors.append(ProfileBehavior(name, definition, spec, targets, filters))
         if found:
             raise PolicyError(found)
         return cls(tuple(behaviors))
@@ -233,11 +269,6 @@ def self_hosted_problem(definition: BehaviorDefinition, spec: MetricSpec | None)
         return (
             "is an ML behavior; ML Detect trains AWS's models on 14 days of a fleet's data and needs managed "
             "Detect: the self-hosted evaluator runs rule and statistical behaviors"
-        )
-    if definition.dimension is not None:
-        return (
-            f"filters its metric by the dimension '{definition.dimension.name}'; the self-hosted evaluator counts the "
-            "messages of its telemetry topic filters instead: drop the dimension and set those filters"
         )
     if definition.kind is BehaviorKind.STATISTICAL and spec is not None and spec.duration is DurationRule.NONE:
         return (
@@ -287,6 +318,26 @@ def _targets(document: Any, where: str, found: list[str]) -> ProfileTargets:
     if not groups and not any(flags):
         found.append(f"{where}.targets names nothing to watch; give thing groups or set a flag, or leave it out")
     return ProfileTargets(frozenset(groups), flags[0], flags[1])
+
+
+def _dimensions(document: Any, where: str, found: list[str]) -> dict[str, tuple[str, ...]]:
+    """The profile's TOPIC_FILTER dimensions, name to topic filters."""
+    dimensions: dict[str, tuple[str, ...]] = {}
+    if not isinstance(document, Mapping):
+        found.append(f"{where}.dimensions must be an object of name to dimension")
+        return dimensions
+    for name, dimension in document.items():
+        values = dimension.get("stringValues") if isinstance(dimension, Mapping) else None
+        if (
+            not isinstance(dimension, Mapping)
+            or dimension.get("type") != "TOPIC_FILTER"
+            or not isinstance(values, list)
+        ):
+            found.append(f'{where}.dimensions.{name} must be {{"type": "TOPIC_FILTER", "stringValues": [...]}}')
+            continue
+        found.extend(f"{where}.dimensions.{name}: {problem}" for problem in dimension_problems(name, values))
+        dimensions[name] = tuple(values)
+    return dimensions
 
 
 def _custom_specs(document: Any, where: str, found: list[str]) -> dict[str, MetricSpec]:

@@ -1,6 +1,6 @@
 """``DETECT_PROFILES`` has one owner, ``lambdas/model/detect_profiles.py``: what its writer writes
 (plain or with ``behaviorsGzip``), its reader reads back as the same profiles: each behavior's
-definition and metric, and the profile's targets."""
+definition and metric, the topic filters of its dimension, and the profile's targets."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
+from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind, DimensionFilter
 from lambdas.model.detect_profiles import (
     EVERYTHING,
     MAX_PROFILES_JSON_CHARACTERS,
@@ -24,6 +24,7 @@ from lambdas.model.detect_profiles import (
 )
 from lambdas.model.metric_catalog import METRICS, CustomMetricType, MetricSpec, custom_metric_spec
 from lambdas.model.remediation_policy import PolicyError
+from lambdas.model.topic_filter import TopicScope
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,15 @@ def _spec(metric: str) -> MetricSpec:
     return METRICS[metric] if metric in METRICS else custom_metric_spec(metric, _CUSTOM[metric])
 
 
+_TOPIC_FILTERS = st.lists(
+    st.lists(st.sampled_from(["dt", "+", "telemetry", "cmd", "$aws"]), min_size=1, max_size=3).map("/".join)
+    | st.just("#"),
+    min_size=1,
+    max_size=5,
+).map(tuple)
+_DIMENSIONED = st.sampled_from(["aws:num-messages-sent", "aws:num-messages-received", "aws:num-authorization-failures"])
+
+
 @st.composite
 def _profile(draw: st.DrawFn, name: str) -> ProfileDocument:
     drawn = draw(st.lists(_BEHAVIORS, min_size=1, max_size=6))
@@ -111,11 +121,25 @@ def _profile(draw: st.DrawFn, name: str) -> ProfileDocument:
         Judged(BehaviorDefinition(name=f"B{index}", metric=metric, **fields), _spec(metric))
         for index, (metric, fields) in enumerate(drawn)
     ]
+    dimensions = draw(st.dictionaries(_NAMES, _TOPIC_FILTERS, max_size=2))
+    for index, dimension in enumerate(dimensions):  # a windowed count behavior on each dimension
+        metric = draw(_DIMENSIONED)
+        scope = DimensionFilter(dimension, draw(st.sampled_from(["IN", "NOT_IN"])))
+        definition = BehaviorDefinition(
+            f"D{index}",
+            metric,
+            BehaviorKind.RULE,
+            "less-than-equals",
+            {"count": 5},
+            duration_seconds=300,
+            dimension=scope,
+        )
+        behaviors.append(Judged(definition, METRICS[metric]))
     groups = tuple(draw(st.lists(_NAMES, max_size=3, unique=True)))
     registered, unregistered = draw(st.booleans()), draw(st.booleans())
     watched = groups or registered or unregistered  # a targets that names nothing is refused by the reader
     targets = TargetsDocument(groups, registered, unregistered) if watched and draw(st.booleans()) else None
-    return ProfileDocument(name, behaviors, targets)
+    return ProfileDocument(name, behaviors, targets, dimensions)
 
 
 @st.composite
@@ -134,9 +158,15 @@ def _read_back(profiles: list[ProfileDocument]) -> DetectProfiles:
             frozenset(document.thing_groups), document.registered_things, document.unregistered_things
         )
 
+    def filters(profile: ProfileDocument, behavior: Judged) -> tuple[str, ...]:
+        dimension = behavior.definition.dimension
+        return tuple(profile.dimensions[dimension.name]) if dimension is not None else ()
+
     return DetectProfiles(
         tuple(
-            ProfileBehavior(profile.name, behavior.definition, behavior.spec, targets(profile.targets))
+            ProfileBehavior(
+                profile.name, behavior.definition, behavior.spec, targets(profile.targets), filters(profile, behavior)
+            )
             for profile in profiles
             for behavior in profile.behaviors
         )
@@ -147,7 +177,12 @@ def _read_back(profiles: list[ProfileDocument]) -> DetectProfiles:
 def test_what_the_writer_renders_the_reader_reads_back_plain_or_compressed(profiles, compress):
     text = json.dumps({"profiles": [profile.render(compress=compress) for profile in profiles]})
     assert ("behaviorsGzip" in text) is compress
-    assert DetectProfiles.from_json(text) == _read_back(profiles)
+    read = DetectProfiles.from_json(text)
+    assert read == _read_back(profiles)
+    for behavior in read.behaviors:  # each behavior with a dimension scopes its datapoints by their topic
+        dimension = behavior.definition.dimension
+        expected = TopicScope(behavior.dimension_filters, dimension.operator) if dimension is not None else None
+        assert behavior.topic_filter == expected
 
 
 @given(_profiles())
@@ -213,3 +248,64 @@ def test_token_strings_pass_through_and_behaviors_holding_one_stay_out_of_gzip()
     fleet, parameters = json.loads(text)["profiles"]
     assert fleet["targets"]["thingGroups"] == [group] and "behaviorsGzip" in fleet
     assert parameters["behaviors"] == [held.definition.to_api()]
+
+
+def _dimensioned(dimension: str = "telemetry", operator: str = "IN") -> Judged:
+    definition = BehaviorDefinition(
+        "Topics",
+        "aws:num-messages-sent",
+        BehaviorKind.RULE,
+        comparison_operator="less-than-equals",
+        value={"count": 9},
+        duration_seconds=300,
+        dimension=DimensionFilter(dimension, operator),
+    )
+    return Judged(definition, METRICS["aws:num-messages-sent"])
+
+
+def test_a_behavior_with_a_dimension_counts_only_the_topics_of_its_dimension():
+    text = write_profiles([ProfileDocument("fleet", [_dimensioned(operator="NOT_IN")], None, {"telemetry": ["dt/#"]})])
+    assert json.loads(text)["profiles"][0]["dimensions"] == {
+        "telemetry": {"type": "TOPIC_FILTER", "stringValues": ["dt/#"]}
+    }
+    [behavior] = DetectProfiles.from_json(text).behaviors
+    scope = behavior.topic_filter
+    assert scope is not None
+    assert (scope("dt/meter-7/telemetry"), scope("cmd/meter-7"), scope(None)) == (False, True, False)
+    assert [
+        b.topic_filter for b in DetectProfiles.from_json(write_profiles([ProfileDocument("f", _storms(1))])).behaviors
+    ] == [None]
+
+
+def test_a_behavior_naming_a_dimension_the_profile_does_not_define_is_refused():
+    text = write_profiles([ProfileDocument("fleet", [_dimensioned("commands")], None, {"telemetry": ["dt/#"]})])
+    with pytest.raises(PolicyError) as raised:
+        DetectProfiles.from_json(text)
+    assert raised.value.problems == (
+        "profiles[0].behaviors[0] ('Topics') uses the dimension 'commands', which profiles[0].dimensions does not "
+        "define",
+    )
+
+
+@pytest.mark.parametrize(
+    ("dimensions", "problem"),
+    [
+        ([], "profiles[0].dimensions must be an object of name to dimension"),
+        (
+            {"telemetry": {"type": "CLIENT_ID", "stringValues": ["a"]}},
+            'profiles[0].dimensions.telemetry must be {"type": "TOPIC_FILTER", "stringValues": [...]}',
+        ),
+        (
+            {"telemetry": {"type": "TOPIC_FILTER", "stringValues": ["dt/#/x"]}},
+            "profiles[0].dimensions.telemetry: dimension 'telemetry': topic filter 'dt/#/x': '#' must be the whole "
+            "last level",
+        ),
+    ],
+)
+def test_malformed_dimensions_are_refused(dimensions, problem):
+    text = json.dumps(
+        {"profiles": [{"name": "fleet", "behaviors": [_storms(1)[0].definition.to_api()], "dimensions": dimensions}]}
+    )
+    with pytest.raises(PolicyError) as raised:
+        DetectProfiles.from_json(text)
+    assert raised.value.problems == (problem,)
