@@ -109,6 +109,7 @@ class Dimension(Construct):
                 problems.append(f"topic_filters[{index}] {topic_filter!r} must be 1 to 256 characters")
         raise_if_any(self, problems)
         self.dimension_name = dimension_name
+        self.topic_filters: tuple[str, ...] = tuple(topic_filters)
         self.resource = iot.CfnDimension(
             self, "Resource", name=dimension_name, type="TOPIC_FILTER", string_values=list(topic_filters)
         )

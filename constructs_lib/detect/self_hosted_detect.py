@@ -10,11 +10,14 @@ unchanged. A schedule invalidates alarms of things that stopped reporting.
 Metrics ingested: ``aws:num-messages-sent`` and ``aws:message-byte-size`` (messages on the
 telemetry topic filters), ``aws:num-connection-attempts`` (successful connects, from lifecycle
 events: failed attempts are not seen), ``aws:num-disconnects`` and ``aws:source-ip-address`` (from
-lifecycle events), ``aws:num-authorization-failures`` and ``aws:num-messages-received`` (from AWS
-IoT logs, through a CloudWatch Logs subscription filter), every device-side metric and custom
-metric (from the Device Defender agent's JSON reports on
+lifecycle events), ``aws:disconnect-duration`` (lifecycle records of every connect and disconnect:
+``lambdas/model/lifecycle.py``), ``aws:num-authorization-failures`` and ``aws:num-messages-received``
+(from AWS IoT logs, through a CloudWatch Logs subscription filter), every device-side metric and
+custom metric (from the Device Defender agent's JSON reports on
 ``$aws/things/<thing>/defender/metrics/json``). Rule and statistical behaviors; ML behaviors need
-managed Detect.
+managed Detect. TOPIC_FILTER dimensions on the four metrics that take one: each of their datapoints
+carries its MQTT topic (the telemetry rules add ``topic()``, IoT log entries have ``topicName``), and
+``DETECT_PROFILES`` carries each profile's dimensions.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from constructs_lib._queues import dead_letter_queue
 from constructs_lib._validation import NAME_PATTERN, raise_if_any
 from constructs_lib.alerts.alert_topic import AlertTopic
 from constructs_lib.detect.behavior import Behavior
+from constructs_lib.detect.custom_metric import Dimension
 from constructs_lib.detect.security_profile import SecurityProfileTarget
 from constructs_lib.fleet.fleet_group import IFleetGroup
 from constructs_lib.lambda_packaging import (
@@ -57,18 +61,21 @@ from lambdas.model.detect_profiles import (
     self_hosted_problem,
     write_profiles,
 )
+from lambdas.model.lifecycle import LIFECYCLE_FIELDS, LIFECYCLE_KIND, LIFECYCLE_TOPIC
 from lambdas.model.metric_catalog import MetricSource
 from lambdas.model.remediation_policy import PolicyError
 from lambdas.model.self_hosted_metrics import (
     AUTHORIZATION_FAILURES_METRIC,
     CLOUD_METRICS,
     DEVICE_METRICS,
+    DISCONNECT_DURATION_METRIC,
     LIFECYCLE_METRICS,
     MESSAGE_SIZE_METRIC,
     MESSAGES_RECEIVED_METRIC,
     SUPPORTED_METRICS,
     TELEMETRY_METRIC,
 )
+from lambdas.model.topic_filter import dimension_problems
 
 AGENT_REPORT_TOPIC = "$aws/things/+/defender/metrics/json"
 IOT_LOG_GROUP = "AWSIotLogsV2"
@@ -396,6 +403,7 @@ def _topic_rules(
     metrics = {b.definition.metric for b in behaviors}
     if metrics & {TELEMETRY_METRIC, MESSAGE_SIZE_METRIC}:
         # IoT SQL has no payload size: the base64 length and its padding give it exactly (see the evaluator).
+        # topic() lets a behavior's TOPIC_FILTER dimension be matched against each message.
         size = (
             "length(encode(*, 'base64')) AS base64Length, endswith(encode(*, 'base64'), '=') AS padded1, "
             "endswith(encode(*, 'base64'), '==') AS padded2, "
@@ -404,8 +412,8 @@ def _topic_rules(
         )
         for index, topic_filter in enumerate(telemetry_topic_filters):
             sql = (
-                f"SELECT clientid() AS thingName, 'message' AS kind, {size}timestamp() AS timestamp "
-                f"FROM '{topic_filter}'"
+                f"SELECT clientid() AS thingName, 'message' AS kind, topic() AS topic, {size}"
+                f"timestamp() AS timestamp FROM '{topic_filter}'"
             )
             rules.append((f"MessagesSent{index}", sql, "${clientid()}"))
     if metrics & set(DEVICE_METRICS) or any(b.spec.source is MetricSource.CUSTOM for b in behaviors):
@@ -419,6 +427,11 @@ def _topic_rules(
                 f"timestamp AS timestamp FROM '{topic}'"
             )
             rules.append((metric.removeprefix("aws:").title().replace("-", ""), sql, "${clientId}"))
+    if DISCONNECT_DURATION_METRIC in metrics:
+        # Every connect and disconnect as a lifecycle record; the evaluator orders them and keeps the state.
+        fields = ", ".join(f"{field} AS {field}" for field in LIFECYCLE_FIELDS)
+        sql = f"SELECT clientId AS thingName, '{LIFECYCLE_KIND}' AS kind, {fields} FROM '{LIFECYCLE_TOPIC}'"
+        rules.append(("DisconnectDuration", sql, "${clientId}"))
     return rules
 
 
@@ -473,6 +486,40 @@ def _profile_problems(profile: DetectProfile, name_argument: str | None) -> list
                 f"behavior '{behavior.name}' uses {behavior.definition.metric}, which self-hosted Detect does not "
                 f"ingest; it ingests {', '.join(CLOUD_METRICS)}, device-side metrics and custom metrics"
             )
+    problems.extend(_dimension_problems(profile))
+    return problems
+
+
+def _dimension(behavior: Behavior) -> Dimension | None:
+    """The ``Dimension`` construct a behavior with a ``metricDimension`` depends on."""
+    return next((d for d in behavior.dependencies if isinstance(d, Dimension)), None)
+
+
+def _dimensions(profile: DetectProfile) -> dict[str, tuple[str, ...]]:
+    """The topic filters of each dimension the profile's behaviors name (the first of a name wins)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for behavior in profile.behaviors:
+        dimension = _dimension(behavior)
+        if dimension is not None:
+            found.setdefault(dimension.dimension_name, dimension.topic_filters)
+    return found
+
+
+def _dimension_problems(profile: DetectProfile) -> list[str]:
+    """Two dimensions of one name with different filters, and filters the evaluator cannot match."""
+    problems: list[str] = []
+    chosen = _dimensions(profile)
+    for behavior in profile.behaviors:
+        dimension = _dimension(behavior)
+        if dimension is not None and dimension.topic_filters != chosen[dimension.dimension_name]:
+            problems.append(
+                f"behavior '{behavior.name}' uses a dimension named '{dimension.dimension_name}' whose topic filters "
+                f"{list(dimension.topic_filters)} differ from those of another of that name "
+                f"{list(chosen[dimension.dimension_name])}; give each dimension its own name"
+            )
+    for name, filters in chosen.items():
+        if not any(Token.is_unresolved(f) for f in filters):
+            problems.extend(dimension_problems(name, filters))
     return problems
 
 
@@ -487,9 +534,10 @@ def _write_profiles(chosen: Sequence[DetectProfile], problems: list[str]) -> str
 
 def _document(profile: DetectProfile) -> ProfileDocument:
     """The profile as the model's writer takes it: thing groups by name (a token until deploy time)."""
+    dimensions = _dimensions(profile)
     if not profile.targets:
-        return ProfileDocument(profile.name, profile.behaviors)
+        return ProfileDocument(profile.name, profile.behaviors, None, dimensions)
     paths = {path for t in profile.targets if isinstance(t, SecurityProfileTarget) for path in t.paths}
     groups = tuple(t.thing_group_name for t in profile.targets if not isinstance(t, SecurityProfileTarget))
     targets = TargetsDocument(groups, "registered-things" in paths, "unregistered-things" in paths)
-    return ProfileDocument(profile.name, profile.behaviors, targets)
+    return ProfileDocument(profile.name, profile.behaviors, targets, dimensions)

@@ -85,7 +85,8 @@ def test_topic_rules_write_datapoints_partitioned_by_client_id(template):
     assert len(rules) == 4
     sqls = "\n".join(rules)
     assert (
-        "SELECT clientid() AS thingName, 'message' AS kind, length(encode(*, 'base64')) AS base64Length, "
+        "SELECT clientid() AS thingName, 'message' AS kind, topic() AS topic, length(encode(*, 'base64')) AS "
+        "base64Length, "
         "endswith(encode(*, 'base64'), '=') AS padded1, endswith(encode(*, 'base64'), '==') AS padded2, "
         "timestamp() AS timestamp FROM '#'"
     ) in sqls
@@ -167,14 +168,13 @@ def test_fails_for_behaviors_self_hosted_detect_cannot_run():
     stack = cdk.Stack(cdk.App(), "S")
     lte = ComparisonOperator.LESS_THAN_EQUALS
     five = cdk.Duration.minutes(5)
-    telemetry = Dimension(stack, "Telemetry", dimension_name="telemetry", topic_filters=["fleet/+/telemetry"])
+    telemetry = Dimension(stack, "Telemetry", dimension_name="telemetry", topic_filters=["fleet/#/telemetry"])
     behaviors = [
         Behavior.ml("Ml", metric="aws:num-disconnects"),
         Behavior.statistical("Sizes", metric="aws:message-byte-size", operator=lte, percentile="p99", duration=five),
         Behavior.rule(
             "Topics", metric="aws:num-messages-sent", operator=lte, value=9, duration=five, dimension=telemetry
         ),
-        Behavior.rule("Away", metric="aws:disconnect-duration", operator=lte, value=10),
     ]
     with pytest.raises(ConstructValidationError) as raised:
         SelfHostedDetect(
@@ -192,12 +192,7 @@ def test_fails_for_behaviors_self_hosted_detect_cannot_run():
         "behavior 'Sizes' is a statistical behavior on aws:message-byte-size, which is judged per message or per "
         "report; the self-hosted evaluator takes percentiles of window totals, so use a rule behavior or managed "
         "Detect",
-        "behavior 'Topics' filters its metric by the dimension 'telemetry'; the self-hosted evaluator counts the "
-        "messages of its telemetry topic filters instead: drop the dimension and set those filters",
-        "behavior 'Away' uses aws:disconnect-duration, which self-hosted Detect does not ingest; it ingests "
-        "aws:num-messages-sent, aws:message-byte-size, aws:num-connection-attempts, aws:num-disconnects, "
-        "aws:source-ip-address, aws:num-messages-received, aws:num-authorization-failures, device-side metrics and "
-        "custom metrics",
+        "dimension 'telemetry': topic filter 'fleet/#/telemetry': '#' must be the whole last level",
         "clock_skew 960 seconds must be 1 to 900 seconds",
         "max_batching_window 360 seconds must be 0 to 300 seconds",
         "iot_log_group_name 'no spaces' is not a log group name",
