@@ -156,6 +156,11 @@ def _stored(item: Mapping[str, Any]) -> ThingState:
 
 def _decode(data: dict[str, Any]) -> BehaviorState:
     data = dict(data)
+    # Items written before several windows could be open held one window as window_start and aggregate.
+    start, total = data.pop("window_start", None), data.pop("aggregate", 0.0)
+    if "open_windows" not in data and start is not None:
+        data["open_windows"] = [(start, total)]
+    data["open_windows"] = tuple((start, total) for start, total in data.get("open_windows", ()))
     data["seen_ids"] = tuple(data.get("seen_ids", ()))
     data["closed"] = tuple((start, value) for start, value in data.get("closed", ()))
     return BehaviorState(**data)

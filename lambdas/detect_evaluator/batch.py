@@ -12,6 +12,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from lambdas.adapters.detect_state import ThingState, state_key
+from lambdas.adapters.stream_positions import StreamPositionStore
 from lambdas.detect_evaluator.intake import Intake
 from lambdas.detect_evaluator.invocation import (
     Invocation,
@@ -23,6 +24,14 @@ from lambdas.detect_evaluator.invocation import (
 from lambdas.detect_evaluator.membership import watches
 from lambdas.detect_evaluator.observability import metrics, tracer
 from lambdas.detect_evaluator.records import ParsedRecord
+from lambdas.detect_evaluator.stream_time import (
+    BatchPosition,
+    Settled,
+    batch_position,
+    fills_empty,
+    needs_stream_position,
+    unique_records,
+)
 from lambdas.evaluation.engine import Datapoint, Evaluation, evaluate
 from lambdas.model.detect_profiles import DetectProfiles
 
@@ -39,17 +48,35 @@ processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_ent
 def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
     run = Invocation.open(now)
     intake = Intake(run.profiles)
+    unique = unique_records(records)  # a record delivered twice in one batch counts once
+    run.counts["redelivered"] += len(records) - len(unique)
     response: dict[str, Any] = {"batchItemFailures": []}
-    if records:
-        response = dict(process_partial_response({"Records": records}, intake, processor))
+    if unique:
+        response = dict(process_partial_response({"Records": unique}, intake, processor))
+    position = batch_position(unique)
     watched = _watched(run, intake.grouped)
+    settled = _settled(run, position, watched)
     stored = run.states.get_many([state_key(profile, thing) for profile, thing in watched])
     percentiles = percentiles_of(run.states.fleet_thresholds(_statistical_keys(run.profiles, watched)))
     for profile, thing in watched:
         before = stored.get(state_key(profile, thing), ThingState())
-        _judge_thing(run, profile, thing, before, intake.grouped[(profile, thing)], percentiles)
+        _judge_thing(run, profile, thing, before, intake.grouped[(profile, thing)], percentiles, settled)
+    if position is not None and position.shard:
+        StreamPositionStore(run.config.state_table_name).record(position.shard, position.sequence, position.arrival)
     _add_batch_metrics(run.counts)
     return response
+
+
+def _settled(run: Invocation, position: BatchPosition | None, watched: list[tuple[str, str]]) -> Settled:
+    """Windows ending by these times are judged (``stream_time``): the batch's own shard position for
+    metrics from topic rules; the earliest open shard's for metrics from AWS IoT logs."""
+    skew = run.config.max_clock_skew_seconds
+    own = min(position.arrival, run.now) if position is not None else run.now
+    stream = own
+    behaviors = [b for profile in {p for p, _ in watched} for b in run.profiles.by_profile[profile]]
+    if position is not None and needs_stream_position(behaviors):
+        stream = StreamPositionStore(run.config.state_table_name).load().position(position.shard, own)
+    return Settled(thing=own - skew, stream=stream - skew)
 
 
 def _watched(run: Invocation, grouped: Mapping[tuple[str, str], list[ParsedRecord]]) -> list[tuple[str, str]]:
@@ -92,25 +119,24 @@ def _judge_thing(
     before: ThingState,
     records: list[ParsedRecord],
     percentiles: dict[str, dict[float, float]],
+    settled: Settled,
 ) -> None:
-    """Every behavior of the profile over the thing's fresh datapoints; violations published, then the
-    state written once if anything changed."""
+    """Every behavior of the profile over the thing's fresh datapoints and the windows settled by now;
+    violations published, then the state written once if anything changed."""
     fresh, marks = _fresh_datapoints(records, before, run.counts)
-    skew = run.config.max_clock_skew_seconds
     after, changed = dict(before.behaviors), False
     for behavior in run.profiles.by_profile[profile]:
         name = behavior.definition.name
-        datapoints = fresh.get(behavior.definition.metric, [])
         result = evaluate(
             thing,
             behavior.definition,
             behavior.spec,
             before.of(name),
-            datapoints,
-            # A behavior with no datapoint here closes a due window only after the clock skew, as the sweep
-            # does: its own datapoints may come from another source (another shard) a little later.
-            now=run.now if datapoints else run.now - skew,
-            max_clock_skew=skew,
+            fresh.get(behavior.definition.metric, []),
+            now=run.now,
+            settled_until=settled.for_behavior(behavior),
+            max_clock_skew=run.config.max_clock_skew_seconds,
+            fill_empty=fills_empty(behavior),  # the thing reports: it is not silent
             fleet=percentiles.get(fleet_key_of(behavior)),
         )
         publish(run.notifier, behavior, thing, result)

@@ -9,6 +9,11 @@ from functools import cache
 from lambdas.model.detect_profiles import DetectProfiles
 from lambdas.model.remediation_policy import PolicyError
 
+# Device Defender invalidates the alarms of a device that reports no metrics for two days
+# (ViolationEvent "alarm-invalidated"; AWS IoT Device Defender developer guide, Detect concepts:
+# https://docs.aws.amazon.com/iot-device-defender/latest/devguide/detect-concepts.html).
+DEFAULT_SILENCE_SECONDS = 2 * 24 * 3600
+
 
 class ConfigurationError(ValueError):
     """An environment variable is missing or invalid; the message names it."""
@@ -22,6 +27,7 @@ class Config:
     silence_seconds: float
     max_clock_skew_seconds: float
     membership_cache_seconds: float = 300.0
+    stream_arn: str = ""  # the datapoint stream, read by the sweep to find how far the evaluator has got
 
 
 @cache
@@ -39,7 +45,7 @@ def config() -> Config:
         problems.extend(f"DETECT_PROFILES {problem}" for problem in error.problems)
     numbers = {}
     for name, default in (
-        ("SILENCE_SECONDS", "3600"),
+        ("SILENCE_SECONDS", str(DEFAULT_SILENCE_SECONDS)),
         ("MAX_CLOCK_SKEW_SECONDS", "60"),
         ("MEMBERSHIP_CACHE_SECONDS", "300"),
     ):
@@ -56,4 +62,5 @@ def config() -> Config:
         numbers["SILENCE_SECONDS"],
         numbers["MAX_CLOCK_SKEW_SECONDS"],
         numbers["MEMBERSHIP_CACHE_SECONDS"],
+        os.environ.get("STREAM_ARN", ""),
     )

@@ -6,7 +6,10 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from lambdas.adapters.detect_state import StateConflictError, ThingState, parse_state_key
+from lambdas.adapters.stream_positions import ShardProbe, StreamPositionStore, probe_stream
 from lambdas.detect_evaluator.invocation import (
     Invocation,
     behavior_names,
@@ -16,7 +19,8 @@ from lambdas.detect_evaluator.invocation import (
     publish,
     retired_violation,
 )
-from lambdas.detect_evaluator.observability import tracer
+from lambdas.detect_evaluator.observability import logger, tracer
+from lambdas.detect_evaluator.stream_time import fills_empty
 from lambdas.evaluation.engine import BehaviorState, Evaluation, check_silence, evaluate
 from lambdas.evaluation.fleet import fleet_thresholds
 from lambdas.model.detect_profiles import ProfileBehavior
@@ -26,9 +30,11 @@ from lambdas.model.detect_profiles import ProfileBehavior
 def sweep(now: float) -> dict[str, Any]:
     """What needs no datapoint, over every thing's state:
 
-    - a window that ended more than ``MAX_CLOCK_SKEW_SECONDS`` ago is judged, so a thing that goes
-      quiet after a burst still raises its alarm;
-    - an alarm of a thing silent for ``SILENCE_SECONDS`` is invalidated;
+    - a window that has settled (``stream_time``: the stream has been read past its end plus
+      ``MAX_CLOCK_SKEW_SECONDS``) is judged, so a thing that goes quiet after a burst still raises
+      its alarm, and settled windows of cloud-side counts with no datapoint are judged as 0 for a
+      thing that still reports;
+    - an alarm of a thing that reported nothing for ``SILENCE_SECONDS`` is invalidated;
     - each statistical behavior's fleet percentiles are computed from the things' closed windows;
     - the state of a behavior (or profile) no longer configured is dropped, and its alarm gets
       ``alarm-invalidated``, as managed Detect does when a behavior is deleted.
@@ -36,12 +42,13 @@ def sweep(now: float) -> dict[str, Any]:
     A state the evaluator changed meanwhile is left for the next sweep.
     """
     run = Invocation.open(now)
+    settled = stream_settled(run)
     statistical = [b for b in run.profiles.behaviors if is_statistical(b)]
     fleet = run.states.fleet_thresholds([fleet_key_of(b) for b in statistical])
     percentiles = percentiles_of(fleet)
     closed: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for key, stored in run.states.scan():
-        after = _sweep_thing(run, key, stored, percentiles)
+        after = _sweep_thing(run, key, stored, percentiles, settled)
         if after is None:
             continue  # left for the next sweep
         for behavior in run.profiles.by_profile.get(parse_state_key(key)[0], ()):
@@ -51,8 +58,28 @@ def sweep(now: float) -> dict[str, Any]:
     return {name: run.counts[name] for name in ("invalidated", "windows_judged", "conflicts", "retired")}
 
 
+def stream_settled(run: Invocation) -> float:
+    """Windows ending by this time are judged: the stream's position (the arrival of the first record
+    not yet counted on any open shard, or now) less the clock skew. Without the stream's ARN, or when
+    the stream cannot be listed, the positions the batches recorded."""
+    store = StreamPositionStore(run.config.state_table_name)
+    known = store.load()
+    position = known.position("", run.now) if known.open_shards else run.now
+    if run.config.stream_arn:
+        try:
+            position, caught_up = probe_stream(ShardProbe(run.config.stream_arn), known, run.now)
+            store.save_caught_up(caught_up)
+        except (BotoCoreError, ClientError) as error:
+            logger.warning("stream positions not read; using those recorded", extra={"reason": str(error)})
+    return min(position, run.now) - run.config.max_clock_skew_seconds
+
+
 def _sweep_thing(
-    run: Invocation, key: str, stored: ThingState, percentiles: dict[str, dict[float, float]]
+    run: Invocation,
+    key: str,
+    stored: ThingState,
+    percentiles: dict[str, dict[float, float]],
+    settled: float,
 ) -> dict[str, BehaviorState] | None:
     """One thing's state after the sweep, written (with its violations published) if it changed;
     None when the evaluator changed it meanwhile."""
@@ -62,8 +89,10 @@ def _sweep_thing(
     retired = {name: state for name, state in stored.behaviors.items() if name not in names}
     after = {name: state for name, state in stored.behaviors.items() if name in names}
     changed, results = bool(retired), []
+    last_activity = max((s.last_datapoint_at for s in stored.behaviors.values() if s.last_datapoint_at), default=None)
     for behavior in configured:
-        result = _sweep_behavior(run, thing, behavior, stored.of(behavior.definition.name), percentiles)
+        state = stored.of(behavior.definition.name)
+        result = _sweep_behavior(run, thing, behavior, state, percentiles, settled, last_activity)
         after[behavior.definition.name], changed = result.state, changed or result.changed
         results.append((behavior, result))
     if not changed:
@@ -80,15 +109,20 @@ def _sweep_behavior(
     behavior: ProfileBehavior,
     state: BehaviorState,
     percentiles: dict[str, dict[float, float]],
+    settled: float,
+    last_activity: float | None,
 ) -> Evaluation:
-    """The silence check, else the judgement of a window that ended (``now - skew``: the window closes
-    once datapoints still in flight have had time to arrive)."""
-    config_ = run.config
-    result = check_silence(thing, behavior.definition, state, now=run.now, silence_seconds=config_.silence_seconds)
+    """The silence check (from the thing's last datapoint of any metric), else the judgement of the
+    windows that settled; empty ones as 0 for a cloud-side count while the thing is not silent."""
+    silence = run.config.silence_seconds
+    result = check_silence(
+        thing, behavior.definition, state, now=run.now, silence_seconds=silence, last_activity=last_activity
+    )
     if result.transitions:
         run.counts["invalidated"] += 1
         return result
-    if state.window_start is None:
+    silent = last_activity is None or run.now - last_activity >= silence
+    if not state.open_windows and (silent or not fills_empty(behavior)):
         return result
     result = evaluate(
         thing,
@@ -96,7 +130,10 @@ def _sweep_behavior(
         behavior.spec,
         state,
         [],
-        now=run.now - config_.max_clock_skew_seconds,
+        now=run.now,
+        settled_until=settled,
+        max_clock_skew=run.config.max_clock_skew_seconds,
+        fill_empty=fills_empty(behavior) and not silent,
         fleet=percentiles.get(fleet_key_of(behavior)),
     )
     run.counts["windows_judged"] += result.judged + result.unjudged

@@ -33,6 +33,7 @@ def at_most(name: str, metric: str, limit: int, duration_seconds: int | None = 3
 
 
 STORM = at_most("MessageStorm", "aws:num-messages-sent", 100)
+SIZE_LIMIT = at_most("Size", "aws:message-byte-size", 1024, None)
 
 
 @pytest.fixture
@@ -41,14 +42,19 @@ def evaluator(world, monkeypatch):
     return world
 
 
-def kinesis_record(sequence: str, body: Any) -> dict[str, Any]:
+def kinesis_record(sequence: str, body: Any, arrival: float | None = None) -> dict[str, Any]:
+    """A Kinesis record of the datapoint stream; it reached the stream at ``arrival`` (default: long ago
+    enough that the batch's stream time is its ``now``: windows that ended a clock skew before ``now``
+    are settled)."""
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    if arrival is None:
+        arrival = T0 + 10**6
     return {
         "kinesis": {
             "partitionKey": "k",
             "sequenceNumber": sequence,
             "data": base64.b64encode(data).decode(),
-            "approximateArrivalTimestamp": 1_700_000_000.0,
+            "approximateArrivalTimestamp": float(arrival),
         },
         "eventSource": "aws:kinesis",
         "eventSourceARN": "arn:aws:kinesis:us-east-1:123456789012:stream/datapoints",
@@ -78,7 +84,7 @@ def state_of(world, thing: str, behavior: str = "MessageStorm") -> dict[str, Any
 
 def test_a_window_over_the_limit_raises_in_alarm_in_the_managed_detect_shape(evaluator):
     records = [sent("1", "t1", 60, 10), sent("2", "t1", 50, 200), sent("3", "t1", 1, 310)]
-    assert handler.evaluate_batch(records, now=T0 + 320) == {"batchItemFailures": []}
+    assert handler.evaluate_batch(records, now=T0 + 380) == {"batchItemFailures": []}
     [message] = evaluator.notifications()
     assert message["violationEventType"] == "in-alarm"
     assert message["thingName"] == "t1" and message["securityProfileName"] == "fleet"
@@ -92,53 +98,55 @@ def test_redelivered_records_are_not_counted_twice(evaluator):
     records = [sent("1", "t1", 60, 10), sent("2", "t1", 30, 200)]
     handler.evaluate_batch(records, now=T0 + 250)
     handler.evaluate_batch(records, now=T0 + 260)  # Kinesis retried the batch
-    assert state_of(evaluator, "t1")["aggregate"] == 90
-    handler.evaluate_batch([], now=T0 + 301)
+    assert state_of(evaluator, "t1")["open_windows"] == [[T0, 90]]
+    handler.evaluate_batch([], now=T0 + 361)
     assert evaluator.notifications() == []
 
 
 def test_fails_for_that_record_only_when_it_is_not_a_datapoint(evaluator):
     records = [kinesis_record("9", b"not json"), sent("10", "t2", 500, 10), kinesis_record("11", {"value": 1})]
-    assert handler.evaluate_batch(records, now=T0 + 301) == {
+    assert handler.evaluate_batch(records, now=T0 + 361) == {
         "batchItemFailures": [{"itemIdentifier": "9"}, {"itemIdentifier": "11"}]
     }
     assert [m["thingName"] for m in evaluator.notifications()] == ["t2"]
 
 
 def test_alarm_clears_with_the_same_violation_id(evaluator):
-    handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 301)
-    handler.evaluate_batch([sent("2", "t1", 5, 310)], now=T0 + 601)
+    handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 361)
+    handler.evaluate_batch([sent("2", "t1", 5, 310)], now=T0 + 661)
     alarm, clear = evaluator.notifications()
     assert (alarm["violationEventType"], clear["violationEventType"]) == ("in-alarm", "alarm-cleared")
     assert alarm["violationId"] == clear["violationId"]
 
 
-def test_silent_thing_in_alarm_is_invalidated_by_the_sweep(evaluator):
-    handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 301)
-    alarm = evaluator.notifications()[0]
-    assert handler.sweep(now=T0 + 10 + 3599)["invalidated"] == 0
-    assert handler.sweep(now=T0 + 10 + 3600)["invalidated"] == 1
-    [invalidated] = evaluator.notifications()
+def test_silent_thing_in_alarm_is_invalidated_by_the_sweep_after_two_days(world, monkeypatch):
+    # Device Defender: a device that reports no metrics for two days has its alarms invalidated
+    with_profile(monkeypatch, SIZE_LIMIT)
+    handler.evaluate_batch([telemetry("1", "t1", b"x" * 2000, 10)], now=T0 + 11)
+    alarm = world.notifications()[0]
+    assert handler.sweep(now=T0 + 10 + 2 * 86400 - 1)["invalidated"] == 0
+    assert handler.sweep(now=T0 + 10 + 2 * 86400)["invalidated"] == 1
+    [invalidated] = world.notifications()
     assert (invalidated["violationEventType"], invalidated["violationId"]) == (
         "alarm-invalidated",
         alarm["violationId"],
     )
-    assert state_of(evaluator, "t1")["in_alarm"] is False
+    assert state_of(world, "t1", "Size")["in_alarm"] is False
 
 
 def test_a_batch_that_leaves_the_state_unchanged_writes_nothing(evaluator):
     # Given t1's window judged normal
-    handler.evaluate_batch([sent("1", "t1", 5, 10)], now=T0 + 301)
+    handler.evaluate_batch([sent("1", "t1", 5, 10)], now=T0 + 361)
     key = {"id": {"S": "detect#fleet#t1"}}
     before = evaluator.dynamodb.get_item(TableName=TABLE, Key=key)["Item"]["version"]
     # When an old record of that judged window is redelivered (late), Then the state is not rewritten
-    handler.evaluate_batch([sent("0", "t1", 99, 20)], now=T0 + 302)
+    handler.evaluate_batch([sent("0", "t1", 99, 20)], now=T0 + 362)
     assert evaluator.dynamodb.get_item(TableName=TABLE, Key=key)["Item"]["version"] == before
 
 
 def test_evaluator_output_drives_the_quarantine_responder_unchanged(evaluator):
     evaluator.add_thing("t1")
-    handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 301)
+    handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 361)
     [violation] = evaluator.notifications()
     event = {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(violation)}}]}
     assert quarantine_handler.lambda_handler(event, LambdaContext()) == {"batchItemFailures": []}
@@ -203,7 +211,7 @@ def test_sweep_judges_the_window_of_a_thing_that_went_quiet_after_a_burst(evalua
     assert handler.sweep(now=T0 + 360)["windows_judged"] == 1
     [alarm] = evaluator.notifications()
     assert (alarm["thingName"], alarm["violationEventType"], alarm["metricValue"]) == ("t1", "in-alarm", {"count": 500})
-    assert state_of(evaluator, "t1")["window_start"] is None
+    assert state_of(evaluator, "t1")["open_windows"] == []
 
 
 LIKE_THE_FLEET = BehaviorDefinition(
@@ -234,14 +242,14 @@ def test_statistical_behavior_alarms_on_the_thing_far_above_the_fleet_percentile
     fleet = {f"t{i}": total for i, total in enumerate((10, 12, 11, 9, 10, 13, 10, 11, 12, 14))}
     # Window 0: no earlier fleet window, so nothing can be judged yet
     handler.evaluate_batch(fleet_window(100, fleet, 0), now=T0 + 20)
-    handler.evaluate_batch(fleet_window(200, {**fleet, "t0": 200}, 1), now=T0 + 320)
+    handler.evaluate_batch(fleet_window(200, {**fleet, "t0": 200}, 1), now=T0 + 380)
     assert statistical.notifications() == []
     # The sweep computes window 0's p90 from the ten things' totals
     handler.sweep(now=T0 + 365)
     item = statistical.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "detect-fleet#fleet#LikeTheFleet"}})
     assert json.loads(item["Item"]["thresholds"]["S"]) == {repr(float(T0)): [13, 10]}
     # Window 1 closes: t0 sent 200 against a fleet p90 of 13, t5 sent 13, t9 sent 14
-    handler.evaluate_batch(fleet_window(300, fleet, 2), now=T0 + 620)
+    handler.evaluate_batch(fleet_window(300, fleet, 2), now=T0 + 680)
     alarms = statistical.notifications()
     assert sorted((m["thingName"], m["metricValue"]["count"]) for m in alarms) == [("t0", 200), ("t9", 14)]
     assert {m["behavior"]["criteria"]["statisticalThreshold"]["statistic"] for m in alarms} == {"p90"}
@@ -250,7 +258,7 @@ def test_statistical_behavior_alarms_on_the_thing_far_above_the_fleet_percentile
 def test_suppressed_behavior_keeps_its_state_and_publishes_nothing(world, monkeypatch):
     quiet = replace(STORM, suppress_alerts=True)
     monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [{"name": "fleet", "behaviors": [quiet.to_api()]}]}))
-    handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 301)
+    handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 361)
     assert world.notifications() == []
     assert state_of(world, "t1")["in_alarm"] is True
 
@@ -311,7 +319,7 @@ def test_an_oversized_message_raises_in_alarm_and_also_counts_as_a_message(world
     assert handler.evaluate_batch(records, now=T0 + 3) == {"batchItemFailures": []}
     [message] = world.notifications()
     assert (message["behavior"]["name"], message["metricValue"]) == ("Sizes", {"count": 4097})
-    assert state_of(world, "t1")["aggregate"] == 2  # both messages counted by MessageStorm
+    assert state_of(world, "t1")["open_windows"] == [[T0, 2]]  # both messages counted by MessageStorm
 
 
 def log_record(sequence: str, events: list[dict[str, Any]], message_type: str = "DATA_MESSAGE") -> dict[str, Any]:
@@ -358,7 +366,7 @@ def test_authorization_failures_from_iot_logs_raise_in_alarm_per_client(world, m
     ]
     records = [log_record("1", events), log_record("2", [], message_type="CONTROL_MESSAGE")]
     assert handler.evaluate_batch(records, now=T0 + 20) == {"batchItemFailures": []}
-    assert handler.evaluate_batch([log_record("1", events)], now=T0 + 301) == {"batchItemFailures": []}
+    assert handler.evaluate_batch([log_record("1", events)], now=T0 + 359) == {"batchItemFailures": []}
     assert world.notifications() == []  # log deliveries may lag: the window waits for the clock skew
     handler.sweep(now=T0 + 360)
     [message] = world.notifications()  # the redelivered record was not counted twice
@@ -369,7 +377,7 @@ def test_a_record_that_is_gzip_but_not_a_log_envelope_fails_alone(evaluator):
     import gzip
 
     records = [kinesis_record("1", gzip.compress(b"[1, 2]")), sent("2", "t1", 500, 10)]
-    assert handler.evaluate_batch(records, now=T0 + 301) == {"batchItemFailures": [{"itemIdentifier": "1"}]}
+    assert handler.evaluate_batch(records, now=T0 + 361) == {"batchItemFailures": [{"itemIdentifier": "1"}]}
     assert [m["thingName"] for m in evaluator.notifications()] == ["t1"]
 
 
@@ -385,7 +393,7 @@ def test_a_redelivered_batch_of_many_datapoints_per_thing_is_counted_once_per_sh
     # Another shard numbers its records independently (e.g. after a reshard)
     other = [on_shard(sent(str(5 + i), "t1", 1, 170 + i), "shardId-000000000002") for i in range(3)]
     handler.evaluate_batch(other, now=T0 + 220)
-    assert state_of(evaluator, "t1")["aggregate"] == 153
+    assert state_of(evaluator, "t1")["open_windows"] == [[T0, 153]]
     item = evaluator.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "detect#fleet#t1"}})["Item"]
     assert json.loads(item["marks"]["S"]) == {"shardId-000000000001": "1149", "shardId-000000000002": "7"}
 
@@ -403,9 +411,9 @@ def test_a_violation_whose_publication_failed_is_published_on_retry_not_lost(eva
     monkeypatch.setattr(Notifier, "publish", flaky)
     records = [sent("1", "t1", 500, 10)]
     with pytest.raises(RuntimeError):
-        handler.evaluate_batch(records, now=T0 + 301)
+        handler.evaluate_batch(records, now=T0 + 361)
     assert state_of(evaluator, "t1") is None  # nothing written: Kinesis retries the batch
-    handler.evaluate_batch(records, now=T0 + 302)
+    handler.evaluate_batch(records, now=T0 + 362)
     [alarm] = evaluator.notifications()
     assert alarm["violationEventType"] == "in-alarm"
 
@@ -432,7 +440,7 @@ def test_only_the_things_the_profile_targets_are_evaluated(world, monkeypatch, t
     monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [profile]}))
     things = ["in-group", "in-child-group", "elsewhere", "stranger"]  # stranger: a client id with no thing
     records = [sent(str(i), thing, 500, 10) for i, thing in enumerate(things)]
-    assert handler.evaluate_batch(records, now=T0 + 301) == {"batchItemFailures": []}
+    assert handler.evaluate_batch(records, now=T0 + 361) == {"batchItemFailures": []}
     assert sorted(m["thingName"] for m in world.notifications()) == alarmed
 
 
@@ -474,7 +482,8 @@ def test_a_thing_is_written_once_per_batch_however_many_behaviors_it_touched(wor
     DetectStates(TABLE)._dynamodb.meta.events.register("before-call.dynamodb.PutItem", lambda **_: puts.append(1))
     handler.evaluate_batch([sent(str(i), "t1", 1, 10 + i) for i in range(5)], now=T0 + 20)
     assert len(puts) == 1
-    assert (state_of(world, "t1")["aggregate"], state_of(world, "t1", "MessageFlood")["aggregate"]) == (5, 5)
+    windows = (state_of(world, "t1")["open_windows"], state_of(world, "t1", "MessageFlood")["open_windows"])
+    assert windows == ([[T0, 5]], [[T0, 5]])
 
 
 def test_each_profile_judges_the_same_thing_on_its_own(world, monkeypatch):
@@ -484,7 +493,7 @@ def test_each_profile_judges_the_same_thing_on_its_own(world, monkeypatch):
         {"name": "strict", "behaviors": [strict.to_api()]},
     ]
     monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": profiles}))
-    handler.evaluate_batch([sent("1", "t1", 50, 10)], now=T0 + 301)
+    handler.evaluate_batch([sent("1", "t1", 50, 10)], now=T0 + 361)
     [message] = world.notifications()
     assert (message["securityProfileName"], message["metricValue"]) == ("strict", {"count": 50})
     items = world.dynamodb.scan(TableName=TABLE)["Items"]
@@ -522,7 +531,7 @@ def test_messages_delivered_to_a_client_count_as_messages_received(world, monkey
         return {"id": event_id, "timestamp": (T0 + 10) * 1000, "message": json.dumps(entry)}
 
     events = [delivered("1", "t1"), delivered("2", "t1"), delivered("3", "t2"), delivered("4", "t2", "Failure")]
-    assert handler.evaluate_batch([log_record("1", events)], now=T0 + 301) == {"batchItemFailures": []}
+    assert handler.evaluate_batch([log_record("1", events)], now=T0 + 361) == {"batchItemFailures": []}
     [message] = world.notifications()
     assert (message["thingName"], message["metricValue"]) == ("t1", {"count": 2})
 
@@ -530,7 +539,7 @@ def test_messages_delivered_to_a_client_count_as_messages_received(world, monkey
 def test_a_behavior_removed_from_the_profile_has_its_alarm_invalidated_and_its_state_dropped(world, monkeypatch):
     flood = replace(STORM, name="MessageFlood")
     with_profile(monkeypatch, STORM, flood)
-    handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 301)
+    handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 361)
     alarms = {m["behavior"]["name"]: m for m in world.notifications()}
     assert set(alarms) == {"MessageStorm", "MessageFlood"}
     # The profile is redeployed without MessageFlood
@@ -589,16 +598,16 @@ def published_metrics(capsys) -> dict[str, float]:
 def test_late_future_and_redelivered_datapoints_are_each_counted_in_a_metric(evaluator, capsys):
     handler.metrics.clear_metrics()
     # Given t1's window 0 judged (normal) by a first batch
-    handler.evaluate_batch([sent("1", "t1", 5, 10)], now=T0 + 301)
+    handler.evaluate_batch([sent("1", "t1", 5, 10)], now=T0 + 361)
     assert published_metrics(capsys) == {"StateWrites": 1}
     # When a batch brings a datapoint for window 0 (late), one stamped past the clock skew (future),
     # and the first record again (redelivered)
-    records = [sent("2", "t1", 7, 20), sent("3", "t1", 1, 302 + 61), sent("1", "t1", 5, 10)]
-    assert handler.evaluate_batch(records, now=T0 + 302) == {"batchItemFailures": []}
+    records = [sent("2", "t1", 7, 20), sent("3", "t1", 1, 362 + 61), sent("1", "t1", 5, 10)]
+    assert handler.evaluate_batch(records, now=T0 + 362) == {"batchItemFailures": []}
     # Then each is dropped and counted in its metric
     counted = published_metrics(capsys)
     assert (counted["LateDatapoints"], counted["FutureDatapoints"], counted["RedeliveredDatapoints"]) == (1, 1, 1)
-    assert state_of(evaluator, "t1")["aggregate"] == 0 and evaluator.notifications() == []
+    assert state_of(evaluator, "t1")["open_windows"] == [] and evaluator.notifications() == []
 
 
 def test_datapoints_the_engine_drops_as_seen_before_count_as_redelivered(evaluator, capsys, monkeypatch):
@@ -628,7 +637,7 @@ def test_a_value_its_metric_cannot_take_fails_its_record_alone(evaluator, value)
         "2", {"thingName": "t1", "metric": "aws:num-messages-sent", "value": value, "timestamp": (T0 + 5) * 1000}
     )
     records = [sent("1", "t1", 500, 10), bad, sent("3", "t2", 500, 10)]
-    assert handler.evaluate_batch(records, now=T0 + 301) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
+    assert handler.evaluate_batch(records, now=T0 + 361) == {"batchItemFailures": [{"itemIdentifier": "2"}]}
     assert sorted(m["thingName"] for m in evaluator.notifications()) == ["t1", "t2"]
 
 
