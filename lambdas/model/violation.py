@@ -7,12 +7,13 @@ fields). Unknown fields are kept (``extra="allow"``) so that a newer payload is 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 # Epoch values above this are milliseconds (SNS alerts); below, seconds (API output).
 # 10**11 seconds is the year 5138, so no real seconds value is mistaken for milliseconds.
@@ -21,12 +22,30 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 NUMERIC_FIELDS = frozenset({"count", "number"})
 LIST_FIELDS = frozenset({"cidrs", "ports", "numbers", "strings"})
+UNSIGNED_LONG_MAX = 2**64 - 1  # the API's ``UnsignedLong`` (botocore: a long, min 0)
+
+# The API's member shapes (botocore ``iot``): Number is a double, and JSON has no non-finite number
+_Finite = Annotated[float, Field(allow_inf_nan=False)]
+_Port = Annotated[int, Field(ge=0, le=65535)]
+_Cidr = Annotated[str, Field(min_length=2, max_length=43, pattern=r"^[a-fA-F0-9:./]+$")]
 
 
 class ViolationEventType(str, Enum):
     IN_ALARM = "in-alarm"
     ALARM_CLEARED = "alarm-cleared"
     ALARM_INVALIDATED = "alarm-invalidated"
+
+
+class VerificationState(str, Enum):
+    """The API's ``VerificationState``: an operator's verdict on a violation."""
+
+    TRUE_POSITIVE = "TRUE_POSITIVE"
+    FALSE_POSITIVE = "FALSE_POSITIVE"
+    BENIGN_POSITIVE = "BENIGN_POSITIVE"
+    UNKNOWN = "UNKNOWN"
+
+
+VERIFICATION_DESCRIPTION_MAX = 1000  # the API's VerificationStateDescription: at most 1000, no control characters
 
 
 class _Model(BaseModel):
@@ -37,13 +56,15 @@ class MetricValue(_Model):
     """The API's ``MetricValue`` (botocore ``data/iot/2015-05-28/service-2.json``, shape ``MetricValue``):
     ``count`` UnsignedLong, ``number`` Number (double), and four lists: ``cidrs`` (Cidrs: list of
     Cidr strings), ``ports`` (Ports: list of Port integers 0-65535), ``numbers`` (NumberList: list of
-    doubles), ``strings`` (StringList: list of strings). A list field is always a list, even of one."""
+    doubles), ``strings`` (StringList: list of strings). A list field is always a list, even of one;
+    ``count`` is within 0..2**64-1, ``number`` and each of ``numbers`` finite (JSON has no Infinity or
+    NaN), each Cidr and Port within the API's limits. A value outside them is rejected."""
 
-    count: int | None = None
-    number: float | None = None
-    numbers: list[float] | None = None
-    cidrs: list[str] | None = None
-    ports: list[int] | None = None
+    count: int | None = Field(default=None, ge=0, le=UNSIGNED_LONG_MAX)
+    number: _Finite | None = None
+    numbers: list[_Finite] | None = None
+    cidrs: list[_Cidr] | None = None
+    ports: list[_Port] | None = None
     strings: list[str] | None = None
 
 
@@ -51,18 +72,33 @@ def metric_value_of(kind: str, value: Any) -> dict[str, Any]:
     """A judged value as the ``MetricValue`` JSON of a metric whose value kind is ``kind``.
 
     List kinds are always lists (a source IP is one address: ``{"cidrs": ["203.0.113.7"]}``);
-    ``count`` is an integer when the value is integral, else the value is reported as ``number``
-    (the API's count is an unsigned long); ``number`` is a float.
+    ``count`` is an integer when the value is integral and within the API's UnsignedLong, else the
+    value is reported as ``number`` (a double); ``number`` is a float. A value that no ``MetricValue``
+    can carry (an aggregate that overflowed to infinity, an address longer than a Cidr) gives ``{}``:
+    the violation is still reported, without its value, and never as ``Infinity`` (not JSON).
     """
     if kind in LIST_FIELDS:
-        return {kind: list(value) if isinstance(value, list | tuple) else [value]}
+        return _if_carried({kind: list(value) if isinstance(value, list | tuple) else [value]})
     if kind not in NUMERIC_FIELDS:
         raise ValueError(f"'{kind}' is not a MetricValue field")
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"a {kind} metric value must be a number, got {type(value).__name__}")
-    if kind == "count" and float(value).is_integer():
+    integral = isinstance(value, int) or value.is_integer()
+    if kind == "count" and integral and 0 <= value <= UNSIGNED_LONG_MAX:
         return {"count": int(value)}
-    return {"number": float(value)}
+    try:
+        return _if_carried({"number": float(value)})
+    except OverflowError:  # an int beyond the largest double
+        return {}
+
+
+def _if_carried(candidate: dict[str, Any]) -> dict[str, Any]:
+    """``candidate`` if ``MetricValue`` takes it as it is, else ``{}``."""
+    try:
+        MetricValue.model_validate(candidate, strict=True)
+    except ValidationError:
+        return {}
+    return candidate
 
 
 class StatisticalThreshold(_Model):
@@ -105,6 +141,9 @@ class ViolationEvent(_Model):
     violation_event_time: datetime = Field(alias="violationEventTime")
     metric_value: MetricValue | None = Field(default=None, alias="metricValue")
     verification_state: str | None = Field(default=None, alias="verificationState")
+    verification_state_description: str | None = Field(
+        default=None, alias="verificationStateDescription", max_length=VERIFICATION_DESCRIPTION_MAX
+    )
     violation_event_additional_info: ViolationEventAdditionalInfo | None = Field(
         default=None, alias="violationEventAdditionalInfo"
     )
@@ -161,7 +200,22 @@ class ViolationEvent(_Model):
 
     def to_message(self) -> dict[str, Any]:
         """The managed Detect alert JSON: API field names, no null fields, ``violationEventTime`` in
-        epoch milliseconds (an integer), as the SNS alerts of managed Detect carry it."""
+        epoch milliseconds (an integer), as the SNS alerts of managed Detect carry it (the API's
+        ``ViolationEvent`` has a timestamp there instead).
+
+        Strict JSON: the modelled fields cannot hold a non-finite number, and a kept unknown field
+        that does (``Infinity`` is no JSON) is refused here rather than published."""
         message = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         message["violationEventTime"] = (self.violation_event_time - _EPOCH) // _MILLISECOND
+        try:
+            json.dumps(message, allow_nan=False)
+        except ValueError as error:
+            raise ValueError(f"violation {self.violation_id} would not be strict JSON: {error}") from error
         return message
+
+    def to_api(self) -> dict[str, Any]:
+        """The API's ``ViolationEvent`` as boto3 returns it: the alert's fields, with
+        ``violationEventTime`` a ``datetime`` (the API's timestamp) instead of epoch milliseconds."""
+        event = self.to_message()
+        event["violationEventTime"] = self.violation_event_time
+        return event
