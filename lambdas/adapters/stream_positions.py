@@ -65,17 +65,17 @@ def keys_for(open_shards: tuple[str, ...]) -> list[str]:
     return [STREAM_KEY, *(shard_key(s) for s in open_shards)]
 
 
-def read_positions(items: Mapping[str, Mapping[str, Any]]) -> StreamPositions:
-    """The positions in items read from the table (by key); the stream item names the open shards."""
+def read_positions(items: Mapping[str, Mapping[str, Any]], open_shards: tuple[str, ...]) -> StreamPositions:
+    """The positions of ``open_shards`` in items read from the table (by key)."""
     stream = items.get(STREAM_KEY)
-    caught_up: dict[str, float] = json.loads(stream["shards"]["S"]) if stream and "shards" in stream else {}
+    caught_up: dict[str, Any] = json.loads(stream["shards"]["S"]) if stream and "shards" in stream else {}
     shards = {}
-    for shard in caught_up:
+    for shard in open_shards:
         item = items.get(shard_key(shard))
         sequence = item["sequence"]["S"] if item else ""
         arrival = float(item["arrival"]["N"]) if item else 0.0
-        shards[shard] = ShardPosition(sequence, arrival, float(caught_up[shard] or 0.0))
-    return StreamPositions(tuple(caught_up), shards)
+        shards[shard] = ShardPosition(sequence, arrival, float(caught_up.get(shard) or 0.0))
+    return StreamPositions(open_shards, shards)
 
 
 class StreamPositionStore:
@@ -90,11 +90,15 @@ class StreamPositionStore:
             Item={"id": {"S": shard_key(shard)}, "sequence": {"S": sequence}, "arrival": {"N": repr(arrival)}},
         )
 
-    def load(self) -> StreamPositions:
-        """The stream item, then the items of the shards it names (two reads; the sweep only)."""
+    def load(self, shards: list[str] | None = None) -> StreamPositions:
+        """The stream item, then the items of the shards it names, or of ``shards`` (the open shards the
+        sweep just listed)."""
         stream = self._get([STREAM_KEY])
         open_shards = tuple(json.loads(stream[STREAM_KEY]["shards"]["S"])) if STREAM_KEY in stream else ()
-        return read_positions({**stream, **self._get([shard_key(s) for s in open_shards])})
+        if shards is not None:
+            open_shards = tuple(shards)
+        found = read_positions({**stream, **self._get([shard_key(s) for s in open_shards])}, open_shards)
+        return found
 
     def save_caught_up(self, caught_up: Mapping[str, float | None]) -> None:
         """The open shards, and for each the time it was last found with nothing left to count."""

@@ -64,10 +64,11 @@ def stream_settled(run: Invocation) -> float:
     the stream cannot be listed, the positions the batches recorded."""
     store = StreamPositionStore(run.config.state_table_name)
     known = store.load()
-    position = known.position("", run.now) if known.open_shards else run.now
+    position = known.position("", run.now)
     if run.config.stream_arn:
         try:
-            position, caught_up = probe_stream(ShardProbe(run.config.stream_arn), known, run.now)
+            probe = ShardProbe(run.config.stream_arn)
+            position, caught_up = probe_stream(probe, store.load(probe.open_shards()), run.now)
             store.save_caught_up(caught_up)
         except (BotoCoreError, ClientError) as error:
             logger.warning("stream positions not read; using those recorded", extra={"reason": str(error)})
