@@ -144,7 +144,8 @@ class SelfHostedDetect(Construct):
             (AWS IoT logging v2 at ERROR or more verbose) and ``aws:num-messages-received`` behaviors (INFO) only.
             The group must exist and have a free subscription filter slot (two per group). Default: AWSIotLogsV2.
         :param state_table: Default: a new table.
-        :param silence: how long a thing in alarm may stay silent before ``alarm-invalidated``. Default: 1 hour.
+        :param silence: how long a thing in alarm may report nothing before ``alarm-invalidated``. Default: 2 days,
+            as Device Defender invalidates the alarms of a device that stops reporting metrics for two days.
         :param clock_skew: how far datapoint times may be off: datapoints stamped up to this far in the future are
             kept, and the sweep judges a quiet thing's window only this long after its end (later datapoints for it
             are late). Raise it when AWS IoT logs reach the stream late. Default: 1 minute; 1 second to 15 minutes.
@@ -169,7 +170,7 @@ class SelfHostedDetect(Construct):
         role = self._add_evaluator(
             alert_topic,
             document,
-            silence=silence or Duration.hours(1),
+            silence=silence or Duration.days(2),
             skew=skew,
             batching=batching,
             powertools_layer_version=powertools_layer_version,
@@ -309,6 +310,7 @@ class SelfHostedDetect(Construct):
                 "ALERT_TOPIC_ARN": alert_topic.topic_arn,
                 "DETECT_PROFILES": document,
                 "SILENCE_SECONDS": str(int(silence.to_seconds())),
+                "STREAM_ARN": self.stream.stream_arn,  # the sweep reads how far each shard has been counted
                 "MAX_CLOCK_SKEW_SECONDS": str(int(skew.to_seconds())),
                 "POWERTOOLS_SERVICE_NAME": SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,

@@ -153,7 +153,7 @@ def test_evaluator_configuration_is_the_behaviors_and_validates_at_cold_start(te
     profiles = DetectProfiles.from_json(detect_profiles_text(template))
     assert [b.definition for b in profiles.behaviors] == [b.definition for b in BEHAVIORS]
     assert {b.targets.thing_groups for b in profiles.behaviors} == {frozenset({"sensors"})}
-    assert (variables["SILENCE_SECONDS"], variables["MAX_CLOCK_SKEW_SECONDS"]) == ("3600", "60")
+    assert (variables["SILENCE_SECONDS"], variables["MAX_CLOCK_SKEW_SECONDS"]) == ("172800", "60")
 
 
 def test_silence_sweep_runs_every_five_minutes(template):
@@ -385,3 +385,17 @@ def test_metric_methods_take_cloudwatch_metric_options(method):
             "Statistic": "Maximum",
         },
     )
+
+
+def test_the_sweep_reads_how_far_each_shard_has_been_counted(template):
+    # The sweep judges windows by stream time: it lists the open shards and reads one record after the
+    # last one counted, with the read the event source mapping already grants, on this stream only.
+    [stream_id] = [key for key, r in template["Resources"].items() if r["Type"] == "AWS::Kinesis::Stream"]
+    assert evaluator_variables(template)["STREAM_ARN"] == {"Fn::GetAtt": [stream_id, "Arn"]}
+    statements = [
+        s
+        for policy in of_type(template, "AWS::IAM::Policy")
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if {"kinesis:GetRecords", "kinesis:GetShardIterator", "kinesis:ListShards"} <= set(s["Action"])
+    ]
+    assert statements and all(s["Resource"] == {"Fn::GetAtt": [stream_id, "Arn"]} for s in statements)
