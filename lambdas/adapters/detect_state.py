@@ -7,6 +7,8 @@ Item ``detect#<profile>#<thing>``:
 - ``version``: for conditional writes;
 - ``marks``: per Kinesis shard, the sequence number of the last record counted, as JSON (Kinesis
   numbers have up to 56 digits, more than a DynamoDB number holds);
+- ``connection``: the thing's latest connect or disconnect event, as JSON, when a profile has an
+  ``aws:disconnect-duration`` behavior (``ConnectionState.to_item``);
 - ``inAlarm`` (any behavior in alarm) and ``lastDatapointAt`` at the top level, for operators.
 
 Item ``detect-fleet#<profile>#<behavior>`` (statistical behaviors): the fleet percentile of each
@@ -22,6 +24,7 @@ from typing import Any
 
 from lambdas.adapters.aws_clients import client
 from lambdas.adapters.versioned_items import delete_if_version, put_if_version
+from lambdas.evaluation.disconnect_duration import ConnectionState
 from lambdas.evaluation.engine import BehaviorState
 
 PREFIX = "detect#"
@@ -50,6 +53,7 @@ class ThingState:
     behaviors: Mapping[str, BehaviorState] = field(default_factory=dict)  # behavior name -> state
     version: int = 0  # 0: no item yet
     marks: Mapping[str, int] = field(default_factory=dict)  # shard id -> last sequence number counted
+    connection: ConnectionState | None = None  # aws:disconnect-duration: the latest lifecycle event
 
     def of(self, behavior: str) -> BehaviorState:
         return self.behaviors.get(behavior) or BehaviorState()
@@ -74,6 +78,7 @@ class DetectStates:
         behaviors: Mapping[str, BehaviorState],
         expected_version: int,
         marks: Mapping[str, int],
+        connection: ConnectionState | None = None,
     ) -> None:
         document = {name: asdict(state) for name, state in sorted(behaviors.items())}
         item: dict[str, Any] = {
@@ -83,6 +88,8 @@ class DetectStates:
             "inAlarm": {"BOOL": any(state.in_alarm for state in behaviors.values())},
             "marks": {"S": json.dumps({shard: str(number) for shard, number in marks.items()}, separators=(",", ":"))},
         }
+        if connection is not None:
+            item["connection"] = {"S": json.dumps(connection.to_item(), separators=(",", ":"))}
         last = [state.last_datapoint_at for state in behaviors.values() if state.last_datapoint_at is not None]
         if last:
             item["lastDatapointAt"] = {"N": repr(max(last))}
@@ -151,6 +158,7 @@ def _stored(item: Mapping[str, Any]) -> ThingState:
         {name: _decode(state) for name, state in behaviors.items()},
         int(item["version"]["N"]),
         {shard: int(number) for shard, number in marks.items()},
+        ConnectionState.from_item(json.loads(item["connection"]["S"])) if "connection" in item else None,
     )
 
 

@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 
 from lambdas.adapters.detect_state import ThingState, state_key
 from lambdas.adapters.stream_positions import StreamPositionStore
+from lambdas.detect_evaluator.connection import after_events
 from lambdas.detect_evaluator.intake import Intake
 from lambdas.detect_evaluator.invocation import (
     Invocation,
@@ -32,8 +33,9 @@ from lambdas.detect_evaluator.stream_time import (
     needs_stream_position,
     unique_records,
 )
+from lambdas.evaluation.disconnect_duration import DISCONNECT_DURATION_METRIC
 from lambdas.evaluation.engine import Datapoint, Evaluation, evaluate
-from lambdas.model.detect_profiles import DetectProfiles
+from lambdas.model.detect_profiles import DetectProfiles, ProfileBehavior
 
 # Powertools' BatchProcessor takes the records in one by one and reports those whose record handler
 # raised in batchItemFailures. Only the intake runs per record: a thing's datapoints are judged
@@ -97,19 +99,30 @@ def _statistical_keys(profiles: DetectProfiles, watched: list[tuple[str, str]]) 
     return list({fleet_key_of(b) for profile, _ in watched for b in profiles.by_profile[profile] if is_statistical(b)})
 
 
+Fresh = dict[str, list[tuple[str | None, Datapoint]]]  # metric -> (topic, datapoint) not counted before
+
+
 def _fresh_datapoints(
     records: list[ParsedRecord], before: ThingState, counts: Counter[str]
-) -> tuple[dict[str, list[Datapoint]], dict[str, int]]:
-    """The datapoints not counted before, by metric, and the shard marks once they are counted."""
+) -> tuple[Fresh, dict[str, int]]:
+    """The datapoints not counted before, by metric with their topic, and the shard marks once they are counted."""
     marks = dict(before.marks)
-    fresh: dict[str, list[Datapoint]] = defaultdict(list)
+    fresh: Fresh = defaultdict(list)
     for parsed in records:
         if parsed.sequence <= before.marks.get(parsed.shard, -1):
             counts["redelivered"] += 1
             continue
-        fresh[parsed.metric].append(parsed.datapoint)
+        fresh[parsed.metric].append((parsed.topic, parsed.datapoint))
         marks[parsed.shard] = max(marks.get(parsed.shard, -1), parsed.sequence)
     return fresh, marks
+
+
+def _datapoints_of(behavior: ProfileBehavior, fresh: Fresh, disconnects: list[Datapoint]) -> list[Datapoint]:
+    """The behavior's datapoints: those of its metric, within its dimension's topics when it has one."""
+    if behavior.definition.metric == DISCONNECT_DURATION_METRIC:
+        return disconnects
+    scope = behavior.topic_filter
+    return [point for topic, point in fresh.get(behavior.definition.metric, ()) if scope is None or scope(topic)]
 
 
 def _judge_thing(
@@ -124,7 +137,9 @@ def _judge_thing(
     """Every behavior of the profile over the thing's fresh datapoints and the windows settled by now;
     violations published, then the state written once if anything changed."""
     fresh, marks = _fresh_datapoints(records, before, run.counts)
-    after, changed = dict(before.behaviors), False
+    lifecycle = [point for _, point in fresh.get(DISCONNECT_DURATION_METRIC, ())]
+    connection, disconnects = after_events(before.connection, lifecycle)
+    after, changed = dict(before.behaviors), connection != before.connection
     for behavior in run.profiles.by_profile[profile]:
         name = behavior.definition.name
         result = evaluate(
@@ -132,7 +147,7 @@ def _judge_thing(
             behavior.definition,
             behavior.spec,
             before.of(name),
-            fresh.get(behavior.definition.metric, []),
+            _datapoints_of(behavior, fresh, disconnects),
             now=run.now,
             settled_until=settled.for_behavior(behavior),
             max_clock_skew=run.config.max_clock_skew_seconds,
@@ -143,7 +158,7 @@ def _judge_thing(
         after[name], changed = result.state, changed or result.changed
         _count_dropped(run.counts, result)
     if changed:
-        run.states.put(state_key(profile, thing), after, before.version, marks)
+        run.states.put(state_key(profile, thing), after, before.version, marks, connection)
         run.counts["writes"] += 1
 
 

@@ -10,6 +10,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas.adapters.detect_state import StateConflictError, ThingState, parse_state_key
 from lambdas.adapters.stream_positions import ShardProbe, StreamPositionStore, probe_stream
+from lambdas.detect_evaluator.connection import while_disconnected
 from lambdas.detect_evaluator.invocation import (
     Invocation,
     behavior_names,
@@ -21,6 +22,7 @@ from lambdas.detect_evaluator.invocation import (
 )
 from lambdas.detect_evaluator.observability import logger, tracer
 from lambdas.detect_evaluator.stream_time import fills_empty
+from lambdas.evaluation.disconnect_duration import DISCONNECT_DURATION_METRIC
 from lambdas.evaluation.engine import BehaviorState, Evaluation, check_silence, evaluate
 from lambdas.evaluation.fleet import fleet_thresholds
 from lambdas.model.detect_profiles import ProfileBehavior
@@ -93,7 +95,10 @@ def _sweep_thing(
     last_activity = max((s.last_datapoint_at for s in stored.behaviors.values() if s.last_datapoint_at), default=None)
     for behavior in configured:
         state = stored.of(behavior.definition.name)
-        result = _sweep_behavior(run, thing, behavior, state, percentiles, settled, last_activity)
+        if behavior.definition.metric == DISCONNECT_DURATION_METRIC:
+            result = _sweep_disconnected(run, thing, behavior, state, stored)
+        else:
+            result = _sweep_behavior(run, thing, behavior, state, percentiles, settled, last_activity)
         after[behavior.definition.name], changed = result.state, changed or result.changed
         results.append((behavior, result))
     if not changed:
@@ -102,6 +107,28 @@ def _sweep_thing(
         publish(run.notifier, behavior, thing, result)
     _publish_retired(run, profile, thing, retired)
     return after if _write_swept(run, key, stored, after) else None
+
+
+def _sweep_disconnected(
+    run: Invocation, thing: str, behavior: ProfileBehavior, state: BehaviorState, stored: ThingState
+) -> Evaluation:
+    """``aws:disconnect-duration``: a datapoint for a thing known to be disconnected (a disconnected thing
+    reports nothing by definition, so silence does not invalidate this alarm while it lasts); for a
+    connected thing, the silence check from its last connect."""
+    points = while_disconnected(stored.connection, run.now)
+    if not points:
+        last = stored.connection.timestamp if stored.connection else None
+        result = check_silence(
+            thing,
+            behavior.definition,
+            state,
+            now=run.now,
+            silence_seconds=run.config.silence_seconds,
+            last_activity=last,
+        )
+        run.counts["invalidated"] += len(result.transitions)
+        return result
+    return evaluate(thing, behavior.definition, behavior.spec, state, points, now=run.now)
 
 
 def _sweep_behavior(
@@ -156,7 +183,7 @@ def _write_swept(run: Invocation, key: str, stored: ThingState, after: dict[str,
     """Write (or delete, when no behavior is left) the swept state; False if another writer was first."""
     try:
         if after:
-            run.states.put(key, after, stored.version, stored.marks)
+            run.states.put(key, after, stored.version, stored.marks, stored.connection)
         else:
             run.states.delete(key, stored.version)
     except StateConflictError:

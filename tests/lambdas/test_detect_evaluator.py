@@ -566,9 +566,9 @@ def test_sweep_leaves_a_state_the_evaluator_changed_meanwhile_for_next_time(eval
     handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 20)
     put = DetectStates.put
 
-    def evaluator_wrote_first(self, key, behaviors, expected_version, marks):
+    def evaluator_wrote_first(self, key, behaviors, expected_version, marks, connection=None):
         put(self, key, {}, expected_version, marks)  # another writer bumps the version
-        return put(self, key, behaviors, expected_version, marks)
+        return put(self, key, behaviors, expected_version, marks, connection)
 
     monkeypatch.setattr(DetectStates, "put", evaluator_wrote_first)
     assert handler.sweep(now=T0 + 360)["conflicts"] == 1
