@@ -1,6 +1,10 @@
-"""The per-record path of a Kinesis batch: each record read, its values checked against the metric
-kinds of the profiles that watch them, and grouped by (profile, thing). A record that fails here
-fails alone (``batchItemFailures``); nothing else in the batch depends on it."""
+"""The per-record path of a Kinesis batch: each record read and checked whole (``records``: every
+value by its metric's kind, the thing name, the time, the topic), each datapoint checked again
+against the value kind of every profile behavior on its metric (a custom metric a device reports as
+a ``number_list`` while the behavior expects a ``number`` cannot be judged), and grouped by
+(profile, thing). A record that fails here fails alone (``batchItemFailures``), logged with its
+``reason`` and counted in ``RejectedRecords``; whatever it raises, nothing escapes the record, and
+nothing else in the batch depends on it."""
 
 from __future__ import annotations
 
@@ -35,10 +39,13 @@ class Intake:
                 for parsed in parse_record(record)
                 for profile in self.profiles.profiles_by_metric.get(parsed.metric, ())
             ]
-        except ValueError as error:
-            logger.warning("rejected record", extra={"reason": str(error)})
+        except Exception as error:  # a hostile record fails alone, whatever it makes the parser raise
+            reason = str(error) if isinstance(error, ValueError) else f"unexpected {type(error).__name__}: {error}"
+            reason = reason if len(reason) <= 500 else reason[:500] + "..."
+            sequence = record.kinesis.get("sequenceNumber") if isinstance(record, KinesisStreamRecord) else None
+            logger.warning("rejected record", extra={"reason": reason, "sequence_number": sequence})
             metrics.add_metric(name="RejectedRecords", unit=MetricUnit.Count, value=1)
-            raise
+            raise ValueError(reason) from error
         for profile, parsed in accepted:
             self.grouped[(profile, parsed.thing)].append(parsed)
 

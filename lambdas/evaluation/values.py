@@ -1,12 +1,17 @@
-"""Datapoint values as the engine judges them: checked against the value kind of their metric when a
-record is taken in, so that a value the engine could not judge (or an alert could not carry) fails
-its record alone instead of the whole batch.
+"""Datapoint values as the engine judges them: every value a record carries is checked against the
+value kind of its metric when the record is taken in, so that a value the engine could not judge
+(or an alert could not carry) fails its record alone instead of the whole batch.
 
-- ``count`` and ``number``: a finite number (a numeric string is read as one; a boolean is not a
-  number); a count that is integral becomes an ``int``, a number a ``float``;
-- ``cidrs``: an IP address or network as a string (``ip:port`` as agents report it), or a list of them;
-- ``ports``: an integer 0-65535, or a list of them;
-- ``numbers``: a finite number, or a list of them; ``strings``: a string, or a list of them.
+- ``count``: an integer from 0 to 2**64-1 (the API's ``MetricValue.count`` is an UnsignedLong); an
+  integral float (``5.0``) is read as the integer; a boolean, a string or a fraction is refused;
+- ``number``: a finite number (a JSON ``1e400`` parses as infinity and is refused), as a ``float``;
+- ``cidrs``: IP addresses or CIDRs as text, reduced to the address (``203.0.113.9:443`` and
+  ``[2001:db8::1]:443`` as agents report endpoints give ``203.0.113.9`` and ``2001:db8::1``);
+- ``ports``: integers 0-65535 (the API's ``Port``), never a boolean or a string such as ``"22"``;
+- ``numbers``: finite numbers; ``strings``: strings that UTF-8 can encode (no lone surrogate).
+
+The four list kinds take one value or a list, and always give a list. No string, list or number is
+given back that the engine, the violation model or a JSON encoder could fail on.
 
 Pure: no I/O.
 """
@@ -17,26 +22,39 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from lambdas.evaluation.criteria import address
+from lambdas.evaluation.criteria import MAX_PORT, address_text
 from lambdas.model.metric_catalog import ValueKind
 
-MAX_PORT = 65535
+MAX_COUNT = 2**64 - 1
 
 
 def datapoint_value(kind: ValueKind, value: Any) -> Any:
-    """``value`` ready for the engine; ``ValueError`` naming what is wrong when it does not fit ``kind``."""
-    if kind is ValueKind.COUNT or kind is ValueKind.NUMBER:
-        number = _finite(value)
-        return int(number) if kind is ValueKind.COUNT and number.is_integer() else number
-    check = _ITEM_CHECKS[kind]
-    for item in value if isinstance(value, list | tuple) else (value,):
-        check(item)
+    """``value`` ready for the engine; ``ValueError`` naming what is wrong when it does not fit ``kind``.
+
+    Idempotent: a value it gave back is given back unchanged, so checking it again (against the kind a
+    profile's behavior expects) only tells whether the kinds agree."""
+    if kind is ValueKind.COUNT:
+        return count(value)
+    if kind is ValueKind.NUMBER:
+        return finite(value)
+    item = _ITEM_CHECKS[kind]
+    items = value if isinstance(value, list | tuple) else [value]
+    return [item(entry) for entry in items]
+
+
+def count(value: Any) -> int:
+    """An integer from 0 to 2**64-1."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise ValueError(f"a count is an integer from 0 to 2**64-1, got {_shown(value)}")
     return value
 
 
-def _finite(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"a number is required, got {type(value).__name__}")
+def finite(value: Any) -> float:
+    """A finite number as a float (an integer too large for a float is refused)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"a number is required, got {_shown(value)}")
     try:
         number = float(value)
     except OverflowError as error:
@@ -46,30 +64,40 @@ def _finite(value: Any) -> float:
     return number
 
 
-def _cidr(item: Any) -> None:
-    if not isinstance(item, str):
-        raise ValueError(f"an IP address is a string, got {type(item).__name__}")
-    address(item)  # ValueError when it is not an address
+def port(value: Any) -> int:
+    """A port: an integer 0-65535."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_PORT:
+        raise ValueError(f"a port is an integer from 0 to {MAX_PORT}, got {_shown(value)}")
+    return value
 
 
-def _port(item: Any) -> None:
-    if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= MAX_PORT:
-        raise ValueError(f"a port is an integer from 0 to {MAX_PORT}, got {item!r}")
+def text(value: Any) -> str:
+    """A string that UTF-8 can encode (JSON can carry a lone surrogate, SNS and DynamoDB cannot)."""
+    if not isinstance(value, str):
+        raise ValueError(f"a string is required, got {_shown(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError("the string is not valid Unicode (a lone surrogate)") from error
+    return value
 
 
-def _number_item(item: Any) -> None:
-    if isinstance(item, bool) or not isinstance(item, int | float) or not math.isfinite(item):
-        raise ValueError(f"a number-list item is a finite number, got {item!r}")
+def _cidr(value: Any) -> str:
+    return address_text(value)
 
 
-def _string(item: Any) -> None:
-    if not isinstance(item, str):
-        raise ValueError(f"a string-list item is a string, got {type(item).__name__}")
+def _shown(value: Any) -> str:
+    """The value as a reason shows it: its text when short, else its type."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return type(value).__name__
+    if (isinstance(value, str) and len(value) > 40) or (isinstance(value, int) and value.bit_length() > 128):
+        return f"a long {type(value).__name__}"
+    return repr(value)
 
 
-_ITEM_CHECKS: dict[ValueKind, Callable[[Any], None]] = {
+_ITEM_CHECKS: dict[ValueKind, Callable[[Any], Any]] = {
     ValueKind.CIDRS: _cidr,
-    ValueKind.PORTS: _port,
-    ValueKind.NUMBERS: _number_item,
-    ValueKind.STRINGS: _string,
+    ValueKind.PORTS: port,
+    ValueKind.NUMBERS: finite,
+    ValueKind.STRINGS: text,
 }

@@ -28,8 +28,8 @@ def test_long_names_give_one_datapoint_per_metric():
         "aws:listening-tcp-ports": [24800, 22],
         "aws:num-listening-tcp-ports": 2,
         "aws:num-established-tcp-connections": 1,
-        "aws:destination-ip-addresses": ["192.168.0.1:8000"],
-        "battery_percent": 37,
+        "aws:destination-ip-addresses": ["192.168.0.1"],
+        "battery_percent": 37.0,
         "wifi_ssids": ["home"],
     }
 
