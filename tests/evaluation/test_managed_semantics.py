@@ -62,8 +62,8 @@ def test_documented_semantics(source, definition, values, events):
 def test_consecutive_datapoints_are_1_to_10(count, allowed):
     # API reference, BehaviorCriteria: consecutiveDatapointsToAlarm / ToClear, "Valid Range: Minimum
     # value of 1. Maximum value of 10."
-    for field in ("consecutive_datapoints_to_alarm", "consecutive_datapoints_to_clear"):
-        definition = rule("aws:message-byte-size", "less-than-equals", {"count": 10}, **{field: count})
+    for limits in ({"to_alarm": count}, {"consecutive_datapoints_to_clear": count}):
+        definition = rule(SIZE, "less-than-equals", TEN, **limits)
         assert (problems(definition, METRICS["aws:message-byte-size"]) == []) is allowed
 
 
