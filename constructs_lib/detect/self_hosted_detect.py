@@ -350,8 +350,16 @@ class SelfHostedDetect(Construct):
         return role
 
     def _grant(self, role: iam.Role, alert_topic: AlertTopic) -> None:
-        """The state table, the group membership of reporting things (when a profile has targets), the topic."""
-        self.table.grant(role, "dynamodb:BatchGetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Scan")
+        """The state table (UpdateItem: the violation log), the group membership of reporting things (when a
+        profile has targets), the topic."""
+        self.table.grant(
+            role,
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Scan",
+        )
         if any(profile.targets for profile in self.profiles):
             stack = Stack.of(self)
             role.add_to_policy(

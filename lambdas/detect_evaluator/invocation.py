@@ -11,6 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from lambdas.adapters.detect_state import DetectStates, fleet_key
 from lambdas.adapters.sns_notifier import Notifier
+from lambdas.adapters.violation_log import ViolationLog
 from lambdas.detect_evaluator.config import Config, config
 from lambdas.detect_evaluator.observability import metrics
 from lambdas.evaluation.engine import ALARM_INVALIDATED, Evaluation, Transition
@@ -19,20 +20,37 @@ from lambdas.model.detect_profiles import DetectProfiles, ProfileBehavior
 from lambdas.model.violation import ViolationEvent
 
 
+class AlertPublisher:
+    """Publishes a violation to the alert topic, then keeps it in the violation log (the operator's
+    view: ``python -m lambdas.detect_evaluator.violations``). Publishing comes first, as it comes
+    before the state is written: a failure after it repeats the publish on retry, with the same
+    ``violationId``, and the log's write of the same event is idempotent."""
+
+    def __init__(self, notifier: Notifier, log: ViolationLog) -> None:
+        self._notifier = notifier
+        self._log = log
+
+    def publish(self, subject: str, message: dict[str, Any]) -> str:
+        message_id = self._notifier.publish(subject, message)
+        self._log.record(message)
+        return message_id
+
+
 @dataclass
 class Invocation:
     """What one batch or sweep works with: the configuration, the adapters, the time, its counters."""
 
     config: Config
     states: DetectStates
-    notifier: Notifier
+    notifier: AlertPublisher
     now: float
     counts: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def open(cls, now: float) -> Invocation:
         current = config()
-        return cls(current, DetectStates(current.state_table_name), Notifier(current.alert_topic_arn), now)
+        publisher = AlertPublisher(Notifier(current.alert_topic_arn), ViolationLog(current.state_table_name))
+        return cls(current, DetectStates(current.state_table_name), publisher, now)
 
     @property
     def profiles(self) -> DetectProfiles:
@@ -65,7 +83,7 @@ def retired_violation(profile: str, behavior: str, thing: str, violation_id: str
     ).to_message()
 
 
-def publish(notifier: Notifier, behavior: ProfileBehavior, thing: str, result: Evaluation) -> None:
+def publish(notifier: AlertPublisher, behavior: ProfileBehavior, thing: str, result: Evaluation) -> None:
     for transition in result.transitions:
         metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=1)
         if behavior.definition.suppress_alerts:
