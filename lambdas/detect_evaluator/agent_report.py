@@ -205,7 +205,7 @@ def _custom_metrics(custom: Mapping[str, Any]) -> Pairs:
     found: Pairs = []
     for name, entries in custom.items():
         if not _CUSTOM_METRIC_NAME.fullmatch(name) or name.startswith("aws:"):
-            shown = repr(name) if len(name) <= 140 else f"of {len(name)} characters"
+            shown = repr(name) if len(name) <= 128 else f"of {len(name)} characters"
             raise ValueError(f"custom_metrics: name {shown} is not 1-128 of [a-zA-Z0-9:_-] not beginning with aws:")
         where = f"custom_metrics.{name}"
         entries = _list(entries, where)
