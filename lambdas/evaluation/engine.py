@@ -48,8 +48,8 @@ from lambdas.model.violation import metric_value_of
 IN_ALARM, ALARM_CLEARED, ALARM_INVALIDATED = "in-alarm", "alarm-cleared", "alarm-invalidated"
 _VIOLATION_NAMESPACE = uuid.UUID("7f0e4c3a-5d0b-4f5e-9a57-3c2b1d7e6a10")
 MAX_REMEMBERED_IDS = 64
-RECENT_WINDOWS = 3
-MAX_TOTAL = float(2**64 - 2048)  # the largest float below 2**64: a window total always fits a MetricValue count  # closed windows kept per thing for fleet percentiles
+RECENT_WINDOWS = 3  # closed windows kept per thing for fleet percentiles
+MAX_TOTAL = float(2**64 - 2048)  # the largest float below 2**64: a window total always fits a MetricValue count
 
 
 @dataclass(frozen=True)
@@ -245,7 +245,7 @@ class _Run:
         start = anchor if self.judged_until is None else self.judged_until
         if start >= until or (not self.in_alarm and not self.violating_streak and self.normal(0)):
             return
-        count = int(round((until - start) / self.duration))
+        count = round((until - start) / self.duration)
         for _ in range(min(count, self._fill_limit())):  # after that many the streaks are full: no change
             self._close_window(start, 0.0)
             start += self.duration
