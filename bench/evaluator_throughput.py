@@ -2,10 +2,10 @@
 
     .venv/bin/python bench/evaluator_throughput.py [--things 10000] [--behaviors 5] [--datapoints 4]
 
-Each thing reports ``--datapoints`` message counts inside one 5-minute window for each of
-``--behaviors`` rule behaviors; the window is then judged (``now`` past its end), so every run
-exercises aggregation, judgement and streak updates. One thing in a hundred misbehaves and raises
-alarms, the rest are normal, as in a real fleet.
+Each thing reports ``--datapoints`` message counts (each validated as the intake validates it)
+inside one 5-minute window for each of ``--behaviors`` rule behaviors; the window is then judged
+(``now`` past its end), so every run exercises aggregation, judgement and streak updates. One thing
+in a hundred misbehaves and raises alarms, the rest are normal, as in a real fleet.
 
 Then the handler takes 1,000-record Kinesis batches of telemetry on moto (200 normal things x 5
 messages): a first batch, a second batch a minute later in the same window, and that batch again
@@ -31,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lambdas.evaluation.engine import BehaviorState, Datapoint, evaluate
+from lambdas.evaluation.values import datapoint_value
 from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
 from lambdas.model.metric_catalog import METRICS
 
@@ -59,7 +60,9 @@ def main() -> None:
     started = time.perf_counter()
     for thing in range(arguments.things):
         name = f"thing-{thing}"
-        datapoints = storm if thing % 100 == 0 else normal
+        # The intake's validation (each value checked against its metric's kind, as every record's are)
+        raw = storm if thing % 100 == 0 else normal
+        datapoints = [Datapoint(d.timestamp, datapoint_value(spec.value_kind, d.value), d.datapoint_id) for d in raw]
         for behavior in behaviors:
             result = evaluate(name, behavior, spec, BehaviorState(), datapoints, now=400.0)
             evaluations += len(datapoints)
