@@ -18,7 +18,8 @@ whole report with a ``ValueError`` that says where and what:
 - a custom metric's name is 1-128 of ``[a-zA-Z0-9:_-]`` and does not begin with ``aws:`` (the API's
   ``CreateCustomMetric``); its value is a list of one object with one of ``number`` (a finite number),
   ``number_list`` (finite numbers), ``string_list`` (strings) or ``ip_list`` (IP addresses);
-- fields the guide does not define are ignored, so that a newer agent's report is still read.
+- fields the guide does not define are ignored, so that a newer agent's report is still read; a
+  field given as ``null`` is taken as left out.
 
 Each report gives one datapoint per metric it carries: the four network counters; per listening
 block its ports (when listed) and their number (``total``, else how many are listed); the number

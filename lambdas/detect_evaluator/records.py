@@ -28,7 +28,7 @@ Every record is checked whole before any of it is counted, and a bad one is refu
   2000-01-01 to 3000-01-01; a datapoint stamped in the future beyond the clock skew is dropped and
   counted later, by the engine;
 - ``topic`` (message bodies; the rule adds ``topic() AS topic``) and a log entry's ``topicName`` are
-  optional: a string of at most 256 bytes of UTF-8 (AWS IoT's topic size limit).
+  optional: a string of 1 to 256 bytes of UTF-8 (AWS IoT's topic size limit).
 
 Each state keeps, per shard, the sequence number of the last record it counted, and a shard
 delivers its records in order, so a redelivered record is never counted twice, however many a
@@ -124,8 +124,8 @@ def thing_name(value: Any) -> str:
 def topic_name(value: Any) -> str | None:
     if value is None:
         return None
-    if not isinstance(value, str) or len(text(value).encode("utf-8")) > MAX_TOPIC_BYTES:
-        raise ValueError(f"topic must be a string of at most {MAX_TOPIC_BYTES} bytes of UTF-8")
+    if not isinstance(value, str) or not 0 < len(text(value).encode("utf-8")) <= MAX_TOPIC_BYTES:
+        raise ValueError(f"topic must be a string of 1 to {MAX_TOPIC_BYTES} bytes of UTF-8")
     return value
 
 
