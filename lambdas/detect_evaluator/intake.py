@@ -18,6 +18,7 @@ from lambdas.detect_evaluator.observability import logger, metrics
 from lambdas.detect_evaluator.records import ParsedRecord, parse_record
 from lambdas.evaluation.values import datapoint_value
 from lambdas.model.detect_profiles import DetectProfiles
+from lambdas.model.lifecycle import LifecycleEvent
 from lambdas.model.metric_catalog import ValueKind
 
 
@@ -50,6 +51,8 @@ class Intake:
             self.grouped[(profile, parsed.thing)].append(parsed)
 
     def _checked(self, profile: str, parsed: ParsedRecord) -> ParsedRecord:
+        if isinstance(parsed.datapoint.value, LifecycleEvent):
+            return parsed  # checked when it was read; it becomes disconnect-duration datapoints later
         try:
             value = datapoint_value(self._kind(profile, parsed.metric), parsed.datapoint.value)
         except ValueError as error:

@@ -8,6 +8,9 @@ one thing's datapoints arrive in order), one of:
 - a message on a telemetry topic: ``{"thingName": ..., "kind": "message", "timestamp": ...}``, one
   ``aws:num-messages-sent`` datapoint, plus an ``aws:message-byte-size`` datapoint when the rule
   adds the payload's base64 length and padding (``base64Length``, ``padded1``, ``padded2``);
+- a lifecycle event (``lambdas.model.lifecycle``: ``{"thingName", "kind": "lifecycle", "eventType",
+  "timestamp", ...}``): one datapoint whose value is the ``LifecycleEvent``, which the batch turns
+  into ``aws:disconnect-duration`` datapoints (``connection``);
 - a Device Defender agent metrics report (with ``thingName`` and ``receivedAt`` added by the topic
   rule): one datapoint per device-side or custom metric it carries (``agent_report``);
 - a CloudWatch Logs record of AWS IoT log entries (gzip): one ``aws:num-authorization-failures``
@@ -50,8 +53,10 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import Ki
 
 from lambdas.detect_evaluator import iot_logs
 from lambdas.detect_evaluator.agent_report import is_report, report_datapoints
+from lambdas.evaluation.disconnect_duration import DISCONNECT_DURATION_METRIC
 from lambdas.evaluation.engine import Datapoint
 from lambdas.evaluation.values import count, datapoint_value, text
+from lambdas.model.lifecycle import LIFECYCLE_KIND, LifecycleEvent
 from lambdas.model.metric_catalog import METRICS
 
 
@@ -162,6 +167,10 @@ def _parse(record: KinesisStreamRecord) -> list[ParsedRecord]:
     if not isinstance(body, dict):
         raise ValueError(f"a record is a JSON object, got {type(body).__name__}")
     thing, topic = thing_name(body.get("thingName")), topic_name(body.get("topic"))
+    if body.get("kind") == LIFECYCLE_KIND:
+        event = LifecycleEvent.from_record(body)
+        epoch_seconds(body.get("timestamp"))  # a plausible time, as every datapoint's
+        return [ParsedRecord(thing, DISCONNECT_DURATION_METRIC, Datapoint(event.timestamp, event), shard, number)]
     arrival = record.kinesis.get("approximateArrivalTimestamp")
     if is_report(body):
         pairs = report_datapoints(body)
