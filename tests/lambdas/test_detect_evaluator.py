@@ -659,3 +659,23 @@ def test_a_source_ip_alert_carries_the_address_as_a_list_and_drives_the_responde
     event = {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": json.dumps(violation)}}]}
     assert quarantine_handler.lambda_handler(event, LambdaContext()) == {"batchItemFailures": []}
     assert QUARANTINE_GROUP in world.groups_of("t1")
+
+
+def test_a_connected_thing_that_sends_nothing_alarms_on_an_at_least_n_messages_behavior(world, monkeypatch):
+    heartbeat = BehaviorDefinition(
+        name="Heartbeat",
+        metric="aws:num-messages-sent",
+        kind=BehaviorKind.RULE,
+        comparison_operator="greater-than-equals",
+        value={"count": 1},
+        duration_seconds=300,
+        consecutive_datapoints_to_alarm=2,
+    )
+    with_profile(monkeypatch, heartbeat, at_most("Reconnects", "aws:num-connection-attempts", 10))
+    connect = {"thingName": "t1", "metric": "aws:num-connection-attempts", "value": 1, "timestamp": (T0 + 5) * 1000}
+    handler.evaluate_batch([sent("1", "t1", 3, 10), kinesis_record("2", connect)], now=T0 + 20)
+    handler.sweep(now=T0 + 600 + 60)  # window [T0+300, T0+600) settled with no message: 1 of 2
+    assert world.notifications() == []
+    handler.sweep(now=T0 + 900 + 60)  # and the next: in alarm, with the value 0
+    [alarm] = world.notifications()
+    assert (alarm["behavior"]["name"], alarm["metricValue"]) == ("Heartbeat", {"count": 0})
