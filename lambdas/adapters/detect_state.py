@@ -23,13 +23,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lambdas.adapters.aws_clients import client
+from lambdas.adapters.table_reads import get_items
 from lambdas.adapters.versioned_items import delete_if_version, put_if_version
 from lambdas.evaluation.disconnect_duration import ConnectionState
 from lambdas.evaluation.engine import BehaviorState
 
 PREFIX = "detect#"
 FLEET_PREFIX = "detect-fleet#"
-_BATCH_GET_LIMIT = 100
 
 FleetThresholds = dict[float, tuple[float, int]]  # window start -> (percentile, things in it)
 
@@ -134,21 +134,7 @@ class DetectStates:
         )
 
     def _get_items(self, keys: list[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), _BATCH_GET_LIMIT):
-            request: dict[str, Any] = {
-                self._table: {
-                    "Keys": [{"id": {"S": k}} for k in unique[start : start + _BATCH_GET_LIMIT]],
-                    "ConsistentRead": True,
-                }
-            }
-            while request:
-                response = self._dynamodb.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table, []):
-                    found[item["id"]["S"]] = item
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        return get_items(self._dynamodb, self._table, keys)
 
 
 def _stored(item: Mapping[str, Any]) -> ThingState:

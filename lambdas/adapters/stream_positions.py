@@ -25,6 +25,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lambdas.adapters.aws_clients import client
+from lambdas.adapters.table_reads import get_items
 
 SHARD_PREFIX = "detect-shard#"
 STREAM_KEY = "detect-stream"
@@ -108,17 +109,7 @@ class StreamPositionStore:
         )
 
     def _get(self, keys: list[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(keys), 100):
-            request: dict[str, Any] = {
-                self._table: {"Keys": [{"id": {"S": k}} for k in keys[start : start + 100]], "ConsistentRead": True}
-            }
-            while request:
-                response = self._dynamodb.batch_get_item(RequestItems=request)
-                for item in response.get("Responses", {}).get(self._table, []):
-                    found[item["id"]["S"]] = item
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        return get_items(self._dynamodb, self._table, keys)
 
 
 class ShardProbe:

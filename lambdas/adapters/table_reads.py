@@ -1,0 +1,23 @@
+"""Strongly consistent reads of state-table items by their ``id``, 100 keys per ``BatchGetItem``
+(its limit), following ``UnprocessedKeys`` until every key has been read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+BATCH_GET_LIMIT = 100
+
+
+def get_items(dynamodb: Any, table: str, keys: list[str]) -> dict[str, dict[str, Any]]:
+    """The items that exist, by ``id``; missing keys are absent from the result."""
+    found: dict[str, dict[str, Any]] = {}
+    unique = list(dict.fromkeys(keys))
+    for start in range(0, len(unique), BATCH_GET_LIMIT):
+        chunk = unique[start : start + BATCH_GET_LIMIT]
+        request: dict[str, Any] = {table: {"Keys": [{"id": {"S": k}} for k in chunk], "ConsistentRead": True}}
+        while request:
+            response = dynamodb.batch_get_item(RequestItems=request)
+            for item in response.get("Responses", {}).get(table, []):
+                found[item["id"]["S"]] = item
+            request = response.get("UnprocessedKeys") or {}
+    return found
