@@ -26,7 +26,7 @@ from constructs_lib import (
     StarterBehaviors,
     apply_nag_packs,
 )
-from lambdas.model.self_hosted_metrics import AUTHORIZATION_FAILURES_METRIC
+from iot_defender_runtime.model.self_hosted_metrics import AUTHORIZATION_FAILURES_METRIC
 
 
 def fleet_behaviors() -> list[Behavior]:
@@ -87,7 +87,7 @@ class DeviceDefenderStack(cdk.Stack):
             dry_run=bool(config.get("dryRun", False)),
             max_quarantines_per_hour=int(config.get("maxQuarantinesPerHour", 50)),
         )
-        # What an operator needs for `python -m lambdas.quarantine.release` and the breaker CLI.
+        # What an operator needs for `python -m iot_defender_runtime.quarantine.release` and the breaker CLI.
         responder = self.defender.responder
         for name, value, description in (
             ("QuarantineGroupName", responder.quarantine_group.thing_group_name, "QUARANTINE_GROUP_NAME"),

@@ -30,10 +30,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lambdas.evaluation.engine import BehaviorState, Datapoint, evaluate
-from lambdas.evaluation.values import datapoint_value
-from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
-from lambdas.model.metric_catalog import METRICS
+from iot_defender_runtime.evaluation.engine import BehaviorState, Datapoint, evaluate
+from iot_defender_runtime.evaluation.values import datapoint_value
+from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind
+from iot_defender_runtime.model.metric_catalog import METRICS
 
 
 def main() -> None:
@@ -110,7 +110,7 @@ def handler_batch(behaviors: list[BehaviorDefinition]) -> dict[str, float]:
     import boto3
     from moto import mock_aws
 
-    from lambdas.detect_evaluator import handler
+    from iot_defender_runtime.detect_evaluator import handler
 
     sizes = BehaviorDefinition(
         name="Sizes",
@@ -161,8 +161,8 @@ def handler_batch(behaviors: list[BehaviorDefinition]) -> dict[str, float]:
                 }
             )
             handler.clear_caches()
-            from lambdas.adapters import aws_clients
-            from lambdas.adapters.detect_state import DetectStates
+            from iot_defender_runtime.adapters import aws_clients
+            from iot_defender_runtime.adapters.detect_state import DetectStates
 
             aws_clients.client.cache_clear()
             writes = []

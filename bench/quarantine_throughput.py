@@ -118,8 +118,8 @@ def deliver(handler: Any, events: list[dict], *, check: bool) -> float:
 def measure(things: int) -> dict[str, float]:
     with mock_aws():
         build_account(things)
-        from lambdas.adapters.aws_clients import client
-        from lambdas.quarantine import handler
+        from iot_defender_runtime.adapters.aws_clients import client
+        from iot_defender_runtime.quarantine import handler
 
         calls: Counter[str] = Counter()
         for service in ("iot", "dynamodb", "sns"):

@@ -17,7 +17,7 @@ from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.nag import acknowledge, apply_nag_packs
 from constructs_lib.response.audit_remediator import AuditRemediator
 from constructs_lib.response.quarantine_responder import QuarantineResponder
-from lambdas.model.audit_checks import (
+from iot_defender_runtime.model.audit_checks import (
     ALL_AUDIT_CHECKS,
     CERTIFICATE_CHECKS,
     IDENTITY_CHECKS,
@@ -25,10 +25,10 @@ from lambdas.model.audit_checks import (
     POLICY_CHECKS,
     AuditCheck,
 )
-from lambdas.model.audit_remediation_policy import AuditAction, AuditRemediationPolicy, policy_of
-from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
-from lambdas.model.metric_catalog import METRICS, ComparisonOperator, CustomMetricType, MetricSpec
-from lambdas.model.remediation_policy import (
+from iot_defender_runtime.model.audit_remediation_policy import AuditAction, AuditRemediationPolicy, policy_of
+from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind
+from iot_defender_runtime.model.metric_catalog import METRICS, ComparisonOperator, CustomMetricType, MetricSpec
+from iot_defender_runtime.model.remediation_policy import (
     Confidence,
     EventType,
     PolicyError,

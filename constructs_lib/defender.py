@@ -21,9 +21,9 @@ from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.nag import acknowledge
 from constructs_lib.response.audit_remediator import AuditRemediator
 from constructs_lib.response.quarantine_responder import QuarantineResponder
-from lambdas.model.audit_checks import ALL_AUDIT_CHECKS, AuditCheck
-from lambdas.model.audit_remediation_policy import AuditRemediationPolicy
-from lambdas.model.remediation_policy import RemediationPolicy
+from iot_defender_runtime.model.audit_checks import ALL_AUDIT_CHECKS, AuditCheck
+from iot_defender_runtime.model.audit_remediation_policy import AuditRemediationPolicy
+from iot_defender_runtime.model.remediation_policy import RemediationPolicy
 
 
 class DetectMode(str, Enum):

@@ -1,9 +1,11 @@
 """How this pack's functions are built: no Docker, Powertools from its public layer, arm64.
 
-``function_code`` stages ``lambdas/__init__.py``, the layers a function imports (README,
-"Architecture") and its own package into a folder and hands it to ``Code.from_asset``, so each
-function ships only what it imports and the handler path (``lambdas.<function>.handler.lambda_handler``)
-is the same locally and in Lambda, whether this library is a checkout or an installed package.
+``function_code`` stages ``iot_defender_runtime/__init__.py`` (``lambdas/iot_defender_runtime`` in
+the repository), the layers a function imports (README, "Architecture") and its own package into a
+folder and hands it to ``Code.from_asset``, so each function ships only what it imports and the
+handler path (``iot_defender_runtime.<function>.handler.lambda_handler``) is the same locally and in
+Lambda, whether this library is a checkout or an installed package. The runtime's import name is
+unique to this library, so a CDK app with its own ``lambdas`` package can use it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 # Powertools for AWS Lambda (Python) v3 layer version; override per construct when AWS publishes a newer one.
 DEFAULT_POWERTOOLS_LAYER_VERSION = 38
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
-# The layers of ``lambdas`` each function imports, below its own package (the import-linter
+# The layers of ``iot_defender_runtime`` each function imports, below its own package (the import-linter
 # contracts in pyproject.toml keep this true: a function cannot import a layer it is not shipped with).
 FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     "quarantine": ("model", "adapters", "remediation"),
@@ -34,17 +36,20 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _lambdas_root() -> Path:
-    spec = importlib.util.find_spec("lambdas")
+RUNTIME_PACKAGE = "iot_defender_runtime"
+
+
+def _runtime_root() -> Path:
+    spec = importlib.util.find_spec(RUNTIME_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the 'lambdas' package of iot-device-defender-constructs is not importable")
+        raise RuntimeError(f"the '{RUNTIME_PACKAGE}' package of iot-device-defender-constructs is not importable")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
 @cache
 def staged_source(function_package: str) -> str:
     """The folder ``Code.from_asset`` takes for one function (content-addressed, staged once)."""
-    root = _lambdas_root()
+    root = _runtime_root()
     source = root / function_package
     if function_package not in FUNCTION_LAYERS or not (source / "handler.py").is_file():
         raise ValueError(
@@ -62,7 +67,7 @@ def staged_source(function_package: str) -> str:
     )
     if not staging.exists():
         building = Path(tempfile.mkdtemp(prefix=f"{function_package}-"))
-        package = building / "lambdas"
+        package = building / RUNTIME_PACKAGE
         package.mkdir()
         shutil.copy2(root / "__init__.py", package / "__init__.py")
         for name in packages:
@@ -76,12 +81,12 @@ def staged_source(function_package: str) -> str:
 
 
 def function_code(function_package: str) -> lambda_.Code:
-    """The asset for ``lambdas/<function_package>`` and the layers it imports."""
+    """The asset for ``iot_defender_runtime/<function_package>`` and the layers it imports."""
     return lambda_.Code.from_asset(staged_source(function_package))
 
 
 def handler_path(function_package: str) -> str:
-    return f"lambdas.{function_package}.handler.lambda_handler"
+    return f"{RUNTIME_PACKAGE}.{function_package}.handler.lambda_handler"
 
 
 def powertools_layer(

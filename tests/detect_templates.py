@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-EVALUATOR_HANDLER = "lambdas.detect_evaluator.handler.lambda_handler"
+EVALUATOR_HANDLER = "iot_defender_runtime.detect_evaluator.handler.lambda_handler"
 
 
 def evaluator_variables(template: dict[str, Any]) -> dict[str, Any]:

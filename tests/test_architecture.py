@@ -28,12 +28,18 @@ def test_where_a_change_goes_covers_each_kind_of_change():
 def test_the_layers_described_are_the_import_linter_layers():
     config = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["importlinter"]
     [layers] = [c["layers"] for c in config["contracts"] if c["type"] == "layers"]
-    # "lambdas.quarantine | lambdas.audit_remediation | ..." -> "function packages"; "lambdas.model" -> "model"
-    checked = ["function packages" if "|" in layer else f"`{layer.removeprefix('lambdas.')}`" for layer in layers]
+    # "iot_defender_runtime.quarantine | ..." -> "function packages"; "iot_defender_runtime.model" -> "model"
+    checked = [
+        "function packages" if "|" in layer else f"`{layer.removeprefix('iot_defender_runtime.')}`" for layer in layers
+    ]
     assert " above ".join(checked) in " ".join(ARCHITECTURE.split())
     forbidden = {
         tuple(c["source_modules"]): set(c["forbidden_modules"]) for c in config["contracts"] if c["type"] == "forbidden"
     }
-    assert {"aws_cdk", "constructs"} <= forbidden[("lambdas",)]
-    assert {"boto3", "aws_lambda_powertools"} <= forbidden[("lambdas.model", "lambdas.evaluation")]
-    assert {"boto3", "lambdas.adapters", "lambdas.remediation"} <= forbidden[("constructs_lib",)]
+    assert {"aws_cdk", "constructs"} <= forbidden[("iot_defender_runtime",)]
+    assert {"boto3", "aws_lambda_powertools"} <= forbidden[
+        ("iot_defender_runtime.model", "iot_defender_runtime.evaluation")
+    ]
+    assert {"boto3", "iot_defender_runtime.adapters", "iot_defender_runtime.remediation"} <= forbidden[
+        ("constructs_lib",)
+    ]

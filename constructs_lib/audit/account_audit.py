@@ -12,7 +12,7 @@ from constructs import Construct
 from constructs_lib._validation import raise_if_any
 from constructs_lib.alerts.alert_topic import AlertTopic
 from constructs_lib.nag import acknowledge
-from lambdas.model.audit_checks import ALL_AUDIT_CHECKS, AuditCheck
+from iot_defender_runtime.model.audit_checks import ALL_AUDIT_CHECKS, AuditCheck
 
 DEFAULT_CERT_AGE_DAYS = 365
 MIN_CERT_AGE_DAYS, MAX_CERT_AGE_DAYS = 30, 3652

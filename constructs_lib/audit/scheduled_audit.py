@@ -10,7 +10,7 @@ from constructs import Construct
 
 from constructs_lib._validation import check_name, raise_if_any
 from constructs_lib.audit.account_audit import AccountAudit, ExistingAccountAudit
-from lambdas.model.audit_checks import AuditCheck
+from iot_defender_runtime.model.audit_checks import AuditCheck
 
 
 class AuditFrequency(str, Enum):

@@ -15,13 +15,13 @@ from aws_cdk import Duration
 from constructs import Construct
 
 from constructs_lib.detect.custom_metric import CustomMetric, Dimension, ImportedCustomMetric
-from lambdas.model.behavior_definition import (
+from iot_defender_runtime.model.behavior_definition import (
     BehaviorDefinition,
     BehaviorKind,
     DimensionFilter,
     problems,
 )
-from lambdas.model.metric_catalog import METRICS, ComparisonOperator, MetricSpec
+from iot_defender_runtime.model.metric_catalog import METRICS, ComparisonOperator, MetricSpec
 
 MetricRef = str | CustomMetric | ImportedCustomMetric
 

@@ -10,7 +10,7 @@ from aws_cdk import aws_iot as iot
 from constructs import Construct
 
 from constructs_lib._validation import NAME_PATTERN, may_be_token, raise_if_any
-from lambdas.model.metric_catalog import CustomMetricType, MetricSpec, custom_metric_spec
+from iot_defender_runtime.model.metric_catalog import CustomMetricType, MetricSpec, custom_metric_spec
 
 _DIMENSION_VALUE = re.compile(r"^.{1,256}$")
 MAX_DIMENSION_VALUES = 5

@@ -19,8 +19,8 @@ from constructs_lib.alerts.alert_topic import AlertTopic
 from constructs_lib.detect.behavior import Behavior, MetricRef
 from constructs_lib.detect.custom_metric import CustomMetric, ImportedCustomMetric
 from constructs_lib.fleet.fleet_group import IFleetGroup
-from lambdas.model.behavior_definition import BehaviorDefinition
-from lambdas.model.metric_catalog import METRICS
+from iot_defender_runtime.model.behavior_definition import BehaviorDefinition
+from iot_defender_runtime.model.metric_catalog import METRICS
 
 MAX_BEHAVIORS = 100
 

@@ -3,7 +3,7 @@ cannot use managed Detect (closed to new customers since 2026-08-31).
 
 IoT topic rules turn device traffic and lifecycle events into datapoints on a Kinesis stream
 (partitioned by client id, so one thing's datapoints stay in order); the evaluator function
-(``lambdas/detect_evaluator``) keeps per-thing alarm state and publishes violation JSON in the
+(``lambdas/iot_defender_runtime/detect_evaluator``) keeps per-thing alarm state and publishes violation JSON in the
 managed Detect shape to the ``AlertTopic``, so the quarantine responder and every subscriber work
 unchanged. A schedule invalidates alarms of things that stopped reporting.
 
@@ -11,7 +11,8 @@ Metrics ingested: ``aws:num-messages-sent`` and ``aws:message-byte-size`` (messa
 telemetry topic filters), ``aws:num-connection-attempts`` (successful connects, from lifecycle
 events: failed attempts are not seen), ``aws:num-disconnects`` and ``aws:source-ip-address`` (from
 lifecycle events), ``aws:disconnect-duration`` (lifecycle records of every connect and disconnect:
-``lambdas/model/lifecycle.py``), ``aws:num-authorization-failures`` and ``aws:num-messages-received``
+``iot_defender_runtime/model/lifecycle.py``), ``aws:num-authorization-failures`` and
+``aws:num-messages-received``
 (from AWS IoT logs, through a CloudWatch Logs subscription filter), every device-side metric and
 custom metric (from the Device Defender agent's JSON reports on
 ``$aws/things/<thing>/defender/metrics/json``). Rule and statistical behaviors; ML behaviors need
@@ -55,16 +56,16 @@ from constructs_lib.lambda_packaging import (
 from constructs_lib.nag import acknowledge
 from constructs_lib.response.queued_function import alarm_on_any, build_function
 from constructs_lib.response.queued_function import state_table as new_state_table
-from lambdas.model.detect_profiles import (
+from iot_defender_runtime.model.detect_profiles import (
     ProfileDocument,
     TargetsDocument,
     self_hosted_problem,
     write_profiles,
 )
-from lambdas.model.lifecycle import LIFECYCLE_FIELDS, LIFECYCLE_KIND, LIFECYCLE_TOPIC
-from lambdas.model.metric_catalog import MetricSource
-from lambdas.model.remediation_policy import PolicyError
-from lambdas.model.self_hosted_metrics import (
+from iot_defender_runtime.model.lifecycle import LIFECYCLE_FIELDS, LIFECYCLE_KIND, LIFECYCLE_TOPIC
+from iot_defender_runtime.model.metric_catalog import MetricSource
+from iot_defender_runtime.model.remediation_policy import PolicyError
+from iot_defender_runtime.model.self_hosted_metrics import (
     AUTHORIZATION_FAILURES_METRIC,
     CLOUD_METRICS,
     DEVICE_METRICS,
@@ -75,7 +76,7 @@ from lambdas.model.self_hosted_metrics import (
     SUPPORTED_METRICS,
     TELEMETRY_METRIC,
 )
-from lambdas.model.topic_filter import dimension_problems
+from iot_defender_runtime.model.topic_filter import dimension_problems
 
 AGENT_REPORT_TOPIC = "$aws/things/+/defender/metrics/json"
 IOT_LOG_GROUP = "AWSIotLogsV2"
@@ -534,7 +535,8 @@ def _dimension_problems(profile: DetectProfile) -> list[str]:
 
 
 def _write_profiles(chosen: Sequence[DetectProfile], problems: list[str]) -> str:
-    """``DETECT_PROFILES`` (``lambdas/model/detect_profiles.py`` owns its shape); a problem if it cannot fit."""
+    """``DETECT_PROFILES`` (``iot_defender_runtime/model/detect_profiles.py`` owns its shape); a problem if it
+    cannot fit."""
     try:
         return write_profiles([_document(profile) for profile in chosen], unresolved=Token.is_unresolved)
     except PolicyError as error:

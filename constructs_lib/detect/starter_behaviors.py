@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from aws_cdk import Duration
 
 from constructs_lib.detect.behavior import Behavior
-from lambdas.model.metric_catalog import ComparisonOperator
+from iot_defender_runtime.model.metric_catalog import ComparisonOperator
 
 AT_MOST = ComparisonOperator.LESS_THAN_EQUALS
 

@@ -22,7 +22,7 @@ from constructs_lib.response.response_function import (
     Keyword,
     ResponseFunction,
 )
-from lambdas.model.audit_remediation_policy import AuditAction, AuditRemediationPolicy
+from iot_defender_runtime.model.audit_remediation_policy import AuditAction, AuditRemediationPolicy
 
 METRICS_NAMESPACE = "DeviceDefender/AuditRemediation"
 SERVICE = "audit-remediator"

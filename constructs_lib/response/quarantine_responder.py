@@ -21,7 +21,7 @@ from constructs_lib.response.response_function import (
     Keyword,
     ResponseFunction,
 )
-from lambdas.model.remediation_policy import RemediationAction, RemediationPolicy
+from iot_defender_runtime.model.remediation_policy import RemediationAction, RemediationPolicy
 
 METRICS_NAMESPACE = "DeviceDefender/Quarantine"
 SERVICE = "quarantine-responder"

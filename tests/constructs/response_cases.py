@@ -12,7 +12,7 @@ import aws_cdk as cdk
 from aws_cdk import aws_cloudwatch as cloudwatch
 
 REPO = Path(__file__).resolve().parents[2]
-BATCH_INTAKE = REPO / "lambdas/remediation/batch_intake.py"  # publishes for both functions
+BATCH_INTAKE = REPO / "lambdas/iot_defender_runtime/remediation/batch_intake.py"  # publishes for both functions
 
 
 def assert_metric_method(

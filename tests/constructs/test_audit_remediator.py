@@ -200,7 +200,9 @@ def test_generic_metric_keeps_working_with_the_same_options(stack_and_remediator
 
 
 def test_metric_methods_name_exactly_what_the_function_publishes():
-    published = published_metric_names(*sorted((REPO / "lambdas/audit_remediation").glob("*.py")), BATCH_INTAKE)
+    published = published_metric_names(
+        *sorted((REPO / "lambdas/iot_defender_runtime/audit_remediation").glob("*.py")), BATCH_INTAKE
+    )
     assert published == {name for _, name in REMEDIATOR_METRICS}
 
 

@@ -260,8 +260,8 @@ def test_fails_when_ml_confidence_is_unknown():
 
 
 def test_fails_when_an_ml_definition_carries_a_value():
-    from lambdas.model.behavior_definition import BehaviorKind, problems
-    from lambdas.model.metric_catalog import METRICS
+    from iot_defender_runtime.model.behavior_definition import BehaviorKind, problems
+    from iot_defender_runtime.model.metric_catalog import METRICS
 
     definition = BehaviorDefinition(
         name="Msgs", metric="aws:num-messages-sent", kind=BehaviorKind.ML, confidence="HIGH", value={"count": 1}

@@ -52,7 +52,7 @@ def _function(template: Template) -> dict:
     [function] = [
         f["Properties"]
         for f in template.find_resources("AWS::Lambda::Function").values()
-        if f["Properties"].get("Handler") == "lambdas.quarantine.handler.lambda_handler"
+        if f["Properties"].get("Handler") == "iot_defender_runtime.quarantine.handler.lambda_handler"
     ]
     return function
 
@@ -240,7 +240,7 @@ def test_generic_metric_takes_any_name_and_the_same_options(stack_and_responder)
 
 def test_metric_methods_cover_what_the_function_publishes(stack_and_responder):
     # The names the quarantine function and the shared batch intake publish with Powertools Metrics.
-    published = published_metric_names(REPO / "lambdas/quarantine/handler.py", BATCH_INTAKE)
+    published = published_metric_names(REPO / "lambdas/iot_defender_runtime/quarantine/handler.py", BATCH_INTAKE)
     assert published, "no add_metric(name=...) found: update this test to how the function publishes"
     assert published <= {name for _, name in QUARANTINE_METRICS}
 

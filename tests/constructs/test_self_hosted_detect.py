@@ -21,7 +21,7 @@ from constructs_lib import (
     apply_nag_packs,
 )
 from constructs_lib.synth_report import cfn_lint_findings
-from lambdas.model.detect_profiles import DetectProfiles
+from iot_defender_runtime.model.detect_profiles import DetectProfiles
 from tests.detect_templates import detect_profiles, detect_profiles_text, evaluator_variables
 
 BEHAVIORS = [
@@ -259,7 +259,7 @@ def test_fails_for_profiles_that_repeat_a_name_or_mix_with_behaviors():
 
 
 def test_many_behaviors_are_compressed_to_fit_and_read_back_the_same():
-    from lambdas.model.metric_catalog import ComparisonOperator as Op
+    from iot_defender_runtime.model.metric_catalog import ComparisonOperator as Op
 
     stack = cdk.Stack(cdk.App(), "S")
     behaviors = [
@@ -283,7 +283,7 @@ def test_many_behaviors_are_compressed_to_fit_and_read_back_the_same():
 
 def test_fails_when_even_compressed_profiles_do_not_fit():
     from constructs_lib import DetectProfile
-    from lambdas.model.metric_catalog import ComparisonOperator as Op
+    from iot_defender_runtime.model.metric_catalog import ComparisonOperator as Op
 
     stack = cdk.Stack(cdk.App(), "S")
     profiles = [
@@ -311,7 +311,7 @@ def test_fails_when_even_compressed_profiles_do_not_fit():
 
 
 def test_one_log_subscription_serves_authorization_failures_and_messages_received():
-    from lambdas.model.metric_catalog import ComparisonOperator as Op
+    from iot_defender_runtime.model.metric_catalog import ComparisonOperator as Op
 
     stack = cdk.Stack(cdk.App(), "S")
     received = Behavior.rule(

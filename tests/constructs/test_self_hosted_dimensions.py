@@ -15,9 +15,9 @@ from constructs_lib import (
     Dimension,
     SelfHostedDetect,
 )
-from lambdas.model.detect_profiles import DetectProfiles
-from lambdas.model.lifecycle import LifecycleEvent
-from lambdas.model.topic_filter import TopicScope
+from iot_defender_runtime.model.detect_profiles import DetectProfiles
+from iot_defender_runtime.model.lifecycle import LifecycleEvent
+from iot_defender_runtime.model.topic_filter import TopicScope
 from tests.detect_templates import detect_profiles, detect_profiles_text
 
 LTE = ComparisonOperator.LESS_THAN_EQUALS

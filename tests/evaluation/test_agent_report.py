@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.detect_evaluator.agent_report import is_report, report_datapoints
+from iot_defender_runtime.detect_evaluator.agent_report import is_report, report_datapoints
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "agent_reports"
 

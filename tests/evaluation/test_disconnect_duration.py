@@ -7,14 +7,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambdas.evaluation.disconnect_duration import (
+from iot_defender_runtime.evaluation.disconnect_duration import (
     CLOSE_SECONDS,
     ConnectionState,
     apply,
     disconnect_minutes,
     is_newer,
 )
-from lambdas.model.lifecycle import LifecycleEvent
+from iot_defender_runtime.model.lifecycle import LifecycleEvent
 
 T0 = 1_700_000_000.0
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lambdas.evaluation.criteria import meets, percentile
-from lambdas.evaluation.engine import (
+from iot_defender_runtime.evaluation.criteria import meets, percentile
+from iot_defender_runtime.evaluation.engine import (
     ALARM_CLEARED,
     ALARM_INVALIDATED,
     IN_ALARM,
@@ -16,9 +16,9 @@ from lambdas.evaluation.engine import (
     check_silence,
     evaluate,
 )
-from lambdas.evaluation.fleet import fleet_thresholds
-from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
-from lambdas.model.metric_catalog import METRICS
+from iot_defender_runtime.evaluation.fleet import fleet_thresholds
+from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind
+from iot_defender_runtime.model.metric_catalog import METRICS
 
 SENT = METRICS["aws:num-messages-sent"]
 SIZE = METRICS["aws:message-byte-size"]

@@ -6,10 +6,17 @@ from __future__ import annotations
 
 import pytest
 
-from lambdas.detect_evaluator.config import DEFAULT_SILENCE_SECONDS
-from lambdas.evaluation.engine import ALARM_INVALIDATED, IN_ALARM, BehaviorState, Datapoint, check_silence, evaluate
-from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind, problems
-from lambdas.model.metric_catalog import METRICS
+from iot_defender_runtime.detect_evaluator.config import DEFAULT_SILENCE_SECONDS
+from iot_defender_runtime.evaluation.engine import (
+    ALARM_INVALIDATED,
+    IN_ALARM,
+    BehaviorState,
+    Datapoint,
+    check_silence,
+    evaluate,
+)
+from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind, problems
+from iot_defender_runtime.model.metric_catalog import METRICS
 
 GUIDE = "https://docs.aws.amazon.com/iot-device-defender/latest/devguide/"
 API = "https://docs.aws.amazon.com/iot/latest/apireference/"

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambdas.evaluation.criteria import address, address_text, meets
-from lambdas.evaluation.values import datapoint_value
-from lambdas.model.metric_catalog import ValueKind
-from lambdas.model.violation import MetricValue, metric_value_of
+from iot_defender_runtime.evaluation.criteria import address, address_text, meets
+from iot_defender_runtime.evaluation.values import datapoint_value
+from iot_defender_runtime.model.metric_catalog import ValueKind
+from iot_defender_runtime.model.violation import MetricValue, metric_value_of
 
 
 @pytest.mark.parametrize(

@@ -104,10 +104,10 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     import boto3
     from moto import mock_aws
 
-    from lambdas.adapters import aws_clients
-    from lambdas.audit_remediation import handler as audit_handler
-    from lambdas.detect_evaluator import handler as detect_handler
-    from lambdas.quarantine import handler
+    from iot_defender_runtime.adapters import aws_clients
+    from iot_defender_runtime.audit_remediation import handler as audit_handler
+    from iot_defender_runtime.detect_evaluator import handler as detect_handler
+    from iot_defender_runtime.quarantine import handler
 
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",

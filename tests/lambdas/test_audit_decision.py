@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.audit_remediation.decision import (
+from iot_defender_runtime.audit_remediation.decision import (
     NO_CERTIFICATE,
     AuditDecision,
     FactsNeeded,
@@ -14,9 +14,9 @@ from lambdas.audit_remediation.decision import (
     decide,
     facts_needed,
 )
-from lambdas.model.audit_checks import AuditCheck
-from lambdas.model.audit_remediation_policy import AuditAction, AuditRemediationPolicy, policy_of
-from lambdas.model.things import ThingFacts
+from iot_defender_runtime.model.audit_checks import AuditCheck
+from iot_defender_runtime.model.audit_remediation_policy import AuditAction, AuditRemediationPolicy, policy_of
+from iot_defender_runtime.model.things import ThingFacts
 
 NOTIFY = AuditAction.NOTIFY
 DEACTIVATE = AuditAction.DEACTIVATE_CERTIFICATE

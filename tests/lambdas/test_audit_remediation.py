@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from lambdas.audit_remediation import handler
-from lambdas.model.audit_remediation_policy import AuditRemediationPolicy, policy_of
-from lambdas.remediation.config import ConfigurationError
+from iot_defender_runtime.audit_remediation import handler
+from iot_defender_runtime.model.audit_remediation_policy import AuditRemediationPolicy, policy_of
+from iot_defender_runtime.remediation.config import ConfigurationError
 from tests.fakes.audit_api import FakeAuditFindings
 from tests.lambdas.conftest import FLEET_GROUP, QUARANTINE_GROUP, LambdaContext, load_event
 from tests.lambdas.test_quarantine_handler import sqs_record
@@ -50,7 +50,7 @@ def invoke(*bodies: str) -> dict[str, Any]:
 
 def test_default_policy_deactivates_revoked_certificates_read_from_every_page(world, audit, monkeypatch):
     # Given 5 findings of the revoked-certificate check, read 2 per page (the API allows up to 250)
-    monkeypatch.setattr("lambdas.adapters.iot_registry.PAGE_SIZE", 2)
+    monkeypatch.setattr("iot_defender_runtime.adapters.iot_registry.PAGE_SIZE", 2)
     certificates = [world.iot.create_keys_and_certificate(setAsActive=True)["certificateId"] for _ in range(3)]
     for index in range(5):
         audit.add(task_id=TASK, check_name=REVOKED, finding_id=f"f{index}", certificate_id=certificates[index % 3])

@@ -6,16 +6,16 @@ import json
 
 import pytest
 
-from lambdas.model.remediation_policy import (
+from iot_defender_runtime.model.remediation_policy import (
     EventType,
     RemediationAction,
     RemediationPolicy,
     RemediationRule,
 )
-from lambdas.model.things import ThingFacts
-from lambdas.model.violation import ViolationEvent
-from lambdas.quarantine.decision import Outcome, decide, matches
-from lambdas.quarantine.intake import parse_violation_message
+from iot_defender_runtime.model.things import ThingFacts
+from iot_defender_runtime.model.violation import ViolationEvent
+from iot_defender_runtime.quarantine.decision import Outcome, decide, matches
+from iot_defender_runtime.quarantine.intake import parse_violation_message
 from tests.lambdas.conftest import load_event
 
 NOTIFY = RemediationAction.NOTIFY

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lambdas.detect_evaluator import batch, handler, intake
-from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
+from iot_defender_runtime.detect_evaluator import batch, handler, intake
+from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind
 
 T0 = 1_700_000_100
 NOW = T0 + 20

@@ -14,8 +14,8 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdas.adapters.sns_notifier import Notifier
-from lambdas.detect_evaluator import handler
+from iot_defender_runtime.adapters.sns_notifier import Notifier
+from iot_defender_runtime.detect_evaluator import handler
 from tests.lambdas.conftest import REGION
 from tests.lambdas.test_detect_evaluator import T0, at_most, iot_log_event, kinesis_record, with_profile
 

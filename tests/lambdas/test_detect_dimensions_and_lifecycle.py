@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from lambdas.detect_evaluator import handler
-from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind, DimensionFilter
+from iot_defender_runtime.detect_evaluator import handler
+from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind, DimensionFilter
 from tests.lambdas.test_detect_evaluator import T0, at_most, kinesis_record
 
 COMMANDS = {"commands": {"type": "TOPIC_FILTER", "stringValues": ["fleet/+/commands/#"]}}

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from lambdas.adapters.detect_state import DetectStates
-from lambdas.adapters.sns_notifier import Notifier
-from lambdas.detect_evaluator import batch, handler, membership
-from lambdas.detect_evaluator import config as evaluator_config
-from lambdas.detect_evaluator.records import message_datapoints
-from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
-from lambdas.quarantine import handler as quarantine_handler
+from iot_defender_runtime.adapters.detect_state import DetectStates
+from iot_defender_runtime.adapters.sns_notifier import Notifier
+from iot_defender_runtime.detect_evaluator import batch, handler, membership
+from iot_defender_runtime.detect_evaluator import config as evaluator_config
+from iot_defender_runtime.detect_evaluator.records import message_datapoints
+from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind
+from iot_defender_runtime.quarantine import handler as quarantine_handler
 from tests.lambdas.conftest import QUARANTINE_GROUP, TABLE, LambdaContext
 
 

@@ -1,4 +1,4 @@
-"""``DETECT_PROFILES`` has one owner, ``lambdas/model/detect_profiles.py``: what its writer writes
+"""``DETECT_PROFILES`` has one owner, ``lambdas/iot_defender_runtime/model/detect_profiles.py``: what its writer writes
 (plain or with ``behaviorsGzip``), its reader reads back as the same profiles: each behavior's
 definition and metric, the topic filters of its dimension, and the profile's targets."""
 
@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind, DimensionFilter
-from lambdas.model.detect_profiles import (
+from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind, DimensionFilter
+from iot_defender_runtime.model.detect_profiles import (
     EVERYTHING,
     MAX_PROFILES_JSON_CHARACTERS,
     DetectProfiles,
@@ -22,9 +22,9 @@ from lambdas.model.detect_profiles import (
     TargetsDocument,
     write_profiles,
 )
-from lambdas.model.metric_catalog import METRICS, CustomMetricType, MetricSpec, custom_metric_spec
-from lambdas.model.remediation_policy import PolicyError
-from lambdas.model.topic_filter import TopicScope
+from iot_defender_runtime.model.metric_catalog import METRICS, CustomMetricType, MetricSpec, custom_metric_spec
+from iot_defender_runtime.model.remediation_policy import PolicyError
+from iot_defender_runtime.model.topic_filter import TopicScope
 
 
 @dataclass(frozen=True)

@@ -6,14 +6,14 @@ import json
 
 import pytest
 
-from lambdas.audit_remediation.decision import decide as decide_audit
-from lambdas.model.audit_checks import AuditCheck
-from lambdas.model.audit_remediation_policy import policy_of
-from lambdas.model.remediation_policy import RemediationPolicy
-from lambdas.model.things import ThingFacts
-from lambdas.quarantine.decision import Outcome
-from lambdas.quarantine.decision import decide as decide_violation
-from lambdas.quarantine.intake import parse_violation_message
+from iot_defender_runtime.audit_remediation.decision import decide as decide_audit
+from iot_defender_runtime.model.audit_checks import AuditCheck
+from iot_defender_runtime.model.audit_remediation_policy import policy_of
+from iot_defender_runtime.model.remediation_policy import RemediationPolicy
+from iot_defender_runtime.model.things import ThingFacts
+from iot_defender_runtime.quarantine.decision import Outcome
+from iot_defender_runtime.quarantine.decision import decide as decide_violation
+from iot_defender_runtime.quarantine.intake import parse_violation_message
 from tests.lambdas.conftest import load_event
 
 GROUP = "quarantine"

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from lambdas.audit_remediation.handler import read_notification
-from lambdas.quarantine.handler import read_violation
-from lambdas.quarantine.intake import NotAViolationError, parse_violation_message
-from lambdas.remediation.batch_intake import MAX_JSON_DEPTH, UnreadableRecordError, json_object
+from iot_defender_runtime.audit_remediation.handler import read_notification
+from iot_defender_runtime.quarantine.handler import read_violation
+from iot_defender_runtime.quarantine.intake import NotAViolationError, parse_violation_message
+from iot_defender_runtime.remediation.batch_intake import MAX_JSON_DEPTH, UnreadableRecordError, json_object
 from tests.lambdas.conftest import load_event
 
 VIOLATION = load_event("violation_in_alarm_rule.json")

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lambdas.audit_remediation import handler as audit_handler
-from lambdas.quarantine import handler as quarantine_handler
+from iot_defender_runtime.audit_remediation import handler as audit_handler
+from iot_defender_runtime.quarantine import handler as quarantine_handler
 from tests.lambdas.conftest import QUARANTINE_GROUP, LambdaContext, load_event
 from tests.lambdas.test_quarantine_handler import sqs_record
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lambdas.model.metric_catalog import (
+from iot_defender_runtime.model.metric_catalog import (
     AWS_METRICS,
     METRICS,
     CustomMetricType,

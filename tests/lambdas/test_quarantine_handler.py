@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.quarantine import handler
+from iot_defender_runtime.quarantine import handler
 from tests.lambdas.conftest import FLEET_GROUP, QUARANTINE_GROUP, REGION, LambdaContext, load_event
 
 
@@ -188,7 +188,7 @@ def test_direct_sns_event_is_handled(world):
 
 
 def test_fails_when_configuration_is_invalid_naming_the_variable(world, monkeypatch):
-    from lambdas.remediation.config import ConfigurationError
+    from iot_defender_runtime.remediation.config import ConfigurationError
 
     monkeypatch.setenv("DRY_RUN", "maybe")
     monkeypatch.delenv("STATE_TABLE_NAME")

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from lambdas.model.remediation_policy import RemediationPolicy, RemediationRule
-from lambdas.quarantine import handler, release
-from lambdas.remediation import breaker as quarantine_breaker
-from lambdas.remediation.config import ConfigurationError
+from iot_defender_runtime.model.remediation_policy import RemediationPolicy, RemediationRule
+from iot_defender_runtime.quarantine import handler, release
+from iot_defender_runtime.remediation import breaker as quarantine_breaker
+from iot_defender_runtime.remediation.config import ConfigurationError
 from tests.lambdas.conftest import FLEET_GROUP, QUARANTINE_GROUP, TABLE, LambdaContext, load_event
 from tests.lambdas.test_quarantine_handler import invoke, sqs_record
 
@@ -266,7 +266,7 @@ def test_iot_throttling_is_retried(world):
     # Given the IoT API throttles the first AddThingToThingGroup call
     from botocore.awsrequest import AWSResponse
 
-    from lambdas.adapters.aws_clients import client
+    from iot_defender_runtime.adapters.aws_clients import client
 
     world.add_thing("busy")
     calls = {"count": 0}
@@ -321,7 +321,7 @@ def test_breaker_counts_two_quarantines_in_the_same_instant(world):
 
 @pytest.mark.parametrize("subjects", [{}, {"thing_name": "t", "certificate_id": "c"}], ids=["none", "both"])
 def test_an_action_is_logged_about_exactly_one_subject(world, subjects):
-    from lambdas.adapters.quarantine_records import QuarantineRecords
+    from iot_defender_runtime.adapters.quarantine_records import QuarantineRecords
 
     with pytest.raises(ValueError, match="exactly one subject"):
         QuarantineRecords(TABLE, world.dynamodb).log_action(what=["x"], why="y", by="z", **subjects)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from lambdas.model.remediation_policy import PolicyError, RemediationPolicy, RemediationRule
-from lambdas.remediation.breaker import Admission, BreakerState, admit
+from iot_defender_runtime.model.remediation_policy import PolicyError, RemediationPolicy, RemediationRule
+from iot_defender_runtime.remediation.breaker import Admission, BreakerState, admit
 
 FULL = RemediationPolicy(
     [

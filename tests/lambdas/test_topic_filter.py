@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambdas.model.topic_filter import TopicScope, dimension_problems, topic_filter_problem, topic_matches
+from iot_defender_runtime.model.topic_filter import TopicScope, dimension_problems, topic_filter_problem, topic_matches
 
 # Levels of topic names: empty levels are allowed, as are '$' and the characters of other levels
 _LEVEL = st.text(alphabet="ab$ -_.", max_size=3)

@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
-from lambdas.model.violation import UNSIGNED_LONG_MAX, ViolationEvent, ViolationEventType, metric_value_of
+from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind
+from iot_defender_runtime.model.violation import UNSIGNED_LONG_MAX, ViolationEvent, ViolationEventType, metric_value_of
 from tests.lambdas.api_shapes import api_shape, problems
 
 _ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True)

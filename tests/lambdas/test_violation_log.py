@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from lambdas.adapters.detect_state import DetectStates
-from lambdas.adapters.violation_log import RETENTION_DAYS, UnknownViolationError, ViolationLog
-from lambdas.detect_evaluator import handler, violations
-from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
-from lambdas.quarantine import handler as quarantine_handler
+from iot_defender_runtime.adapters.detect_state import DetectStates
+from iot_defender_runtime.adapters.violation_log import RETENTION_DAYS, UnknownViolationError, ViolationLog
+from iot_defender_runtime.detect_evaluator import handler, violations
+from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind
+from iot_defender_runtime.quarantine import handler as quarantine_handler
 from tests.lambdas.api_shapes import api_shape, problems
 from tests.lambdas.conftest import FLEET_GROUP, QUARANTINE_GROUP, TABLE, LambdaContext
 

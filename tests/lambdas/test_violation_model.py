@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from lambdas.model.violation import ViolationEventType
-from lambdas.quarantine.intake import NotAViolationError, parse_violation_message
+from iot_defender_runtime.model.violation import ViolationEventType
+from iot_defender_runtime.quarantine.intake import NotAViolationError, parse_violation_message
 from tests.lambdas.conftest import load_event
 
 
@@ -59,7 +59,7 @@ def test_fails_when_the_sns_message_is_not_an_object():
 
 
 def alert(**overrides):
-    from lambdas.model.violation import ViolationEvent
+    from iot_defender_runtime.model.violation import ViolationEvent
 
     fields = {
         "violation_id": "7b0c-1",
@@ -109,7 +109,7 @@ def test_an_alert_whose_list_kind_value_is_not_a_list_of_its_type_is_not_built(m
     ],
 )
 def test_metric_values_take_the_api_shape_of_their_kind(kind, value, expected):
-    from lambdas.model.violation import metric_value_of
+    from iot_defender_runtime.model.violation import metric_value_of
 
     assert metric_value_of(kind, value) == expected
     assert type(metric_value_of(kind, value)[next(iter(expected))]) is type(next(iter(expected.values())))

@@ -17,13 +17,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lambdas.detect_evaluator.invocation import violation_message
-from lambdas.evaluation.engine import IN_ALARM, BehaviorState, Datapoint, evaluate
-from lambdas.model.behavior_definition import BehaviorDefinition, BehaviorKind
-from lambdas.model.detect_profiles import ProfileBehavior
-from lambdas.model.metric_catalog import METRICS, CustomMetricType, MetricSpec, custom_metric_spec
-from lambdas.model.violation import ViolationEventType
-from lambdas.quarantine.intake import parse_violation_message
+from iot_defender_runtime.detect_evaluator.invocation import violation_message
+from iot_defender_runtime.evaluation.engine import IN_ALARM, BehaviorState, Datapoint, evaluate
+from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind
+from iot_defender_runtime.model.detect_profiles import ProfileBehavior
+from iot_defender_runtime.model.metric_catalog import METRICS, CustomMetricType, MetricSpec, custom_metric_spec
+from iot_defender_runtime.model.violation import ViolationEventType
+from iot_defender_runtime.quarantine.intake import parse_violation_message
 
 T0 = 1_700_000_100
 
@@ -184,7 +184,7 @@ def test_a_source_ip_violation_carries_its_address_as_a_list():
 
 
 def test_the_botocore_metric_value_shape_is_the_one_the_model_covers():
-    from lambdas.model.violation import MetricValue
+    from iot_defender_runtime.model.violation import MetricValue
 
     shape = api_metric_value_shape()
     assert set(shape.members) == set(MetricValue.model_fields)

@@ -98,7 +98,7 @@ def test_remediator_environment_and_grants_follow_its_policy(template):
     [function] = [
         f["Properties"]
         for f in resources(template, "AWS::Lambda::Function").values()
-        if f["Properties"].get("Handler") == "lambdas.audit_remediation.handler.lambda_handler"
+        if f["Properties"].get("Handler") == "iot_defender_runtime.audit_remediation.handler.lambda_handler"
     ]
     variables = function["Environment"]["Variables"]
     assert variables["MAX_ACTIONS_PER_HOUR"] == "25"

@@ -48,23 +48,23 @@ def test_readme_detect_example_runs_as_printed():
 
 
 def test_readme_metric_catalog_is_generated_from_the_code():
-    from lambdas.model.metric_catalog import catalog_markdown
+    from iot_defender_runtime.model.metric_catalog import catalog_markdown
 
     text = README.read_text()
     table = text.split("<!-- metric-catalog:start -->\n", 1)[1].split("\n<!-- metric-catalog:end -->", 1)[0]
-    assert table == catalog_markdown(), "regenerate it: python -m lambdas.model.metric_catalog"
+    assert table == catalog_markdown(), "regenerate it: python -m iot_defender_runtime.model.metric_catalog"
 
 
 def test_readme_audit_check_table_is_generated_from_the_code():
-    from lambdas.model.audit_checks import checks_markdown
+    from iot_defender_runtime.model.audit_checks import checks_markdown
 
     text = README.read_text()
     table = text.split("<!-- audit-checks:start -->\n", 1)[1].split("\n<!-- audit-checks:end -->", 1)[0]
-    assert table == checks_markdown(), "regenerate it: python -m lambdas.model.audit_checks"
+    assert table == checks_markdown(), "regenerate it: python -m iot_defender_runtime.model.audit_checks"
 
 
 def test_readme_audit_policy_json_is_valid():
-    from lambdas.model.audit_remediation_policy import AuditRemediationPolicy
+    from iot_defender_runtime.model.audit_remediation_policy import AuditRemediationPolicy
 
     [document] = [b for b in re.findall(r"```json\n(.*?)```", README.read_text(), flags=re.DOTALL) if '"checks"' in b]
     assert AuditRemediationPolicy.from_json(document).to_dict() == {
@@ -74,8 +74,8 @@ def test_readme_audit_policy_json_is_valid():
 
 
 def test_readme_self_hosted_metric_table_is_generated_from_the_code():
-    from lambdas.model.self_hosted_metrics import support_markdown
+    from iot_defender_runtime.model.self_hosted_metrics import support_markdown
 
     text = README.read_text()
     table = text.split("<!-- self-hosted-metrics:start -->\n", 1)[1].split("\n<!-- self-hosted-metrics:end -->", 1)[0]
-    assert table == support_markdown(), "regenerate it: python -m lambdas.model.self_hosted_metrics"
+    assert table == support_markdown(), "regenerate it: python -m iot_defender_runtime.model.self_hosted_metrics"

@@ -119,11 +119,11 @@ def test_each_function_asset_holds_only_its_own_runtime(reference_assembly):
     assets = [
         Path(reference_assembly.directory) / entry.name
         for entry in Path(reference_assembly.directory).iterdir()
-        if entry.name.startswith("asset.") and (entry / "lambdas").is_dir()
+        if entry.name.startswith("asset.") and (entry / "iot_defender_runtime").is_dir()
     ]
     assert assets, "no staged lambdas asset found"
     for asset in assets:
-        packages = sorted(p.name for p in (asset / "lambdas").iterdir() if p.is_dir())
+        packages = sorted(p.name for p in (asset / "iot_defender_runtime").iterdir() if p.is_dir())
         assert packages in (
             ["adapters", "model", "quarantine", "remediation"],
             ["adapters", "audit_remediation", "model", "remediation"],

@@ -1,0 +1,130 @@
+"""The record kept for each quarantined thing, so that a release can restore exactly what was."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from iot_defender_runtime.adapters.aws_clients import client
+
+RECORD_PREFIX = "quarantine#"
+ACTION_PREFIX = "action#"
+ACTION_LOG_DAYS = 400  # beyond a year of audits; DynamoDB TTL (attribute expiresAt) removes older entries
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    thing_name: str
+    quarantine_group_name: str
+    groups_before: tuple[str, ...]
+    violation_id: str
+    security_profile_name: str
+    behavior_name: str
+    quarantined_at: datetime
+    certificates_before: Mapping[str, str] = field(default_factory=dict)
+
+
+class QuarantineRecords:
+    """Items in the state table (partition key ``id``): ``quarantine#<thing>`` records and
+    ``action#<subject>#<time>#<cause>`` action log entries."""
+
+    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
+        self._table_name = table_name
+        self._dynamodb = dynamodb or client("dynamodb")
+
+    def save_if_absent(self, record: QuarantineRecord) -> bool:
+        """Keep the first record: it holds the state before any action. Returns False if one exists."""
+        item: dict[str, Any] = {
+            "id": {"S": RECORD_PREFIX + record.thing_name},
+            "thingName": {"S": record.thing_name},
+            "quarantineGroupName": {"S": record.quarantine_group_name},
+            "groupsBefore": {"L": [{"S": name} for name in record.groups_before]},
+            "certificatesBefore": {"M": {cert: {"S": status} for cert, status in record.certificates_before.items()}},
+            "violationId": {"S": record.violation_id},
+            "securityProfileName": {"S": record.security_profile_name},
+            "behaviorName": {"S": record.behavior_name},
+            "quarantinedAt": {"S": record.quarantined_at.astimezone(UTC).isoformat()},
+        }
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table_name,
+                Item=item,
+                ConditionExpression="attribute_not_exists(id)",
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def get(self, thing_name: str) -> QuarantineRecord | None:
+        response = self._dynamodb.get_item(
+            TableName=self._table_name, Key={"id": {"S": RECORD_PREFIX + thing_name}}, ConsistentRead=True
+        )
+        item = response.get("Item")
+        if item is None:
+            return None
+        return QuarantineRecord(
+            thing_name=item["thingName"]["S"],
+            quarantine_group_name=item["quarantineGroupName"]["S"],
+            groups_before=tuple(entry["S"] for entry in item["groupsBefore"]["L"]),
+            violation_id=item["violationId"]["S"],
+            security_profile_name=item["securityProfileName"]["S"],
+            behavior_name=item["behaviorName"]["S"],
+            quarantined_at=datetime.fromisoformat(item["quarantinedAt"]["S"]),
+            certificates_before={
+                cert: value["S"] for cert, value in item.get("certificatesBefore", {"M": {}})["M"].items()
+            },
+        )
+
+    def delete(self, thing_name: str) -> None:
+        self._dynamodb.delete_item(TableName=self._table_name, Key={"id": {"S": RECORD_PREFIX + thing_name}})
+
+    def log_action(
+        self,
+        *,
+        what: Sequence[str],
+        why: str,
+        by: str,
+        thing_name: str | None = None,
+        certificate_id: str | None = None,
+        violation_id: str | None = None,
+        event_type: str | None = None,
+        finding_id: str | None = None,
+        check_name: str | None = None,
+        at: datetime | None = None,
+    ) -> str:
+        """One item per change set made to one subject, a thing (``thing_name``, written as ``thingName``)
+        or a device certificate (``certificate_id``, written as ``certificateId``): what, why, caused by
+        which violation (``violationId``, ``violationEventType``) or audit finding (``findingId``,
+        ``checkName``), or by an operator, and by whom. Item id ``action#<subject>#<time>#<cause>``;
+        returns it."""
+        if (thing_name is None) == (certificate_id is None):
+            raise ValueError("an action is about exactly one subject: give thing_name or certificate_id")
+        subject = thing_name if thing_name is not None else certificate_id
+        moment = (at or datetime.now(tz=UTC)).astimezone(UTC)
+        cause = violation_id or finding_id or "operator"
+        item_id = f"{ACTION_PREFIX}{subject}#{moment.isoformat()}#{cause}"
+        item: dict[str, Any] = {
+            "id": {"S": item_id},
+            "changes": {"L": [{"S": change} for change in what]},
+            "reason": {"S": why},
+            "by": {"S": by},
+            "at": {"S": moment.isoformat()},
+            "expiresAt": {"N": str(int(moment.timestamp()) + ACTION_LOG_DAYS * 86400)},
+        }
+        optional = {
+            "thingName": thing_name,
+            "certificateId": certificate_id,
+            "violationId": violation_id,
+            "violationEventType": event_type,
+            "findingId": finding_id,
+            "checkName": check_name,
+        }
+        item.update({name: {"S": value} for name, value in optional.items() if value})
+        self._dynamodb.put_item(TableName=self._table_name, Item=item)
+        return item_id

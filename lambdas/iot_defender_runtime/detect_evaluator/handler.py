@@ -1,0 +1,51 @@
+"""Self-hosted Detect evaluator: Kinesis batches of datapoints in, Device Defender violation JSON
+out on the alert topic, per-thing alarm state in the state table.
+
+This module is the entry point only: ``batch`` judges a Kinesis batch, ``sweep`` runs the schedule,
+``records`` reads the record formats, ``invocation`` publishes violations, ``membership`` follows
+targets, ``config`` reads the environment. A record that is not a datapoint is reported in
+``batchItemFailures``.
+
+A profile with ``targets`` evaluates only the things it watches: the evaluator looks up each
+reporting thing's groups (``ListThingGroupsForThing``, and each group's ancestors) and remembers
+them for ``MEMBERSHIP_CACHE_SECONDS`` (default 300), so a thing moved between groups is followed
+within that time.
+
+Violations are published before the state that produced them is written: a failure in between
+publishes the same violation again on retry (the same ``violationId``; the quarantine responder
+is idempotent on it) rather than losing it.
+
+A scheduled ``{"sweep": true}`` event (every 5 minutes) does what needs no datapoint: it judges
+windows that ended for things that went quiet, invalidates alarms of things that stopped reporting,
+and computes the fleet percentiles that statistical behaviors are judged against. Behaviors with
+``suppressAlerts`` keep their state but publish nothing, as in managed Detect.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from iot_defender_runtime.detect_evaluator import membership
+from iot_defender_runtime.detect_evaluator.batch import evaluate_batch
+from iot_defender_runtime.detect_evaluator.config import config
+from iot_defender_runtime.detect_evaluator.observability import logger, metrics, tracer
+from iot_defender_runtime.detect_evaluator.sweep import sweep
+
+
+def clear_caches() -> None:
+    """Forget the configuration, clients and memberships read so far (tests, and a changed environment)."""
+    config.cache_clear()
+    membership.registry.cache_clear()
+    membership.forget()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    if event.get("sweep") is True:
+        return sweep(time.time())
+    return evaluate_batch(event.get("Records") or [], time.time())

@@ -1,0 +1,111 @@
+"""What one batch or sweep shares: the configuration and adapters it opened, and how a transition
+becomes a published violation (built and validated by the model the quarantine responder parses)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+
+from iot_defender_runtime.adapters.detect_state import DetectStates, fleet_key
+from iot_defender_runtime.adapters.sns_notifier import Notifier
+from iot_defender_runtime.adapters.violation_log import ViolationLog
+from iot_defender_runtime.detect_evaluator.config import Config, config
+from iot_defender_runtime.detect_evaluator.observability import metrics
+from iot_defender_runtime.evaluation.engine import ALARM_INVALIDATED, Evaluation, Transition
+from iot_defender_runtime.model.behavior_definition import BehaviorKind
+from iot_defender_runtime.model.detect_profiles import DetectProfiles, ProfileBehavior
+from iot_defender_runtime.model.violation import ViolationEvent
+
+
+class AlertPublisher:
+    """Publishes a violation to the alert topic, then keeps it in the violation log (the operator's
+    view: ``python -m iot_defender_runtime.detect_evaluator.violations``). Publishing comes first, as it comes
+    before the state is written: a failure after it repeats the publish on retry, with the same
+    ``violationId``, and the log's write of the same event is idempotent."""
+
+    def __init__(self, notifier: Notifier, log: ViolationLog) -> None:
+        self._notifier = notifier
+        self._log = log
+
+    def publish(self, subject: str, message: dict[str, Any]) -> str:
+        message_id = self._notifier.publish(subject, message)
+        self._log.record(message)
+        return message_id
+
+
+@dataclass
+class Invocation:
+    """What one batch or sweep works with: the configuration, the adapters, the time, its counters."""
+
+    config: Config
+    states: DetectStates
+    notifier: AlertPublisher
+    now: float
+    counts: Counter[str] = field(default_factory=Counter)
+
+    @classmethod
+    def open(cls, now: float) -> Invocation:
+        current = config()
+        publisher = AlertPublisher(Notifier(current.alert_topic_arn), ViolationLog(current.state_table_name))
+        return cls(current, DetectStates(current.state_table_name), publisher, now)
+
+    @property
+    def profiles(self) -> DetectProfiles:
+        return self.config.profiles
+
+
+def violation_message(behavior: ProfileBehavior, thing: str, transition: Transition) -> dict[str, Any]:
+    """The managed Detect alert shape, so every subscriber works unchanged: built and validated by the
+    model the quarantine responder parses it with."""
+    return ViolationEvent.alert(
+        violation_id=transition.violation_id,
+        thing_name=thing,
+        security_profile_name=behavior.profile,
+        behavior=behavior.definition.to_api(),
+        event_type=transition.event_type,
+        at=transition.at,
+        metric_value=transition.metric_value or None,
+    ).to_message()
+
+
+def retired_violation(profile: str, behavior: str, thing: str, violation_id: str, now: float) -> dict[str, Any]:
+    """``alarm-invalidated`` for a behavior no longer configured: only its name is still known."""
+    return ViolationEvent.alert(
+        violation_id=violation_id,
+        thing_name=thing,
+        security_profile_name=profile,
+        behavior={"name": behavior},
+        event_type=ALARM_INVALIDATED,
+        at=now,
+    ).to_message()
+
+
+def publish(notifier: AlertPublisher, behavior: ProfileBehavior, thing: str, result: Evaluation) -> None:
+    for transition in result.transitions:
+        metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=1)
+        if behavior.definition.suppress_alerts:
+            continue
+        notifier.publish(
+            f"Device Defender {transition.event_type}: {thing} ({behavior.definition.name})",
+            violation_message(behavior, thing, transition),
+        )
+
+
+def is_statistical(behavior: ProfileBehavior) -> bool:
+    return behavior.definition.kind is BehaviorKind.STATISTICAL
+
+
+def fleet_key_of(behavior: ProfileBehavior) -> str:
+    return fleet_key(behavior.profile, behavior.definition.name)
+
+
+def percentiles_of(fleet: dict[str, dict[float, tuple[float, int]]]) -> dict[str, dict[float, float]]:
+    """Fleet key -> window start -> percentile, once per invocation (the engine takes no counts)."""
+    return {key: {start: value for start, (value, _) in windows.items()} for key, windows in fleet.items()}
+
+
+def behavior_names(behaviors: tuple[ProfileBehavior, ...]) -> frozenset[str]:
+    return frozenset(b.definition.name for b in behaviors)

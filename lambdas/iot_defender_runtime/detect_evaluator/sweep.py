@@ -1,0 +1,214 @@
+"""The scheduled sweep: what needs no datapoint, over every thing's state."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from iot_defender_runtime.adapters.detect_state import StateConflictError, ThingState, parse_state_key
+from iot_defender_runtime.adapters.stream_positions import ShardProbe, StreamPositionStore, probe_stream
+from iot_defender_runtime.detect_evaluator.connection import while_disconnected
+from iot_defender_runtime.detect_evaluator.invocation import (
+    Invocation,
+    behavior_names,
+    fleet_key_of,
+    is_statistical,
+    percentiles_of,
+    publish,
+    retired_violation,
+)
+from iot_defender_runtime.detect_evaluator.observability import logger, tracer
+from iot_defender_runtime.detect_evaluator.stream_time import fills_empty
+from iot_defender_runtime.evaluation.disconnect_duration import DISCONNECT_DURATION_METRIC
+from iot_defender_runtime.evaluation.engine import BehaviorState, Evaluation, check_silence, evaluate
+from iot_defender_runtime.evaluation.fleet import fleet_thresholds
+from iot_defender_runtime.model.detect_profiles import ProfileBehavior
+
+
+@tracer.capture_method
+def sweep(now: float) -> dict[str, Any]:
+    """What needs no datapoint, over every thing's state:
+
+    - a window that has settled (``stream_time``: the stream has been read past its end plus
+      ``MAX_CLOCK_SKEW_SECONDS``) is judged, so a thing that goes quiet after a burst still raises
+      its alarm, and settled windows of cloud-side counts with no datapoint are judged as 0 for a
+      thing that still reports;
+    - an alarm of a thing that reported nothing for ``SILENCE_SECONDS`` is invalidated;
+    - each statistical behavior's fleet percentiles are computed from the things' closed windows;
+    - the state of a behavior (or profile) no longer configured is dropped, and its alarm gets
+      ``alarm-invalidated``, as managed Detect does when a behavior is deleted.
+
+    A state the evaluator changed meanwhile is left for the next sweep.
+    """
+    run = Invocation.open(now)
+    settled = stream_settled(run)
+    statistical = [b for b in run.profiles.behaviors if is_statistical(b)]
+    fleet = run.states.fleet_thresholds([fleet_key_of(b) for b in statistical])
+    percentiles = percentiles_of(fleet)
+    closed: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for key, stored in run.states.scan():
+        after = _sweep_thing(run, key, stored, percentiles, settled)
+        if after is None:
+            continue  # left for the next sweep
+        for behavior in run.profiles.by_profile.get(parse_state_key(key)[0], ()):
+            if is_statistical(behavior):
+                closed[fleet_key_of(behavior)].extend(after[behavior.definition.name].closed)
+    _store_fleet_thresholds(run, statistical, closed, fleet)
+    return {name: run.counts[name] for name in ("invalidated", "windows_judged", "conflicts", "retired")}
+
+
+def stream_settled(run: Invocation) -> float:
+    """Windows ending by this time are judged: the stream's position (the arrival of the first record
+    not yet counted on any open shard, or now) less the clock skew. Without the stream's ARN, or when
+    the stream cannot be listed, the positions the batches recorded."""
+    store = StreamPositionStore(run.config.state_table_name)
+    known = store.load()
+    position = known.position("", run.now)
+    if run.config.stream_arn:
+        try:
+            probe = ShardProbe(run.config.stream_arn)
+            position, caught_up = probe_stream(probe, store.load(probe.open_shards()), run.now)
+            store.save_caught_up(caught_up)
+        except (BotoCoreError, ClientError) as error:
+            logger.warning("stream positions not read; using those recorded", extra={"reason": str(error)})
+    return min(position, run.now) - run.config.max_clock_skew_seconds
+
+
+def _sweep_thing(
+    run: Invocation,
+    key: str,
+    stored: ThingState,
+    percentiles: dict[str, dict[float, float]],
+    settled: float,
+) -> dict[str, BehaviorState] | None:
+    """One thing's state after the sweep, written (with its violations published) if it changed;
+    None when the evaluator changed it meanwhile."""
+    profile, thing = parse_state_key(key)
+    configured = run.profiles.by_profile.get(profile, ())
+    names = behavior_names(configured)
+    retired = {name: state for name, state in stored.behaviors.items() if name not in names}
+    after = {name: state for name, state in stored.behaviors.items() if name in names}
+    changed, results = bool(retired), []
+    last_activity = max((s.last_datapoint_at for s in stored.behaviors.values() if s.last_datapoint_at), default=None)
+    for behavior in configured:
+        state = stored.of(behavior.definition.name)
+        if behavior.definition.metric == DISCONNECT_DURATION_METRIC:
+            result = _sweep_disconnected(run, thing, behavior, state, stored)
+        else:
+            result = _sweep_behavior(run, thing, behavior, state, percentiles, settled, last_activity)
+        after[behavior.definition.name], changed = result.state, changed or result.changed
+        results.append((behavior, result))
+    if not changed:
+        return after
+    for behavior, result in results:
+        publish(run.notifier, behavior, thing, result)
+    _publish_retired(run, profile, thing, retired)
+    return after if _write_swept(run, key, stored, after) else None
+
+
+def _sweep_disconnected(
+    run: Invocation, thing: str, behavior: ProfileBehavior, state: BehaviorState, stored: ThingState
+) -> Evaluation:
+    """``aws:disconnect-duration``: a datapoint for a thing known to be disconnected (a disconnected thing
+    reports nothing by definition, so silence does not invalidate this alarm while it lasts); for a
+    connected thing, the silence check from its last connect."""
+    points = while_disconnected(stored.connection, run.now)
+    if not points:
+        last = stored.connection.timestamp if stored.connection else None
+        result = check_silence(
+            thing,
+            behavior.definition,
+            state,
+            now=run.now,
+            silence_seconds=run.config.silence_seconds,
+            last_activity=last,
+        )
+        run.counts["invalidated"] += len(result.transitions)
+        return result
+    return evaluate(thing, behavior.definition, behavior.spec, state, points, now=run.now)
+
+
+def _sweep_behavior(
+    run: Invocation,
+    thing: str,
+    behavior: ProfileBehavior,
+    state: BehaviorState,
+    percentiles: dict[str, dict[float, float]],
+    settled: float,
+    last_activity: float | None,
+) -> Evaluation:
+    """The silence check (from the thing's last datapoint of any metric), else the judgement of the
+    windows that settled; empty ones as 0 for a cloud-side count while the thing is not silent."""
+    silence = run.config.silence_seconds
+    result = check_silence(
+        thing, behavior.definition, state, now=run.now, silence_seconds=silence, last_activity=last_activity
+    )
+    if result.transitions:
+        run.counts["invalidated"] += 1
+        return result
+    silent = last_activity is None or run.now - last_activity >= silence
+    if not state.open_windows and (silent or not fills_empty(behavior)):
+        return result
+    result = evaluate(
+        thing,
+        behavior.definition,
+        behavior.spec,
+        state,
+        [],
+        now=run.now,
+        settled_until=settled,
+        max_clock_skew=run.config.max_clock_skew_seconds,
+        fill_empty=fills_empty(behavior) and not silent,
+        fleet=percentiles.get(fleet_key_of(behavior)),
+    )
+    run.counts["windows_judged"] += result.judged + result.unjudged
+    return result
+
+
+def _publish_retired(run: Invocation, profile: str, thing: str, retired: Mapping[str, BehaviorState]) -> None:
+    """``alarm-invalidated`` for each alarm of a behavior no longer configured."""
+    for name, state in retired.items():
+        run.counts["retired"] += 1
+        if state.in_alarm and state.violation_id:
+            run.notifier.publish(
+                f"Device Defender alarm-invalidated: {thing} ({name}, no longer configured)",
+                retired_violation(profile, name, thing, state.violation_id, run.now),
+            )
+
+
+def _write_swept(run: Invocation, key: str, stored: ThingState, after: dict[str, BehaviorState]) -> bool:
+    """Write (or delete, when no behavior is left) the swept state; False if another writer was first."""
+    try:
+        if after:
+            run.states.put(key, after, stored.version, stored.marks, stored.connection)
+        else:
+            run.states.delete(key, stored.version)
+    except StateConflictError:
+        # The evaluator judged this thing meanwhile, from the same windows: it publishes the same
+        # violations (same violationId) unless datapoints older than the clock skew arrived.
+        run.counts["conflicts"] += 1
+        return False
+    return True
+
+
+def _store_fleet_thresholds(
+    run: Invocation,
+    statistical: list[ProfileBehavior],
+    closed: Mapping[str, list[tuple[float, float]]],
+    fleet: Mapping[str, dict[float, tuple[float, int]]],
+) -> None:
+    """Each statistical behavior's fleet percentiles of the settled windows, written when they changed."""
+    for behavior in statistical:
+        assert behavior.definition.statistic is not None and behavior.definition.duration_seconds is not None
+        thresholds = fleet_thresholds(
+            closed.get(fleet_key_of(behavior), []),
+            behavior.definition.statistic,
+            duration_seconds=behavior.definition.duration_seconds,
+            now=run.now,
+            settle_seconds=run.config.max_clock_skew_seconds,
+        )
+        if thresholds and thresholds != fleet.get(fleet_key_of(behavior)):
+            run.states.put_fleet_thresholds(fleet_key_of(behavior), thresholds)

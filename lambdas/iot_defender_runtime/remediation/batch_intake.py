@@ -1,0 +1,166 @@
+"""How both remediation functions take records: SQS batches with partial failures, or direct SNS
+events; each body checked for encoding and size before it is parsed, then read as a JSON object that
+is either the payload itself (raw delivery on) or an SNS notification wrapping it (raw delivery off).
+
+Powertools pieces used and not used (README, "Architecture"):
+
+- ``BatchProcessor(EventType.SQS)`` reports each failed record in ``batchItemFailures``.
+- ``SnsNotificationModel`` reads an SNS-wrapped body (``Type`` must be ``Notification``; the SQS
+  spellings ``UnsubscribeURL``/``SigningCertURL`` are understood), with the fields SNS always sends
+  but a bare ``{"Type": "Notification", "Message": ...}`` wrapper lacks made optional: such
+  wrappers are accepted today (tested) and the violation, not the envelope, is what is acted on.
+- The ``SnsSqsEnvelope``/``SqsEnvelope``/``SnsEnvelope`` envelopes are not used: they parse a whole
+  event at once, so one bad record would fail the batch instead of itself, a raw-delivery body (no
+  SNS wrapper) would be rejected, and the size and UTF-8 checks with their reasons would be lost.
+  ``SnsModel`` is not used for direct SNS events either: it requires ``EventVersion``,
+  ``EventSubscriptionArn`` and every notification field, and such events are handled today.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import HttpUrl, ValidationError
+
+from iot_defender_runtime.remediation.actions import QuarantineHeldError
+
+# A violation or audit notification is a few KB; anything this large is not one (SQS allows 256 KiB).
+MAX_BODY_BYTES = 64 * 1024
+# A violation is 5 levels deep, an audit notification 3; deeper JSON is not one, and would only
+# strain the encoders that later write it to the idempotency record and the notification.
+MAX_JSON_DEPTH = 32
+
+
+class UnreadableRecordError(ValueError):
+    """The record body is not what the function takes; the message says why."""
+
+
+def read_body(body: str, what: str, parse: Callable[[str], Any]) -> Any:
+    """``parse(body)`` after the size and encoding checks; any reason it is not ``what`` (e.g. "a violation
+    event") becomes an ``UnreadableRecordError`` that says so: "not <what>: <reason>"."""
+    check_body(body, what)
+    try:
+        return parse(body)
+    except json.JSONDecodeError as error:
+        raise UnreadableRecordError(f"not {what}: not valid JSON ({error})") from error
+    except ValidationError as error:
+        raise UnreadableRecordError(f"not {what}: {_validation_reason(error)}") from error
+    except ValueError as error:
+        raise UnreadableRecordError(f"not {what}: {str(error)[:500]}") from error
+
+
+def _validation_reason(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in item['loc']) or 'body'}: {item['msg']}" for item in error.errors()
+    )[:1000]
+
+
+def check_body(body: str, what: str) -> None:
+    try:
+        size = len(body.encode("utf-8"))
+    except UnicodeEncodeError as error:
+        raise UnreadableRecordError(f"record body is not valid UTF-8 (at character {error.start})") from error
+    if size > MAX_BODY_BYTES:
+        raise UnreadableRecordError(f"record body is {size} bytes; {what} is at most {MAX_BODY_BYTES}")
+
+
+class SnsNotification(SnsNotificationModel):
+    """Powertools' SNS notification, with the fields a bare wrapper lacks made optional (see above)."""
+
+    TopicArn: str | None = None
+    MessageId: str | None = None
+    Timestamp: datetime | None = None
+    UnsubscribeUrl: HttpUrl | None = None
+    Message: str
+
+
+def json_object(text: str, *, where: str = "", error: type[ValueError] = ValueError) -> dict[str, Any]:
+    """Parse ``text`` as a JSON object at most ``MAX_JSON_DEPTH`` deep, or raise ``error`` saying why.
+    Invalid JSON raises ``json.JSONDecodeError`` (a ``ValueError``)."""
+    try:
+        value = json.loads(text)
+    except RecursionError as too_deep:
+        raise error(f"the JSON{where} is nested more than {MAX_JSON_DEPTH} levels deep") from too_deep
+    if not isinstance(value, dict):
+        raise error(f"expected a JSON object{where}, got {type(value).__name__}")
+    if _depth(value) > MAX_JSON_DEPTH:
+        raise error(f"the JSON{where} is nested more than {MAX_JSON_DEPTH} levels deep")
+    return value
+
+
+def _depth(value: Any) -> int:
+    """How many objects and arrays deep ``value`` is; stops counting past ``MAX_JSON_DEPTH``."""
+    deepest = 0
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending and deepest <= MAX_JSON_DEPTH:
+        item, depth = pending.pop()
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        if children is not None:
+            deepest = max(deepest, depth)
+            pending.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def unwrapped(body: str, *, error: type[ValueError] = ValueError) -> dict[str, Any]:
+    """The JSON object a body carries: the body itself (raw delivery on), or the ``Message`` of the SNS
+    notification it is (raw delivery off; any ``Type`` but ``Notification`` is refused)."""
+    payload = json_object(body, error=error)
+    if "Type" in payload and "Message" in payload:
+        if payload["Type"] != "Notification":
+            raise error(f"SNS message of Type '{str(payload['Type'])[:64]}' is not a Notification")
+        notification = SnsNotification.model_validate(payload)
+        payload = json_object(notification.Message, where=" in the SNS Message", error=error)
+    return payload
+
+
+def new_processor() -> BatchProcessor:
+    # Report every failed record individually, even when the whole batch fails.
+    return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def run_batch(
+    event: dict[str, Any],
+    context: LambdaContext,
+    *,
+    handle_body: Callable[[str], None],
+    processor: BatchProcessor,
+    logger: Logger,
+    metrics: Metrics,
+) -> dict[str, Any]:
+    """SQS: each record alone, failures in ``batchItemFailures``. Direct SNS: no partial batches;
+    raising makes Lambda retry the asynchronous invocation, then use the function's DLQ. Either way
+    a failed record is logged with its message id and the reason."""
+
+    def handle_logged(body: str, message_id: str | None) -> None:
+        try:
+            handle_body(body)
+        except UnreadableRecordError as error:
+            logger.warning("rejected record", extra={"message_id": message_id, "reason": str(error)})
+            metrics.add_metric(name="RejectedRecords", unit=MetricUnit.Count, value=1)
+            raise
+        except QuarantineHeldError:
+            raise  # the handler reports it, with what was held
+        except Exception as error:
+            reason = f"{type(error).__name__}: {str(error)[:500]}"
+            logger.warning("record failed", extra={"message_id": message_id, "reason": reason})
+            raise
+
+    records = event.get("Records") or []
+    if records and all(record.get("EventSource") == "aws:sns" for record in records):
+        for record in records:
+            handle_logged(record["Sns"]["Message"], record["Sns"].get("MessageId"))
+        return {"batchItemFailures": []}
+    return process_partial_response(
+        event=event,
+        record_handler=lambda record: handle_logged(record.body, record.message_id),
+        processor=processor,
+        context=context,
+    )
