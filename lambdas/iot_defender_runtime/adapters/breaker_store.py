@@ -17,6 +17,7 @@ class BreakerState:
     events: tuple[float, ...]
     tripped_at: float | None
     version: int
+    limit: int | None = None  # the function's limit at its last admission (None: not recorded yet)
 
 
 class BreakerStore:
@@ -35,6 +36,7 @@ class BreakerStore:
             events=tuple(float(entry["N"]) for entry in item.get("events", {}).get("L", [])),
             tripped_at=float(item["trippedAt"]["N"]) if "trippedAt" in item else None,
             version=int(item["version"]["N"]),
+            limit=int(item["limit"]["N"]) if "limit" in item else None,
         )
 
     def write_if_version(self, expected_version: int, state: BreakerState) -> bool:
@@ -44,6 +46,8 @@ class BreakerStore:
         item["events"] = {"L": [{"N": repr(t)} for t in sorted(state.events)]}
         if state.tripped_at is not None:
             item["trippedAt"] = {"N": repr(state.tripped_at)}
+        if state.limit is not None:
+            item["limit"] = {"N": str(state.limit)}
         return put_if_version(self._dynamodb, self._table_name, item, expected_version)
 
     def delete(self) -> None:

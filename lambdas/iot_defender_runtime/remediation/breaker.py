@@ -1,12 +1,15 @@
-"""Blast-radius breaker: at most N quarantines in a rolling hour, in the state table.
+"""Blast-radius breaker: at most N actions in a rolling hour, in the state table.
 
 One item per breaker (``id = breaker#quarantine`` for the quarantine responder,
-``breaker#audit-actions`` for the audit remediator) holds the epoch seconds of the quarantines admitted in the
-last window and, once tripped, ``trippedAt``. Writes are conditional on a version number, so that
-concurrent invocations never admit more than the limit. A tripped breaker holds every quarantine
-until the window has passed since it tripped (it resets by itself) or an operator resets it:
+``breaker#audit-actions`` for the audit remediator) holds the epoch seconds of the actions admitted in the
+last window, once tripped ``trippedAt``, and the function's limit at its last admission (``limit``,
+so that operators see it next to the count). Writes are conditional on a version number, so that
+concurrent invocations never admit more than the limit. A tripped breaker holds every action until
+the window has passed since it tripped (it resets by itself) or an operator resets it:
 
-    python -m iot_defender_runtime.remediation.breaker status|reset [quarantine|audit-actions]   (STATE_TABLE_NAME set)
+    iot-defender breaker status|reset [quarantines|audit-actions]      (iot_defender_runtime.operator)
+    python -m iot_defender_runtime.remediation.breaker status|reset [quarantines|audit-actions]
+                                                                        (STATE_TABLE_NAME set)
 """
 
 from __future__ import annotations
@@ -22,7 +25,12 @@ from iot_defender_runtime.adapters.breaker_store import BreakerState, BreakerSto
 
 BREAKER_ID = "breaker#quarantine"
 AUDIT_BREAKER_ID = "breaker#audit-actions"
-_BREAKERS = {"quarantine": BREAKER_ID, "audit-actions": AUDIT_BREAKER_ID}
+QUARANTINES = "quarantines"
+AUDIT_ACTIONS = "audit-actions"
+BREAKER_IDS = {QUARANTINES: BREAKER_ID, AUDIT_ACTIONS: AUDIT_BREAKER_ID}
+# What each function's environment calls its limit (the constructs' max_actions_per_hour).
+LIMIT_VARIABLES = {QUARANTINES: "MAX_QUARANTINES_PER_HOUR", AUDIT_ACTIONS: "MAX_ACTIONS_PER_HOUR"}
+_ALIASES = {"quarantine": QUARANTINES, QUARANTINES: QUARANTINES, "audit": AUDIT_ACTIONS, AUDIT_ACTIONS: AUDIT_ACTIONS}
 WINDOW_SECONDS = 3600
 _MAX_WRITE_ATTEMPTS = 8
 
@@ -37,16 +45,57 @@ class Admission:
 def admit(
     state: BreakerState, now: float, limit: int, window: float = WINDOW_SECONDS
 ) -> tuple[Admission, BreakerState]:
-    """Pure rule: admit while fewer than ``limit`` quarantines fall in the window; the first refusal trips."""
+    """Pure rule: admit while fewer than ``limit`` actions fall in the window; the first refusal trips.
+    The updated state records ``limit``."""
     events = tuple(t for t in state.events if t > now - window)
     tripped_at = state.tripped_at if state.tripped_at is not None and now - state.tripped_at < window else None
     if tripped_at is None and len(events) < limit:
-        return Admission(True, False, len(events) + 1), BreakerState((*events, now), None, state.version + 1)
+        return Admission(True, False, len(events) + 1), BreakerState((*events, now), None, state.version + 1, limit)
     newly_tripped = tripped_at is None
     return (
         Admission(False, newly_tripped, len(events)),
-        BreakerState(events, now if newly_tripped else tripped_at, state.version + 1),
+        BreakerState(events, now if newly_tripped else tripped_at, state.version + 1, limit),
     )
+
+
+@dataclass(frozen=True)
+class BreakerStatus:
+    """What an operator asks of a breaker, at ``now``."""
+
+    name: str
+    count_in_window: int
+    limit: int | None  # None: nothing admitted since deployment or the last reset recorded it
+    tripped_at: float | None  # None: not tripped (or its trip is older than the window)
+    resets_at: float | None  # when a tripped breaker admits again by itself
+    next_slot_at: float | None  # when the oldest action in the window leaves it (the count drops)
+    window_seconds: float = WINDOW_SECONDS
+
+    @property
+    def tripped(self) -> bool:
+        return self.tripped_at is not None
+
+
+def status_of(name: str, state: BreakerState, now: float, window: float = WINDOW_SECONDS) -> BreakerStatus:
+    """Pure: the count in the window, the limit recorded at the last admission, and when it resets."""
+    events = sorted(t for t in state.events if t > now - window)
+    tripped_at = state.tripped_at if state.tripped_at is not None and now - state.tripped_at < window else None
+    return BreakerStatus(
+        name=name,
+        count_in_window=len(events),
+        limit=state.limit,
+        tripped_at=tripped_at,
+        resets_at=tripped_at + window if tripped_at is not None else None,
+        next_slot_at=events[0] + window if events else None,
+        window_seconds=window,
+    )
+
+
+def breaker_name(text: str) -> str:
+    """``quarantines`` (or ``quarantine``) or ``audit-actions`` (or ``audit``); ValueError otherwise."""
+    try:
+        return _ALIASES[text]
+    except KeyError:
+        raise ValueError(f"no breaker '{text}': one of {QUARANTINES}, {AUDIT_ACTIONS}") from None
 
 
 class ConcurrentUpdateError(RuntimeError):
@@ -73,40 +122,55 @@ class QuarantineBreaker:
         return self._store.read()
 
     def acquire(self) -> Admission:
-        """Take one quarantine slot, or learn that the breaker holds quarantines."""
+        """Take one slot, or learn that the breaker holds actions."""
         for _ in range(_MAX_WRITE_ATTEMPTS):
             current = self._store.read()
             admission, updated = admit(current, self._clock(), self._limit, self._window)
             if self._store.write_if_version(current.version, updated):
                 return admission
-        raise ConcurrentUpdateError("the quarantine breaker changed on every attempt; retrying the record later")
+        raise ConcurrentUpdateError("the breaker changed on every attempt; retrying the record later")
 
-    def reset(self) -> None:
-        """Operator reset: forget the window and the trip."""
-        self._store.delete()
+    def reset(self) -> BreakerState:
+        """Operator reset: forget the window and the trip (the recorded limit stays); returns the state before."""
+        for _ in range(_MAX_WRITE_ATTEMPTS):
+            current = self._store.read()
+            if current.version == 0:
+                return current
+            if self._store.write_if_version(
+                current.version, BreakerState((), None, current.version + 1, current.limit)
+            ):
+                return current
+        raise ConcurrentUpdateError("the breaker changed on every attempt; run the reset again")
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[1] not in ("status", "reset"):
-        print(
-            "usage: python -m iot_defender_runtime.remediation.breaker status|reset  (STATE_TABLE_NAME set)",
-            file=sys.stderr,
-        )
+    """``python -m iot_defender_runtime.remediation.breaker status|reset [quarantines|audit-actions]``
+    (``argv[0]`` is the program); ``iot-defender breaker`` does the same with stack outputs and ``--json``."""
+    usage = "usage: python -m iot_defender_runtime.remediation.breaker status|reset [quarantines|audit-actions]"
+    if len(argv) not in (2, 3) or argv[1] not in ("status", "reset"):
+        print(f"{usage}  (STATE_TABLE_NAME set)", file=sys.stderr)
+        return 2
+    try:
+        name = breaker_name(argv[2]) if len(argv) == 3 else QUARANTINES
+    except ValueError as error:
+        print(f"{error}\n{usage}", file=sys.stderr)
         return 2
     table = os.environ.get("STATE_TABLE_NAME")
     if not table:
-        print("STATE_TABLE_NAME is required: the state table of the quarantine responder", file=sys.stderr)
+        print(
+            "STATE_TABLE_NAME is required: the state table of the responder (stack output StateTableName)",
+            file=sys.stderr,
+        )
         return 2
-    breaker = QuarantineBreaker(table, limit=0, breaker_id=_BREAKERS[argv[2] if len(argv) == 3 else "quarantine"])
+    breaker = QuarantineBreaker(table, limit=0, breaker_id=BREAKER_IDS[name])
     if argv[1] == "reset":
         breaker.reset()
-        print("quarantine breaker reset: the window is empty and held quarantines are admitted again")
+        print(f"{name} breaker reset: the window is empty and held actions are admitted again")
         return 0
-    state = breaker.state()
-    now = time.time()
-    in_window = [t for t in state.events if t > now - WINDOW_SECONDS]
-    tripped = state.tripped_at is not None and now - state.tripped_at < WINDOW_SECONDS
-    print(f"quarantines in the last hour: {len(in_window)}; tripped: {'yes' if tripped else 'no'}")
+    status = status_of(name, breaker.state(), time.time())
+    limit = status.limit if status.limit is not None else f"not recorded yet (the function's {LIMIT_VARIABLES[name]})"
+    tripped = "yes" if status.tripped else "no"
+    print(f"{name} in the last hour: {status.count_in_window}; limit: {limit}; tripped: {tripped}")
     return 0
 
 
