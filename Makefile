@@ -11,7 +11,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup synth test lint format clean
+.PHONY: setup synth test lint typecheck dist format clean
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,15 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports
+
+## typecheck: pyright (basic mode) over what library users import and what the examples show
+typecheck: setup
+	pyright
+
+## dist: the wheel users install (dist/*.whl)
+dist: setup
+	rm -rf dist
+	$(PY) -m pip wheel --no-deps --quiet --wheel-dir dist .
 
 format: setup
 	$(PY) -m ruff format .
