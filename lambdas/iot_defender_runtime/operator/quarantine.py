@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from typing import Any
 
 from iot_defender_runtime.adapters.operator_reads import StateTableReader, group_members
@@ -77,9 +78,9 @@ def _line(entry: dict[str, Any]) -> str:
         why = f"violation {cause['violationId']} (profile {profile}, behavior {behavior})"
     else:
         why = f"audit finding {cause['findingId']} (check {cause['checkName']}, audit task {cause['auditTaskId']})"
-    since = f"since {entry['since']}  " if entry["since"] else ""
-    note = f"  [{entry['note']}]" if "note" in entry else ""
-    return f"  {entry['thingName']}  {since}{why}{note}".rstrip()
+    since = f"since {entry['since']}" if entry["since"] else ""
+    note = f"[{entry['note']}]" if "note" in entry else ""
+    return "  " + "  ".join(part for part in (entry["thingName"], since, why, note) if part)
 
 
 def release(arguments: argparse.Namespace, where: Where) -> Result:
@@ -115,7 +116,8 @@ def _action_line(entry: dict[str, Any]) -> str:
         cause = f"audit finding {entry['findingId']}" + (f" ({entry['checkName']})" if "checkName" in entry else "")
     else:
         cause = "operator"
+    at = iso(datetime.fromisoformat(entry["at"])) if "at" in entry else "?"
     return (
-        f"  {entry.get('at', '?')}  by {entry.get('by', '?')}  cause: {cause}\n"
+        f"  {at}  by {entry.get('by', '?')}  cause: {cause}\n"
         f"      {'; '.join(entry['changes']) or 'no change'}  reason: {entry.get('reason', '')}"
     )
