@@ -1,6 +1,7 @@
 """Audit remediator entry point: SQS batches of audit-completion notifications (SNS-wrapped or raw)
 and direct SNS events. For each non-compliant check of a completed audit it pages through
-``ListAuditFindings`` and handles each finding once (Powertools idempotency on ``findingId``).
+``ListAuditFindings`` and handles each finding once (Powertools idempotency on ``findingId``, or on a
+key derived from the task, check, resource and time of a finding without one: ``finding_key``).
 A record that fails (unreadable, throttled past retries, held by the breaker) is reported alone in
 ``batchItemFailures``; findings already handled are skipped when it comes back.
 """
@@ -25,6 +26,7 @@ from iot_defender_runtime.adapters.idempotency_store import state_table_store
 from iot_defender_runtime.adapters.iot_registry import AuditFindings, IotRegistry
 from iot_defender_runtime.adapters.quarantine_records import QuarantineRecords
 from iot_defender_runtime.adapters.sns_notifier import Notifier
+from iot_defender_runtime.audit_remediation.finding_key import finding_key
 from iot_defender_runtime.audit_remediation.notification import AuditNotification, parse_audit_message
 from iot_defender_runtime.audit_remediation.remediator import AuditRemediator
 from iot_defender_runtime.model.audit_checks import check_from_name
@@ -75,14 +77,14 @@ def runtime() -> Runtime:
     )
     idempotency = IdempotencyConfig(
         event_key_jmespath="findingId", raise_on_no_idempotency_key=True, expires_after_seconds=IDEMPOTENCY_SECONDS
-    )
+    )  # on {"findingId": finding_key(...)}: the same hash as before for a finding with an id
     persistence = state_table_store(config.state_table_name)
 
     @idempotent_function(
-        data_keyword_argument="finding", persistence_store=persistence, config=idempotency, key_prefix="audit-finding"
+        data_keyword_argument="identity", persistence_store=persistence, config=idempotency, key_prefix="audit-finding"
     )
-    def process(finding: dict[str, Any], check: Any) -> dict[str, Any]:
-        result = remediator.handle(check, finding)
+    def process(identity: dict[str, str], finding: dict[str, Any], check: Any) -> dict[str, Any]:
+        result = remediator.handle(check, finding, key=identity["findingId"])
         if result.actions_taken:
             metrics.add_metric(name="FindingsRemediated", unit=MetricUnit.Count, value=1)
         elif config.dry_run and len(result.actions) > 1:
@@ -111,13 +113,14 @@ def handle_notification(notification: AuditNotification) -> None:
             logger.warning("unknown audit check; findings not read", extra={"check_name": detail.check_name})
             continue
         for finding in current.findings.non_compliant(notification.task_id, check.value):
+            key = finding_key(finding, task_id=notification.task_id, check_name=check.value)
             try:
-                current.process(finding=finding, check=check)
+                current.process(identity={"findingId": key}, finding=finding, check=check)
             except QuarantineHeldError as error:
                 metrics.add_metric(name="HeldActions", unit=MetricUnit.Count, value=1)
                 if error.newly_tripped:
                     metrics.add_metric(name="BreakerTrips", unit=MetricUnit.Count, value=1)
-                logger.warning(str(error), extra={"task_id": notification.task_id, "finding_id": finding["findingId"]})
+                logger.warning(str(error), extra={"task_id": notification.task_id, "finding_id": key})
                 raise
     logger.info("audit handled", extra={"task_id": notification.task_id})
 

@@ -10,6 +10,7 @@ from iot_defender_runtime.adapters.iot_registry import AuditFindings, IotRegistr
 from iot_defender_runtime.adapters.quarantine_records import QuarantineRecords
 from iot_defender_runtime.adapters.sns_notifier import Notifier
 from iot_defender_runtime.audit_remediation.decision import AuditDecision, decide, facts_needed
+from iot_defender_runtime.audit_remediation.finding_key import finding_key
 from iot_defender_runtime.model.audit_checks import AuditCheck
 from iot_defender_runtime.model.audit_remediation_policy import AuditAction
 from iot_defender_runtime.model.things import ThingFacts
@@ -53,10 +54,13 @@ class AuditRemediator:
         self._records = records
         self._breaker = breaker
 
-    def handle(self, check: AuditCheck, finding: dict[str, Any]) -> FindingResult:
+    def handle(self, check: AuditCheck, finding: dict[str, Any], *, key: str | None = None) -> FindingResult:
+        """Decide and act on one finding; ``key`` is its idempotency key (``finding_key``: its ``findingId``,
+        or derived when it has none), which the action log and the notification name it by."""
+        key = key or finding_key(finding, check_name=check.value)
         decision = self._decide(check, finding)
-        taken = self._act(decision, finding) if decision.changes_anything else []
-        result = FindingResult(finding["findingId"], check, decision.actions, tuple(taken), decision.skipped)
+        taken = self._act(decision, finding, key) if decision.changes_anything else []
+        result = FindingResult(key, check, decision.actions, tuple(taken), decision.skipped)
         if decision.notifies:
             self._notifier.publish(
                 f"{'[DRY RUN] ' if self._config.dry_run else ''}Device Defender audit: {check.value}",
@@ -84,11 +88,11 @@ class AuditRemediator:
             quarantine_group_name=self._config.quarantine_group_name,
         )
 
-    def _act(self, decision: AuditDecision, finding: dict[str, Any]) -> list[str]:
+    def _act(self, decision: AuditDecision, finding: dict[str, Any], key: str) -> list[str]:
         """Each change takes a breaker slot first and is logged under its subject (thing or certificate)."""
         group = self._config.quarantine_group_name
         why = f"audit check {decision.check.value}: {finding.get('reasonForNonCompliance', 'non-compliant')}"
-        logged = {"finding_id": finding["findingId"], "check_name": decision.check.value, "why": why, "by": BY}
+        logged = {"finding_id": key, "check_name": decision.check.value, "why": why, "by": BY}
         taken: list[str] = []
         for thing in decision.quarantine:
             self._admit(thing.name)
@@ -97,7 +101,7 @@ class AuditRemediator:
                 self._registry,
                 thing,
                 quarantine_group_name=group,
-                cause_id=finding["findingId"],
+                cause_id=key,
                 source_name=finding.get("taskId", "audit"),
                 detail_name=decision.check.value,
             )
@@ -122,6 +126,7 @@ class AuditRemediator:
             "source": AUDIT_SOURCE,
             "check": result.check.value,
             "finding": finding,
+            **({} if finding.get("findingId") == result.finding_id else {"findingKey": result.finding_id}),
             "actions": [a.value for a in result.actions],
             "actionsTaken": list(result.actions_taken),
             "skipped": list(result.skipped),
