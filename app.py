@@ -86,15 +86,8 @@ class DeviceDefenderStack(cdk.Stack):
             notification_email=config["notificationEmail"],
             dry_run=bool(config.get("dryRun", False)),
             max_quarantines_per_hour=int(config.get("maxQuarantinesPerHour", 50)),
+            outputs=True,  # what `python -m iot_defender_runtime.quarantine.release` and the other operator CLIs need
         )
-        # What an operator needs for `python -m iot_defender_runtime.quarantine.release` and the breaker CLI.
-        responder = self.defender.responder
-        for name, value, description in (
-            ("QuarantineGroupName", responder.quarantine_group.thing_group_name, "QUARANTINE_GROUP_NAME"),
-            ("StateTableName", responder.table.table_name, "STATE_TABLE_NAME"),
-            ("NotifyTopicArn", responder.notification_topic.topic_arn, "NOTIFY_TOPIC_ARN"),
-        ):
-            cdk.CfnOutput(self, name, value=value, description=f"{description} for the operator CLIs")
         cdk.Tags.of(self).add("stage", stage)
         cdk.Tags.of(self).add("app", "iot-device-defender")
 

@@ -1,13 +1,13 @@
 """CDK constructs for AWS IoT Device Defender."""
 
 from constructs_lib._validation import ConstructValidationError
-from constructs_lib.alerts.alert_topic import AlertTopic
+from constructs_lib.alerts.alert_topic import AlertTopic, ImportedAlertTopic
 from constructs_lib.audit.account_audit import AccountAudit, ExistingAccountAudit
 from constructs_lib.audit.mitigation_action import LogLevel, MitigationAction
 from constructs_lib.audit.scheduled_audit import LAST_DAY_OF_MONTH, AuditFrequency, DayOfWeek, ScheduledAudit
 from constructs_lib.defender import AuditSchedule, DetectMode, DeviceDefender
 from constructs_lib.detect.behavior import Behavior, BehaviorValidationError
-from constructs_lib.detect.custom_metric import CustomMetric, Dimension
+from constructs_lib.detect.custom_metric import CustomMetric, Dimension, DimensionOperator
 from constructs_lib.detect.security_profile import SecurityProfile, SecurityProfileTarget
 from constructs_lib.detect.self_hosted_detect import DetectProfile, SelfHostedDetect
 from constructs_lib.detect.starter_behaviors import StarterBehaviors
@@ -67,6 +67,7 @@ __all__ = [
     "DetectProfile",
     "DeviceDefender",
     "Dimension",
+    "DimensionOperator",
     "DynamicFleetGroup",
     "EventType",
     "ExistingAccountAudit",
@@ -74,6 +75,7 @@ __all__ = [
     "FleetIndexing",
     "FleetIndexingSettings",
     "IFleetGroup",
+    "ImportedAlertTopic",
     "LogLevel",
     "MetricSpec",
     "MitigationAction",

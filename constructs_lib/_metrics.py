@@ -39,5 +39,5 @@ def service_metric(namespace: str, service: str, name: str, options: MetricOptio
         statistic="Sum",
         period=DEFAULT_PERIOD,
     )
-    given = {key: value for key, value in options.items() if value is not None}
-    return metric.with_(**given) if given else metric
+    # ``with_`` keeps what a None option leaves out, and returns the metric itself when nothing changes.
+    return metric.with_(**options) if options else metric

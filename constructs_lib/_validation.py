@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from aws_cdk import Token
+from aws_cdk import Duration, Token
 from constructs import IConstruct
 
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
@@ -39,3 +39,11 @@ def check_name(argument: str, value: str | None, problems: list[str]) -> None:
         return
     if not NAME_PATTERN.match(value):
         problems.append(f"{argument} '{value}' must be 1 to 128 characters of [a-zA-Z0-9:_-]")
+
+
+def check_duration(argument: str, value: object, problems: list[str], *, example: str = "Duration.minutes(5)") -> bool:
+    """True when ``value`` is an ``aws_cdk.Duration``; otherwise a problem saying what to pass."""
+    if isinstance(value, Duration):
+        return True
+    problems.append(f"{argument} {value!r} must be an aws_cdk.Duration, e.g. {example}")
+    return False

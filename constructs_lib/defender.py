@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import Enum
+from typing import cast
 
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from constructs_lib._queues import dead_letter_queue
-from constructs_lib._validation import raise_if_any
-from constructs_lib.alerts.alert_topic import AlertTopic
+from constructs_lib._validation import check_name, raise_if_any
+from constructs_lib.alerts.alert_topic import AlertTopic, AnyAlertTopic, TopicArgument, alert_topic_of
 from constructs_lib.audit.account_audit import AccountAudit, ExistingAccountAudit
 from constructs_lib.audit.scheduled_audit import AuditFrequency, DayOfWeek, ScheduledAudit
 from constructs_lib.detect.behavior import Behavior
@@ -74,7 +77,17 @@ class DeviceDefender(Construct):
 
     Exactly one of ``notification_email`` and ``notification_topic`` says where operators hear
     about quarantines and violations.
+
+    With ``outputs=True`` the stack gets what the operator commands need (README, "Operator's view"
+    and "Releasing a thing"), under these output keys:
+
+    - ``QuarantineGroupName``: the quarantine thing group (``QUARANTINE_GROUP_NAME``).
+    - ``StateTableName``: the responder's DynamoDB state table, shared with the audit remediator and
+      self-hosted Detect (``STATE_TABLE_NAME``).
+    - ``NotifyTopicArn``: the topic operators hear on (``NOTIFY_TOPIC_ARN``).
     """
+
+    OUTPUT_KEYS = ("QuarantineGroupName", "StateTableName", "NotifyTopicArn")
 
     def __init__(
         self,
@@ -88,15 +101,16 @@ class DeviceDefender(Construct):
         audit_checks: Sequence[AuditCheck] = ALL_AUDIT_CHECKS,
         existing_account_audit: ExistingAccountAudit | None = None,
         notification_email: str | None = None,
-        notification_topic: AlertTopic | None = None,
+        notification_topic: TopicArgument | None = None,
         dry_run: bool = False,
         remediation_policy: RemediationPolicy | None = None,
         max_quarantines_per_hour: int = 50,
         audit_remediation: bool = True,
         audit_remediation_policy: AuditRemediationPolicy | None = None,
+        outputs: bool = False,
     ) -> None:
         """
-        :param fleet_groups: thing group names to create, or existing groups to target.
+        :param fleet_groups: a list of thing group names to create, or of existing groups to target.
         :param behaviors: Detect behaviors for the fleet. Default: none (needs MANAGED to be used).
         :param detect_mode: MANAGED, SELF_HOSTED or NONE. Default: NONE, which deploys in every account.
         :param audit_schedule: Default: weekly on Monday.
@@ -110,17 +124,24 @@ class DeviceDefender(Construct):
             remediator (each one's ``max_actions_per_hour``). Default: 50.
         :param audit_remediation: act on audit findings with an ``AuditRemediator``. Default: true.
         :param audit_remediation_policy: Default: ``AuditRemediationPolicy.default()``.
+        :param notification_topic: an ``AlertTopic`` or any ``sns.ITopic``. The responders' alarms notify it:
+            on an imported topic the library cannot change the topic policy or the key policy, so they must
+            already let ``cloudwatch.amazonaws.com`` publish (a warning says so at synth); give
+            ``AlertTopic.from_topic_arn(..., encryption_key=key)`` when the topic has a customer-managed key.
+        :param outputs: add the stack outputs ``QuarantineGroupName``, ``StateTableName`` and
+            ``NotifyTopicArn`` (one ``DeviceDefender`` per stack can). Default: no outputs.
         """
         super().__init__(scope, id)
-        detect_mode = _validate(
+        detect_mode, topic = _validate(
             self,
             fleet_groups=fleet_groups,
             behaviors=behaviors,
             detect_mode=detect_mode,
             notification_email=notification_email,
             notification_topic=notification_topic,
+            outputs=outputs,
         )
-        self._notifications(notification_email, notification_topic)
+        self._notifications(notification_email, topic)
         self.fleet_groups: list[IFleetGroup] = [
             FleetGroup(self, f"Fleet{index}", thing_group_name=group) if isinstance(group, str) else group
             for index, group in enumerate(fleet_groups)
@@ -151,13 +172,32 @@ class DeviceDefender(Construct):
                 max_actions_per_hour=max_quarantines_per_hour,
             )
         self._detect(detect_mode, behaviors)
+        if outputs:
+            self._outputs()
 
-    def _notifications(self, notification_email: str | None, notification_topic: AlertTopic | None) -> None:
+    def _outputs(self) -> None:
+        """At the top of the stack, so that the output keys are the ids (as the reference app has them)."""
+        stack = Stack.of(self)
+        for key, value, variable in zip(
+            self.OUTPUT_KEYS,
+            (
+                self.quarantine_group.thing_group_name,
+                self.responder.table.table_name,
+                self.notification_topic.topic_arn,
+            ),
+            ("QUARANTINE_GROUP_NAME", "STATE_TABLE_NAME", "NOTIFY_TOPIC_ARN"),
+            strict=True,
+        ):
+            CfnOutput(stack, key, value=value, description=f"{variable} for the operator CLIs")
+
+    def _notifications(self, notification_email: str | None, notification_topic: AnyAlertTopic | None) -> None:
         """The alert topic, and where operators hear: the given topic, or a new one emailing them."""
         self.alert_topic = AlertTopic(self, "AlertTopic", display_name="Device Defender alerts")
-        self.notification_topic = notification_topic or AlertTopic(
-            self, "NotificationTopic", display_name="Device Defender actions"
-        )
+        if notification_topic is not None:
+            self.notification_topic: AnyAlertTopic = notification_topic
+            return
+        owned = AlertTopic(self, "NotificationTopic", display_name="Device Defender actions")
+        self.notification_topic = owned
         if notification_email is None:
             return
         # Notifications SNS cannot deliver (bounced address, endpoint errors) are kept, not lost.
@@ -172,9 +212,8 @@ class DeviceDefender(Construct):
                 "AwsSolutions-SQS3": "This queue is the dead-letter queue of the notification email subscription.",
             },
         )
-        self.notification_topic.topic.add_subscription(
-            subscriptions.EmailSubscription(notification_email, dead_letter_queue=self.undelivered_notifications)
-        )
+        email = subscriptions.EmailSubscription(notification_email, dead_letter_queue=self.undelivered_notifications)
+        owned.topic.add_subscription(cast(sns.ITopicSubscription, email))  # jsii: see constructs_lib/_jsii.py
 
     def _audit(
         self,
@@ -221,12 +260,12 @@ def _validate(
     behaviors: Sequence[Behavior],
     detect_mode: DetectMode,
     notification_email: str | None,
-    notification_topic: AlertTopic | None,
-) -> DetectMode:
-    """Every problem at once; the detect mode as a ``DetectMode``."""
+    notification_topic: TopicArgument | None,
+    outputs: bool,
+) -> tuple[DetectMode, AnyAlertTopic | None]:
+    """Every problem at once; the detect mode as a ``DetectMode`` and the notification topic as given."""
     problems: list[str] = []
-    if not fleet_groups:
-        problems.append("fleet_groups is empty; give at least one thing group name or FleetGroup")
+    _check_fleet_groups(fleet_groups, problems)
     try:
         detect_mode = DetectMode(detect_mode)
     except ValueError:
@@ -244,5 +283,37 @@ def _validate(
         problems.append("give exactly one of notification_email and notification_topic")
     if notification_email is not None and "@" not in notification_email:
         problems.append(f"notification_email '{notification_email}' is not an email address")
+    topic = None
+    if notification_topic is not None:
+        topic = alert_topic_of("notification_topic", notification_topic, problems)
+    if outputs:
+        _check_outputs_free(construct, problems)
     raise_if_any(construct, problems)
-    return detect_mode
+    return detect_mode, topic
+
+
+def _check_fleet_groups(fleet_groups: Sequence[str | IFleetGroup], problems: list[str]) -> None:
+    """A list of names (or groups), each name checked, each problem under its index."""
+    if isinstance(fleet_groups, str) or not isinstance(fleet_groups, Sequence):
+        problems.append(
+            f"fleet_groups {fleet_groups!r} must be a list of thing group names or FleetGroups, e.g. ['sensors']"
+        )
+        return
+    if not fleet_groups:
+        problems.append("fleet_groups is empty; give at least one thing group name or FleetGroup")
+    for index, group in enumerate(fleet_groups):
+        if isinstance(group, str):
+            check_name(f"fleet_groups[{index}]", group, problems)
+        elif not hasattr(group, "thing_group_arn"):
+            problems.append(f"fleet_groups[{index}] {group!r} must be a thing group name or a FleetGroup")
+
+
+def _check_outputs_free(construct: DeviceDefender, problems: list[str]) -> None:
+    """The output keys are ids at the top of the stack: free only once per stack."""
+    stack = Stack.of(construct)
+    taken = [key for key in DeviceDefender.OUTPUT_KEYS if stack.node.try_find_child(key) is not None]
+    if taken:
+        problems.append(
+            f"outputs True, but the stack already has {', '.join(taken)}; "
+            "one DeviceDefender per stack can add its outputs"
+        )

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias, cast
+
+from aws_cdk import Annotations
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
+
+from constructs_lib._jsii import service_principal
+from constructs_lib._validation import raise_if_any
 
 # Actions that a principal of another account could use against the topic.
 _CROSS_ACCOUNT_ACTIONS = [
@@ -45,11 +51,14 @@ class AlertTopic(Construct):
         :param encryption_key: Default: a new customer-managed key with yearly rotation.
         """
         super().__init__(scope, id)
-        self.encryption_key: kms.IKey = encryption_key or kms.Key(
-            self,
-            "Key",
-            enable_key_rotation=True,
-            description=f"Encrypts the Device Defender topic {self.node.path}",
+        self.encryption_key: kms.IKey = encryption_key or cast(
+            kms.IKey,
+            kms.Key(
+                self,
+                "Key",
+                enable_key_rotation=True,
+                description=f"Encrypts the Device Defender topic {self.node.path}",
+            ),
         )
         self._alarms_allowed = False
         self.topic = sns.Topic(
@@ -64,7 +73,7 @@ class AlertTopic(Construct):
             iam.PolicyStatement(
                 sid="DenyOtherAccounts",
                 effect=iam.Effect.DENY,
-                principals=[iam.AnyPrincipal()],
+                principals=[cast(iam.IPrincipal, iam.AnyPrincipal())],  # jsii: see constructs_lib/_jsii.py
                 actions=_CROSS_ACCOUNT_ACTIONS,
                 resources=[self.topic.topic_arn],
                 conditions={
@@ -73,6 +82,21 @@ class AlertTopic(Construct):
                 },
             )
         )
+
+    @staticmethod
+    def from_topic_arn(
+        scope: Construct, id: str, topic_arn: str, *, encryption_key: kms.IKey | None = None
+    ) -> ImportedAlertTopic:
+        """A topic made outside this app, usable wherever an ``AlertTopic`` is taken.
+
+        :param encryption_key: the topic's KMS key, if it is encrypted with a customer-managed key:
+            publishers get ``kms:GenerateDataKey*`` and ``kms:Decrypt`` on it. Default: none; publishing to
+            a topic encrypted with a key not given here fails at run time with a KMS access error.
+        """
+        topic = sns.Topic.from_topic_attributes(
+            scope, id, topic_arn=topic_arn, key_arn=encryption_key.key_arn if encryption_key else None
+        )
+        return ImportedAlertTopic(topic, encryption_key=encryption_key)
 
     @property
     def topic_arn(self) -> str:
@@ -90,17 +114,18 @@ class AlertTopic(Construct):
         self.encryption_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
         return grant
 
-    def allow_cloudwatch_alarms(self) -> None:
+    def allow_cloudwatch_alarms(self) -> bool:
         """Let CloudWatch alarms of this account publish here (they publish as a service principal,
-        and the topic is encrypted, so both the topic policy and the key policy must allow it)."""
+        and the topic is encrypted, so both the topic policy and the key policy must allow it).
+        True: the topic policy is this library's; a key given as an import keeps its own policy."""
         if self._alarms_allowed:
-            return
+            return True
         self._alarms_allowed = True
         account = self.topic.env.account
         self.topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AllowCloudWatchAlarmsOfThisAccount",
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                principals=[service_principal("cloudwatch.amazonaws.com")],
                 actions=["sns:Publish"],
                 resources=[self.topic.topic_arn],
                 conditions={"StringEquals": {"aws:SourceAccount": account}},
@@ -110,16 +135,122 @@ class AlertTopic(Construct):
             self.encryption_key.add_to_resource_policy(
                 iam.PolicyStatement(
                     sid="AllowCloudWatchAlarmsToPublishEncrypted",
-                    principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                    principals=[service_principal("cloudwatch.amazonaws.com")],
                     actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                     resources=["*"],
                     conditions={"StringEquals": {"aws:SourceAccount": account}},
                 )
             )
+        return True
 
     def add_defender_publisher_role(self, scope: Construct, id: str, *, description: str) -> iam.Role:
         """A role that Device Defender (``iot.amazonaws.com``) assumes to publish to this topic, and
         that can do nothing else. Security profiles and audit notifications each get their own."""
-        role = iam.Role(scope, id, assumed_by=iam.ServicePrincipal("iot.amazonaws.com"), description=description)
+        role = iam.Role(scope, id, assumed_by=service_principal("iot.amazonaws.com"), description=description)
         self.grant_publish(role)
         return role
+
+
+class ImportedAlertTopic:
+    """A topic this library does not own (``AlertTopic.from_topic_arn``, or any ``sns.ITopic`` given
+    where a topic is taken), with the methods of ``AlertTopic``.
+
+    What the library can do on it: subscribe queues, grant ``sns:Publish`` (and the key's actions when
+    the key is known) to its functions and to Device Defender's roles. What it cannot: change the
+    topic policy or the key policy of an imported topic or key, so CloudWatch alarms can publish to
+    it only if those policies already let ``cloudwatch.amazonaws.com`` do so (see
+    ``allow_cloudwatch_alarms``).
+    """
+
+    def __init__(self, topic: sns.ITopic, *, encryption_key: kms.IKey | None = None) -> None:
+        self.topic = topic
+        self.encryption_key: kms.IKey | None = encryption_key or topic.master_key
+
+    @property
+    def topic_arn(self) -> str:
+        return self.topic.topic_arn
+
+    @property
+    def topic_name(self) -> str:
+        return self.topic.topic_name
+
+    def grant_publish(self, grantee: iam.IGrantable) -> iam.Grant:
+        """``sns:Publish``, and the key's actions when the key is known."""
+        grant = self.topic.grant_publish(grantee)
+        if self.encryption_key is not None and self.topic.master_key is None:
+            self.encryption_key.grant(grantee, "kms:GenerateDataKey*", "kms:Decrypt")
+        return grant
+
+    def allow_cloudwatch_alarms(self) -> bool:
+        """Add the statements CloudWatch alarms need where the policies can be changed (a topic or key
+        of this app given as an ``sns.ITopic``); False when the topic or its key is imported, so their
+        own policies must already allow ``cloudwatch.amazonaws.com`` to publish."""
+        account = self.topic.env.account
+        condition = {"StringEquals": {"aws:SourceAccount": account}}
+        added = self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsOfThisAccount",
+                principals=[service_principal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=condition,
+            )
+        ).statement_added
+        if self.encryption_key is None:
+            return added
+        key_added = self.encryption_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublishEncrypted",
+                principals=[service_principal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions=condition,
+            )
+        ).statement_added
+        return added and key_added
+
+    def add_defender_publisher_role(self, scope: Construct, id: str, *, description: str) -> iam.Role:
+        """As ``AlertTopic.add_defender_publisher_role``."""
+        role = iam.Role(scope, id, assumed_by=service_principal("iot.amazonaws.com"), description=description)
+        self.grant_publish(role)
+        return role
+
+
+# Every argument that takes a topic takes any of these.
+TopicArgument: TypeAlias = AlertTopic | ImportedAlertTopic | sns.ITopic
+AnyAlertTopic: TypeAlias = AlertTopic | ImportedAlertTopic
+
+IMPORTED_TOPIC_ALARMS_WARNING = "iot-defender:importedTopicAlarms"
+
+
+def alert_topic_of(argument: str, value: TopicArgument, problems: list[str]) -> AnyAlertTopic | None:
+    """``value`` as an ``AlertTopic`` or an ``ImportedAlertTopic``; a problem if it is no topic at all."""
+    if isinstance(value, (AlertTopic, ImportedAlertTopic)):
+        return value
+    if all(hasattr(value, name) for name in ("topic_arn", "grant_publish", "add_subscription")):
+        return ImportedAlertTopic(value)
+    problems.append(
+        f"{argument} {value!r} must be an AlertTopic or an sns.ITopic "
+        "(e.g. AlertTopic.from_topic_arn(scope, id, arn) or sns.Topic.from_topic_arn(...))"
+    )
+    return None
+
+
+def warn_if_alarms_cannot_publish(scope: Construct, argument: str, topic: AnyAlertTopic) -> None:
+    """After ``allow_cloudwatch_alarms`` failed: say which argument needs which policy (acknowledge the
+    warning with ``Annotations.of(scope).acknowledge_warning(IMPORTED_TOPIC_ALARMS_WARNING)``)."""
+    Annotations.of(scope).add_warning_v2(
+        IMPORTED_TOPIC_ALARMS_WARNING,
+        f"{argument} is an imported topic, whose policies this library cannot change: its topic policy "
+        "(and its KMS key policy, if encrypted) must allow cloudwatch.amazonaws.com to publish "
+        "(sns:Publish; kms:GenerateDataKey*, kms:Decrypt), or the alarms' notifications are lost",
+    )
+
+
+def checked_alert_topic(scope: Construct, argument: str, value: TopicArgument) -> AnyAlertTopic:
+    """``alert_topic_of`` for a construct whose only topic argument is ``argument``: raises at once."""
+    problems: list[str] = []
+    topic = alert_topic_of(argument, value, problems)
+    raise_if_any(scope, problems)
+    assert topic is not None  # raise_if_any raised otherwise
+    return topic

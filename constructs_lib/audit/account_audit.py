@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import ArnFormat, Aws, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from constructs import Construct
 
+from constructs_lib._jsii import service_principal
 from constructs_lib._validation import raise_if_any
-from constructs_lib.alerts.alert_topic import AlertTopic
+from constructs_lib.alerts.alert_topic import TopicArgument, checked_alert_topic
 from constructs_lib.nag import acknowledge
 from iot_defender_runtime.model.audit_checks import ALL_AUDIT_CHECKS, AuditCheck
 
@@ -35,12 +37,13 @@ class AccountAudit(Construct):
         id: str,
         *,
         checks: Sequence[AuditCheck] = ALL_AUDIT_CHECKS,
-        alert_topic: AlertTopic | None = None,
+        alert_topic: TopicArgument | None = None,
         device_certificate_age_days: int = DEFAULT_CERT_AGE_DAYS,
     ) -> None:
         """
         :param checks: the checks to enable. Default: all checks.
-        :param alert_topic: where audit-completion notifications go. Default: no notifications.
+        :param alert_topic: where audit-completion notifications go: an ``AlertTopic`` or any ``sns.ITopic``
+            (Device Defender publishes through a role of this account). Default: no notifications.
         :param device_certificate_age_days: age at which DEVICE_CERTIFICATE_AGE_CHECK reports a
             certificate, 30 to 3652 days. Default: 365.
         """
@@ -50,7 +53,7 @@ class AccountAudit(Construct):
         self.audit_role = iam.Role(
             self,
             "AuditRole",
-            assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
+            assumed_by=service_principal("iot.amazonaws.com"),
             description="Read-only access Device Defender audit needs to run its checks",
         )
         _grant_audit_reads(self.audit_role, self)
@@ -94,18 +97,19 @@ class AccountAudit(Construct):
         raise_if_any(self, problems)
 
     def _notification_role(
-        self, alert_topic: AlertTopic | None
+        self, alert_topic: TopicArgument | None
     ) -> iot.CfnAccountAuditConfiguration.AuditNotificationTargetConfigurationsProperty | None:
         """A role only Device Defender can assume, that may only publish to the alert topic."""
         self.notification_role: iam.Role | None = None
         if alert_topic is None:
             return None
-        self.notification_role = alert_topic.add_defender_publisher_role(
+        topic = checked_alert_topic(self, "alert_topic", alert_topic)
+        self.notification_role = topic.add_defender_publisher_role(
             self, "NotificationRole", description="Lets Device Defender audit publish completion notifications"
         )
         return iot.CfnAccountAuditConfiguration.AuditNotificationTargetConfigurationsProperty(
             sns=iot.CfnAccountAuditConfiguration.AuditNotificationTargetProperty(
-                enabled=True, role_arn=self.notification_role.role_arn, target_arn=alert_topic.topic_arn
+                enabled=True, role_arn=self.notification_role.role_arn, target_arn=topic.topic_arn
             )
         )
 
@@ -114,7 +118,8 @@ class AccountAudit(Construct):
     ) -> iot.CfnAccountAuditConfiguration.AuditCheckConfigurationsProperty:
         """Each chosen check enabled; the certificate age check with its threshold."""
         enabled = iot.CfnAccountAuditConfiguration.AuditCheckConfigurationProperty(enabled=True)
-        configurations = {check.cfn_property: enabled for check in self.checks}
+        # Keyword names chosen per check; the certificate age check takes its own property type.
+        configurations: dict[str, Any] = {check.cfn_property: enabled for check in self.checks}
         if AuditCheck.DEVICE_CERTIFICATE_AGE in self.checks:
             configurations[AuditCheck.DEVICE_CERTIFICATE_AGE.cfn_property] = (
                 iot.CfnAccountAuditConfiguration.DeviceCertAgeAuditCheckConfigurationProperty(

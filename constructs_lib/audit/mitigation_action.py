@@ -10,8 +10,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
 from constructs import Construct
 
+from constructs_lib._jsii import service_principal
 from constructs_lib._validation import check_name, raise_if_any
-from constructs_lib.alerts.alert_topic import AlertTopic
+from constructs_lib.alerts.alert_topic import TopicArgument, alert_topic_of
 from constructs_lib.fleet.fleet_group import IFleetGroup
 from constructs_lib.nag import acknowledge
 
@@ -43,9 +44,7 @@ class MitigationAction(Construct):
         problems: list[str] = []
         check_name("action_name", action_name, problems)
         raise_if_any(self, problems)
-        self.role = iam.Role(
-            self, "Role", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"), description=description
-        )
+        self.role = iam.Role(self, "Role", assumed_by=service_principal("iot.amazonaws.com"), description=description)
         for statement in statements:
             self.role.add_to_policy(statement)
         if grant is not None:
@@ -54,6 +53,7 @@ class MitigationAction(Construct):
             self, "Resource", action_name=action_name, role_arn=self.role.role_arn, action_params=params
         )
         self.resource.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
+        self.logging_role: iam.Role | None = None  # enable_iot_logging's role for AWS IoT
 
     @property
     def action_name(self) -> str:
@@ -171,7 +171,7 @@ class MitigationAction(Construct):
         logging_role = iam.Role(
             holder,
             "Role",
-            assumed_by=iam.ServicePrincipal("iot.amazonaws.com"),
+            assumed_by=service_principal("iot.amazonaws.com"),
             description="AWS IoT logging to CloudWatch",
         )
         logging_role.add_to_policy(
@@ -213,11 +213,16 @@ class MitigationAction(Construct):
 
     @staticmethod
     def publish_finding_to_sns(
-        scope: Construct, id: str, *, topic: AlertTopic, action_name: str | None = None
+        scope: Construct, id: str, *, topic: TopicArgument, action_name: str | None = None
     ) -> MitigationAction:
+        """:param topic: an ``AlertTopic`` or any ``sns.ITopic``; the action's role may publish to it."""
+        problems: list[str] = []
+        checked = alert_topic_of("topic", topic, problems)
+        raise_if_any((scope, id), problems)
+        assert checked is not None  # raise_if_any raised otherwise
         params = iot.CfnMitigationAction.ActionParamsProperty(
             publish_finding_to_sns_params=iot.CfnMitigationAction.PublishFindingToSnsParamsProperty(
-                topic_arn=topic.topic_arn
+                topic_arn=checked.topic_arn
             )
         )
         action = MitigationAction(
@@ -227,7 +232,7 @@ class MitigationAction(Construct):
             params=params,
             statements=[],
             description="Lets Device Defender publish a finding to the alert topic",
-            grant=topic.grant_publish,
+            grant=checked.grant_publish,
         )
         return action
 

@@ -14,7 +14,8 @@ from typing import Any
 from aws_cdk import Duration
 from constructs import Construct
 
-from constructs_lib.detect.custom_metric import CustomMetric, Dimension, ImportedCustomMetric
+from constructs_lib._validation import check_duration
+from constructs_lib.detect.custom_metric import CustomMetric, Dimension, DimensionOperator, ImportedCustomMetric
 from iot_defender_runtime.model.behavior_definition import (
     BehaviorDefinition,
     BehaviorKind,
@@ -22,6 +23,7 @@ from iot_defender_runtime.model.behavior_definition import (
     problems,
 )
 from iot_defender_runtime.model.metric_catalog import METRICS, ComparisonOperator, MetricSpec
+from iot_defender_runtime.model.remediation_policy import Confidence
 
 MetricRef = str | CustomMetric | ImportedCustomMetric
 
@@ -64,7 +66,7 @@ class Behavior:
         datapoints_to_clear: int = 1,
         suppress_alerts: bool = False,
         dimension: Dimension | None = None,
-        dimension_operator: str = "IN",
+        dimension_operator: DimensionOperator | str = DimensionOperator.IN,
         export_metric: bool = False,
     ) -> Behavior:
         """A static threshold (``value`` a number) or set membership (``value`` a list of CIDRs,
@@ -76,6 +78,8 @@ class Behavior:
         :param datapoints_to_clear: consecutive normal datapoints before ``alarm-cleared`` (1-10). Default: 1.
         :param suppress_alerts: record violations but send no SNS alert. Default: alerts are sent.
         :param dimension: limit the metric to some MQTT topics. Default: all topics.
+        :param dimension_operator: ``DimensionOperator.IN`` (topics matching the dimension) or ``NOT_IN``
+            (the others); the strings "IN" and "NOT_IN" are accepted too. Default: IN.
         :param export_metric: export this behavior's metric (see ``SecurityProfile(metrics_export_topic=...)``).
         """
         spec, metric_name, dependencies = _resolve_metric(metric)
@@ -87,7 +91,7 @@ class Behavior:
                 kind=BehaviorKind.RULE,
                 comparison_operator=_operator_value(operator),
                 value={kind: list(value) if isinstance(value, list | tuple) else value},
-                duration_seconds=_seconds(duration),
+                duration_seconds=_seconds(name, duration),
                 consecutive_datapoints_to_alarm=datapoints_to_alarm,
                 consecutive_datapoints_to_clear=datapoints_to_clear,
                 suppress_alerts=suppress_alerts,
@@ -110,13 +114,15 @@ class Behavior:
         datapoints_to_clear: int = 1,
         suppress_alerts: bool = False,
         dimension: Dimension | None = None,
-        dimension_operator: str = "IN",
+        dimension_operator: DimensionOperator | str = DimensionOperator.IN,
         export_metric: bool = False,
     ) -> Behavior:
         """A threshold at a percentile of the targeted fleet over ``duration``, e.g. a normal device
         sends ``LESS_THAN_EQUALS`` the fleet's ``"p90"``.
 
         :param percentile: one of p0, p0.1, p0.01, p1, p10, p50, p90, p99, p99.9, p99.99, p100.
+        :param duration: the aggregation period, an ``aws_cdk.Duration`` of 5, 10, 15, 30 or 60 minutes.
+        :param dimension_operator: as in ``Behavior.rule``. Default: IN.
         """
         spec, metric_name, dependencies = _resolve_metric(metric)
         return _build(
@@ -126,7 +132,7 @@ class Behavior:
                 kind=BehaviorKind.STATISTICAL,
                 comparison_operator=_operator_value(operator),
                 statistic=percentile,
-                duration_seconds=_seconds(duration),
+                duration_seconds=_seconds(name, duration),
                 consecutive_datapoints_to_alarm=datapoints_to_alarm,
                 consecutive_datapoints_to_clear=datapoints_to_clear,
                 suppress_alerts=suppress_alerts,
@@ -142,7 +148,7 @@ class Behavior:
         name: str,
         *,
         metric: MetricRef,
-        confidence: str = "HIGH",
+        confidence: Confidence | str = Confidence.HIGH,
         datapoints_to_alarm: int = 1,
         datapoints_to_clear: int = 1,
         suppress_alerts: bool = False,
@@ -150,7 +156,8 @@ class Behavior:
     ) -> Behavior:
         """ML Detect: the model learns normal behavior (14 days, 25,000 datapoints per metric).
 
-        :param confidence: LOW (most alarms), MEDIUM or HIGH (fewest alarms). Default: HIGH.
+        :param confidence: ``Confidence.LOW`` (most alarms), ``MEDIUM`` or ``HIGH`` (fewest alarms); the
+            strings "LOW", "MEDIUM" and "HIGH" are accepted too. Default: HIGH.
         """
         spec, metric_name, dependencies = _resolve_metric(metric)
         return _build(
@@ -158,7 +165,7 @@ class Behavior:
                 name=name,
                 metric=metric_name,
                 kind=BehaviorKind.ML,
-                confidence=confidence,
+                confidence=_enum_value(confidence),
                 consecutive_datapoints_to_alarm=datapoints_to_alarm,
                 consecutive_datapoints_to_clear=datapoints_to_clear,
                 suppress_alerts=suppress_alerts,
@@ -188,13 +195,22 @@ def _operator_value(operator: ComparisonOperator | str) -> str:
     return operator.value if isinstance(operator, ComparisonOperator) else operator
 
 
-def _dimension(dimension: Dimension | None, operator: str) -> DimensionFilter | None:
-    return DimensionFilter(dimension.dimension_name, operator) if dimension is not None else None
+def _dimension(dimension: Dimension | None, operator: DimensionOperator | str) -> DimensionFilter | None:
+    return DimensionFilter(dimension.dimension_name, _enum_value(operator)) if dimension is not None else None
 
 
-def _seconds(duration: Duration | None) -> int | None:
+def _enum_value(value: Any) -> Any:
+    """An enum member as its string (the definition is plain data); anything else as given, for
+    the definition's checks to report."""
+    return value.value if isinstance(value, Confidence | DimensionOperator) else value
+
+
+def _seconds(name: str, duration: Duration | None) -> int | None:
     if duration is None:
         return None
+    found: list[str] = []
+    if not check_duration("duration", duration, found):
+        raise BehaviorValidationError([f"behavior '{name}': {problem}" for problem in found])
     return _cached_seconds(duration)
 
 

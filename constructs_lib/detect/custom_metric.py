@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from enum import Enum
 
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iot as iot
@@ -83,6 +84,13 @@ def _custom_metric_problems(metric_name: str, metric_type: object) -> list[str]:
         allowed = ", ".join(t.value for t in CustomMetricType)
         problems.append(f"metric_type '{metric_type}' is not one of {allowed}")
     return problems
+
+
+class DimensionOperator(str, Enum):
+    """Whether a behavior with a dimension counts the topics that match its filters (IN) or the others."""
+
+    IN = "IN"
+    NOT_IN = "NOT_IN"
 
 
 class Dimension(Construct):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -42,10 +43,11 @@ from aws_cdk import aws_logs_destinations as log_destinations
 from constructs import Construct
 from typing_extensions import Unpack
 
+from constructs_lib._jsii import as_function, service_principal
 from constructs_lib._metrics import MetricOptions, service_metric
 from constructs_lib._queues import dead_letter_queue
-from constructs_lib._validation import NAME_PATTERN, raise_if_any
-from constructs_lib.alerts.alert_topic import AlertTopic
+from constructs_lib._validation import NAME_PATTERN, check_duration, raise_if_any
+from constructs_lib.alerts.alert_topic import AnyAlertTopic, TopicArgument, alert_topic_of
 from constructs_lib.detect.behavior import Behavior
 from constructs_lib.detect.custom_metric import Dimension
 from constructs_lib.detect.security_profile import SecurityProfileTarget
@@ -111,7 +113,7 @@ class SelfHostedDetect(Construct):
         scope: Construct,
         id: str,
         *,
-        alert_topic: AlertTopic,
+        alert_topic: TopicArgument,
         behaviors: Sequence[Behavior] = (),
         profile_name: str = "self-hosted",
         targets: Sequence[IFleetGroup | SecurityProfileTarget] = (),
@@ -129,6 +131,10 @@ class SelfHostedDetect(Construct):
         """
         Give one profile with ``behaviors`` (and ``profile_name``, ``targets``), or several with ``profiles``:
         they share the stream, the evaluator and the state table.
+
+        :param alert_topic: where violations are published: an ``AlertTopic`` or any ``sns.ITopic`` (the
+            evaluator gets ``sns:Publish``, and the key's actions when the key is known: pass
+            ``AlertTopic.from_topic_arn(..., encryption_key=key)`` for a topic encrypted with a customer-managed key).
 
         :param behaviors: rule and statistical behaviors on the ingested metrics (see the module docstring).
         :param profile_name: ``securityProfileName`` of the violations. Default: self-hosted.
@@ -155,12 +161,15 @@ class SelfHostedDetect(Construct):
         """
         super().__init__(scope, id)
         chosen = list(profiles) or [DetectProfile(profile_name, behaviors, targets)]
-        skew = clock_skew or Duration.minutes(1)
-        batching = max_batching_window or Duration.seconds(30)
+        silence = Duration.days(2) if silence is None else silence
+        skew = Duration.minutes(1) if clock_skew is None else clock_skew
+        batching = Duration.seconds(30) if max_batching_window is None else max_batching_window
         problems = _profiles_problems(chosen, several=bool(profiles), mixed=bool(profiles and (behaviors or targets)))
-        problems += _settings_problems(skew, batching, iot_log_group_name, telemetry_topic_filters)
+        topic = alert_topic_of("alert_topic", alert_topic, problems)
+        problems += _settings_problems(silence, skew, batching, iot_log_group_name, telemetry_topic_filters)
         document = _write_profiles(chosen, problems)
         raise_if_any(self, problems)
+        assert topic is not None  # raise_if_any raised otherwise
         self.profiles: tuple[DetectProfile, ...] = tuple(chosen)
         self.behaviors: tuple[Behavior, ...] = tuple(behavior for profile in chosen for behavior in profile.behaviors)
 
@@ -169,14 +178,14 @@ class SelfHostedDetect(Construct):
         self._add_iot_logs_subscription(iot_log_group_name)
         self.table: dynamodb.ITable = state_table or new_state_table(self)
         role = self._add_evaluator(
-            alert_topic,
+            topic,
             document,
-            silence=silence or Duration.days(2),
+            silence=silence,
             skew=skew,
             batching=batching,
             powertools_layer_version=powertools_layer_version,
         )
-        self._grant(role, alert_topic)
+        self._grant(role, topic)
         self._add_alarms()
 
     # Metrics the evaluator publishes (namespace DeviceDefender/SelfHostedDetect, dimension service).
@@ -242,7 +251,7 @@ class SelfHostedDetect(Construct):
         self, telemetry_topic_filters: Sequence[str], agent_report_topic: str, thing_level: int
     ) -> None:
         rule_role = iam.Role(
-            self, "TopicRuleRole", assumed_by=iam.ServicePrincipal("iot.amazonaws.com"), description="Datapoint rules"
+            self, "TopicRuleRole", assumed_by=service_principal("iot.amazonaws.com"), description="Datapoint rules"
         )
         rule_role.add_to_policy(iam.PolicyStatement(actions=["kinesis:PutRecord"], resources=[self.stream.stream_arn]))
         self.dead_letter_queue.grant_send_messages(rule_role)
@@ -286,13 +295,14 @@ class SelfHostedDetect(Construct):
                 self,
                 "IotLogEntries",
                 log_group=logs.LogGroup.from_log_group_name(self, "IotLogs", iot_log_group_name),
-                destination=log_destinations.KinesisDestination(self.stream),
+                # cast: jsii classes against their interfaces, see constructs_lib/_jsii.py
+                destination=cast(logs.ILogSubscriptionDestination, log_destinations.KinesisDestination(self.stream)),
                 filter_pattern=needed[0] if len(needed) == 1 else logs.FilterPattern.any(*needed),
             )
 
     def _add_evaluator(
         self,
-        alert_topic: AlertTopic,
+        alert_topic: AnyAlertTopic,
         document: str,
         *,
         silence: Duration,
@@ -331,7 +341,7 @@ class SelfHostedDetect(Construct):
                 retry_attempts=3,
                 max_record_age=Duration.hours(1),
                 report_batch_item_failures=True,
-                on_failure=event_sources.SqsDlq(self.dead_letter_queue),
+                on_failure=cast(lambda_.IEventSourceDlq, event_sources.SqsDlq(self.dead_letter_queue)),
             )
         )
         events.Rule(
@@ -340,17 +350,20 @@ class SelfHostedDetect(Construct):
             description="Judges windows of quiet things, invalidates alarms of silent ones, computes fleet percentiles",
             schedule=events.Schedule.rate(Duration.minutes(5)),
             targets=[
-                event_targets.LambdaFunction(
-                    self.function,
-                    event=events.RuleTargetInput.from_object({"sweep": True}),
-                    dead_letter_queue=self.dead_letter_queue,
-                    retry_attempts=2,
+                cast(
+                    events.IRuleTarget,
+                    event_targets.LambdaFunction(
+                        as_function(self.function),
+                        event=events.RuleTargetInput.from_object({"sweep": True}),
+                        dead_letter_queue=self.dead_letter_queue,
+                        retry_attempts=2,
+                    ),
                 )
             ],
         )
         return role
 
-    def _grant(self, role: iam.Role, alert_topic: AlertTopic) -> None:
+    def _grant(self, role: iam.Role, alert_topic: AnyAlertTopic) -> None:
         """The state table (UpdateItem: the violation log), the group membership of reporting things (when a
         profile has targets), the topic."""
         self.table.grant(
@@ -460,12 +473,21 @@ def _profiles_problems(chosen: Sequence[DetectProfile], *, several: bool, mixed:
 
 
 def _settings_problems(
-    skew: Duration, batching: Duration, iot_log_group_name: str, telemetry_topic_filters: Sequence[str]
+    silence: Duration,
+    skew: Duration,
+    batching: Duration,
+    iot_log_group_name: str,
+    telemetry_topic_filters: Sequence[str],
 ) -> list[str]:
     problems: list[str] = []
-    if not skew.is_unresolved() and not 1 <= skew.to_seconds() <= 900:
+    check_duration("silence", silence, problems, example="Duration.days(2)")
+    if check_duration("clock_skew", skew, problems, example="Duration.minutes(1)") and (
+        not skew.is_unresolved() and not 1 <= skew.to_seconds() <= 900
+    ):
         problems.append(f"clock_skew {skew.to_seconds()} seconds must be 1 to 900 seconds")
-    if not batching.is_unresolved() and not 0 <= batching.to_seconds() <= 300:
+    if check_duration("max_batching_window", batching, problems, example="Duration.seconds(30)") and (
+        not batching.is_unresolved() and not 0 <= batching.to_seconds() <= 300
+    ):
         problems.append(f"max_batching_window {batching.to_seconds()} seconds must be 0 to 300 seconds")
     if not isinstance(iot_log_group_name, str) or not re.fullmatch(r"[.\-_/#A-Za-z0-9]{1,512}", iot_log_group_name):
         problems.append(f"iot_log_group_name {iot_log_group_name!r} is not a log group name")

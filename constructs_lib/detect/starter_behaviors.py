@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from aws_cdk import Duration
 
-from constructs_lib.detect.behavior import Behavior
+from constructs_lib._validation import check_duration
+from constructs_lib.detect.behavior import Behavior, BehaviorValidationError
 from iot_defender_runtime.model.metric_catalog import ComparisonOperator
 
 AT_MOST = ComparisonOperator.LESS_THAN_EQUALS
@@ -27,7 +28,7 @@ class StarterBehaviors:
             metric="aws:num-messages-sent",
             operator=AT_MOST,
             value=max_messages,
-            duration=per or Duration.minutes(5),
+            duration=_per("MessageStorm", per, Duration.minutes(5)),
             datapoints_to_alarm=2,
             datapoints_to_clear=2,
         )
@@ -45,7 +46,7 @@ class StarterBehaviors:
             metric="aws:num-authorization-failures",
             operator=AT_MOST,
             value=max_failures,
-            duration=per or Duration.minutes(5),
+            duration=_per("CredentialMisuse", per, Duration.minutes(5)),
         )
 
     @staticmethod
@@ -62,7 +63,7 @@ class StarterBehaviors:
             metric="aws:num-connection-attempts",
             operator=AT_MOST,
             value=max_attempts,
-            duration=per or Duration.minutes(15),
+            duration=_per("ConnectionChurn", per, Duration.minutes(15)),
             datapoints_to_alarm=2,
             datapoints_to_clear=2,
         )
@@ -82,3 +83,13 @@ class StarterBehaviors:
             operator=ComparisonOperator.IN_PORT_SET,
             value=list(allowed_tcp_ports),
         )
+
+
+def _per(name: str, per: Duration | None, default: Duration) -> Duration:
+    """``per`` as given, or ``default``; anything but a Duration fails naming the behavior and ``per``."""
+    if per is None:
+        return default
+    found: list[str] = []
+    if not check_duration("per", per, found, example=f"Duration.minutes({int(default.to_minutes())})"):
+        raise BehaviorValidationError([f"behavior '{name}': {problem}" for problem in found])
+    return per

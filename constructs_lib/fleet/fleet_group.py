@@ -80,17 +80,20 @@ class FleetGroup(Construct):
             problems.append(f"description has {len(description)} characters; at most {_MAX_DESCRIPTION} are allowed")
         raise_if_any(self, problems)
 
-        properties: dict[str, object] = {}
-        if attributes:
-            properties["attribute_payload"] = iot.CfnThingGroup.AttributePayloadProperty(attributes=dict(attributes))
-        if description:
-            properties["thing_group_description"] = description
+        properties = None
+        if attributes or description:
+            properties = iot.CfnThingGroup.ThingGroupPropertiesProperty(
+                attribute_payload=(
+                    iot.CfnThingGroup.AttributePayloadProperty(attributes=dict(attributes)) if attributes else None
+                ),
+                thing_group_description=description or None,
+            )
         self.resource = iot.CfnThingGroup(
             self,
             "Resource",
             thing_group_name=thing_group_name,
             parent_group_name=parent.thing_group_name if parent else None,
-            thing_group_properties=iot.CfnThingGroup.ThingGroupPropertiesProperty(**properties) if properties else None,
+            thing_group_properties=properties,
         )
         self.parent = parent
 
@@ -116,6 +119,7 @@ class FleetGroup(Construct):
         (``arn:<partition>:iot:<region>:<account>:thinggroup/<name>``)."""
         if may_be_token(thing_group_arn):
             name = Arn.split(thing_group_arn, ArnFormat.SLASH_RESOURCE_NAME).resource_name
+            assert name is not None  # a SLASH_RESOURCE_NAME split always has one (a token here)
             return _ImportedFleetGroup(scope, id, name, arn=thing_group_arn)
         match = _THING_GROUP_ARN.match(thing_group_arn)
         if match is None:

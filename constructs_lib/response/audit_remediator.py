@@ -12,7 +12,7 @@ from constructs import Construct
 from typing_extensions import Unpack
 
 from constructs_lib._metrics import MetricOptions
-from constructs_lib.alerts.alert_topic import AlertTopic
+from constructs_lib.alerts.alert_topic import TopicArgument
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.lambda_packaging import DEFAULT_POWERTOOLS_LAYER_VERSION
 from constructs_lib.response.queued_function import MAX_POLICY_JSON_CHARACTERS
@@ -59,8 +59,8 @@ class AuditRemediator(ResponseFunction):
         id: str,
         *,
         quarantine_group: QuarantineGroup,
-        alert_topic: AlertTopic | None = None,
-        notification_topic: AlertTopic | None = None,
+        alert_topic: TopicArgument | None = None,
+        notification_topic: TopicArgument | None = None,
         state_table: dynamodb.ITable | None = None,
         remediation_policy: AuditRemediationPolicy | None = None,
         dry_run: bool = False,
@@ -68,15 +68,17 @@ class AuditRemediator(ResponseFunction):
         batch_size: int = 1,
         reserved_concurrency: int = 1,
         powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
-        audit_topic: AlertTopic | None = None,
+        audit_topic: TopicArgument | None = None,
         policy: AuditRemediationPolicy | None = None,
     ) -> None:
         """The same keywords as ``QuarantineResponder``.
 
         :param quarantine_group: where things sharing a certificate are moved.
         :param alert_topic: the topic ``AccountAudit`` sends its notifications to (its ``alert_topic``),
-            which this construct consumes. Default: a new ``AlertTopic``.
-        :param notification_topic: where operators hear what was done. Default: a new ``AlertTopic``.
+            which this construct consumes: an ``AlertTopic`` or any ``sns.ITopic``. Default: a new ``AlertTopic``.
+        :param notification_topic: where operators hear what was done, and where the alarms notify: an
+            ``AlertTopic``, or any ``sns.ITopic`` (an imported topic's policies must already let
+            ``cloudwatch.amazonaws.com`` publish; see ``ImportedAlertTopic``). Default: a new ``AlertTopic``.
         :param state_table: Default: a new table (share ``QuarantineResponder.table`` to share records).
         :param remediation_policy: Default: ``AuditRemediationPolicy.default()``.
         :param dry_run: decide and notify but change nothing. Default: false (act).

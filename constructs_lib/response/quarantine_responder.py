@@ -11,7 +11,7 @@ from constructs import Construct
 from typing_extensions import Unpack
 
 from constructs_lib._metrics import MetricOptions
-from constructs_lib.alerts.alert_topic import AlertTopic
+from constructs_lib.alerts.alert_topic import TopicArgument
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.lambda_packaging import DEFAULT_POWERTOOLS_LAYER_VERSION
 from constructs_lib.response.queued_function import MAX_ACTIONS_PER_HOUR_LIMIT, MAX_POLICY_JSON_CHARACTERS
@@ -62,8 +62,8 @@ class QuarantineResponder(ResponseFunction):
         id: str,
         *,
         quarantine_group: QuarantineGroup,
-        alert_topic: AlertTopic | None = None,
-        notification_topic: AlertTopic | None = None,
+        alert_topic: TopicArgument | None = None,
+        notification_topic: TopicArgument | None = None,
         state_table: dynamodb.ITable | None = None,
         remediation_policy: RemediationPolicy | None = None,
         dry_run: bool = False,
@@ -71,7 +71,7 @@ class QuarantineResponder(ResponseFunction):
         batch_size: int = 10,
         reserved_concurrency: int = 2,
         powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
-        existing_alert_topic: AlertTopic | None = None,
+        existing_alert_topic: TopicArgument | None = None,
         max_quarantines_per_hour: int | None = None,
     ) -> None:
         """The same keywords as ``AuditRemediator``.
@@ -79,7 +79,9 @@ class QuarantineResponder(ResponseFunction):
         :param quarantine_group: where in-alarm things are moved.
         :param alert_topic: the topic Device Defender alerts to, which this construct consumes.
             Default: a new ``AlertTopic``.
-        :param notification_topic: where operators hear what was decided. Default: a new ``AlertTopic``.
+        :param notification_topic: where operators hear what was decided, and where the alarms notify: an
+            ``AlertTopic``, or any ``sns.ITopic`` (an imported topic's policies must already let
+            ``cloudwatch.amazonaws.com`` publish; see ``ImportedAlertTopic``). Default: a new ``AlertTopic``.
         :param state_table: records, idempotency and the breaker (partition key ``id``). Default: a new table.
         :param remediation_policy: which violations lead to which actions. Default:
             ``RemediationPolicy.default()`` (quarantine and notify on in-alarm, notify otherwise).

@@ -15,7 +15,6 @@ from typing import Protocol, TypeVar
 import jsii
 from aws_cdk import Duration, Names, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -26,9 +25,10 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from constructs_lib._jsii import as_role, service_principal, sns_alarm_action
 from constructs_lib._metrics import service_metric  # re-exported: the one metric helper of the pack
 from constructs_lib._queues import dead_letter_queue
-from constructs_lib.alerts.alert_topic import AlertTopic
+from constructs_lib.alerts.alert_topic import AnyAlertTopic, warn_if_alarms_cannot_publish
 from constructs_lib.lambda_packaging import ARCHITECTURE, RUNTIME, function_code, handler_path, powertools_layer
 from constructs_lib.nag import acknowledge
 
@@ -145,7 +145,7 @@ def state_table(scope: Construct, id: str = "StateTable") -> dynamodb.Table:
 def build_queued_function(
     scope: Construct,
     *,
-    topic: AlertTopic,
+    topic: AnyAlertTopic,
     body_filter: Mapping[str, sns.FilterOrPolicy],
     function_package: str,
     description: str,
@@ -221,7 +221,7 @@ def build_function(
     Powertools layer, tracing, and a dead-letter queue for asynchronous invocations."""
     log_group = logs.LogGroup(scope, "FunctionLogs", retention=logs.RetentionDays.ONE_YEAR)
     role = iam.Role(
-        scope, "FunctionRole", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
+        scope, "FunctionRole", assumed_by=service_principal("lambda.amazonaws.com"), description=description
     )
     log_group.grant_write(role)
     function = lambda_.Function(
@@ -235,7 +235,7 @@ def build_function(
         memory_size=memory_size,
         timeout=timeout,
         tracing=lambda_.Tracing.ACTIVE,
-        role=role,
+        role=as_role(role),
         log_group=log_group,
         reserved_concurrent_executions=reserved_concurrency,
         dead_letter_queue=dead_letter,
@@ -248,7 +248,7 @@ def response_environment(
     *,
     quarantine_group_name: str,
     table: dynamodb.ITable,
-    notification_topic: AlertTopic,
+    notification_topic: AnyAlertTopic,
     dry_run: bool,
     own: Mapping[str, str],
     service: str,
@@ -280,7 +280,7 @@ def add_response_alarms(
     dead_letter_queue: sqs.IQueue,
     function: lambda_.IFunction,
     breaker_trips: cloudwatch.IMetric,
-    notify: AlertTopic,
+    notify: AnyAlertTopic,
     descriptions: tuple[str, str, str],
 ) -> ResponseAlarms:
     """The three alarms of a response construct (dead-letter queue, errors, breaker), each notifying ``notify``."""
@@ -296,9 +296,16 @@ def add_response_alarms(
 
 
 def alarm_on_any(
-    scope: Construct, id: str, description: str, metric: cloudwatch.IMetric, *, notify: AlertTopic | None = None
+    scope: Construct,
+    id: str,
+    description: str,
+    metric: cloudwatch.IMetric,
+    *,
+    notify: AnyAlertTopic | None = None,
+    notify_argument: str = "notification_topic",
 ) -> cloudwatch.Alarm:
-    """Alarm as soon as one datapoint is at least 1; no data is normal. ``notify`` hears of it."""
+    """Alarm as soon as one datapoint is at least 1; no data is normal. ``notify`` (the argument
+    ``notify_argument`` of ``scope``) hears of it."""
     alarm = cloudwatch.Alarm(
         scope,
         id,
@@ -310,8 +317,9 @@ def alarm_on_any(
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
     if notify is not None:
-        notify.allow_cloudwatch_alarms()
-        alarm.add_alarm_action(cloudwatch_actions.SnsAction(notify.topic))
+        if not notify.allow_cloudwatch_alarms():
+            warn_if_alarms_cannot_publish(scope, notify_argument, notify)
+        alarm.add_alarm_action(sns_alarm_action(notify.topic))
     return alarm
 
 

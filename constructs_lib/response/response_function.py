@@ -18,9 +18,10 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 from typing_extensions import Unpack
 
+from constructs_lib._jsii import as_function
 from constructs_lib._metrics import MetricOptions, service_metric
 from constructs_lib._validation import raise_if_any
-from constructs_lib.alerts.alert_topic import AlertTopic
+from constructs_lib.alerts.alert_topic import AlertTopic, AnyAlertTopic, TopicArgument, alert_topic_of
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.nag import acknowledge
 from constructs_lib.response.queued_function import (
@@ -76,8 +77,8 @@ class ResponseFunction(Construct):
         id: str,
         *,
         quarantine_group: QuarantineGroup,
-        alert_topic: Keyword[AlertTopic],
-        notification_topic: AlertTopic | None,
+        alert_topic: Keyword[TopicArgument],
+        notification_topic: TopicArgument | None,
         state_table: dynamodb.ITable | None,
         remediation_policy: Keyword[FunctionPolicy],
         dry_run: bool,
@@ -88,16 +89,17 @@ class ResponseFunction(Construct):
     ) -> None:
         """The keywords of the subclass, the renamed ones as ``Keyword``; every problem is raised at once."""
         super().__init__(scope, id)
-        topic, limit = self._validate(
+        topic, notify, limit = self._validate(
             alert_topic,
+            notification_topic,
             remediation_policy,
             max_actions_per_hour,
             dry_run=dry_run,
             batch_size=batch_size,
             reserved_concurrency=reserved_concurrency,
         )
-        self.alert_topic = topic or AlertTopic(self, "AlertTopic")
-        self.notification_topic = notification_topic or AlertTopic(self, "NotificationTopic")
+        self.alert_topic: AnyAlertTopic = topic or AlertTopic(self, "AlertTopic")
+        self.notification_topic: AnyAlertTopic = notify or AlertTopic(self, "NotificationTopic")
         self.quarantine_group = quarantine_group
         self.dry_run = dry_run
         self.max_actions_per_hour = limit
@@ -109,19 +111,25 @@ class ResponseFunction(Construct):
 
     def _validate(
         self,
-        alert_topic: Keyword[AlertTopic],
+        alert_topic: Keyword[TopicArgument],
+        notification_topic: TopicArgument | None,
         remediation_policy: Keyword[FunctionPolicy],
         max_actions_per_hour: Keyword[int],
         *,
         dry_run: bool,
         batch_size: int,
         reserved_concurrency: int,
-    ) -> tuple[AlertTopic | None, int]:
-        """Every problem at once; the topic and the per-hour limit as given under either name.
+    ) -> tuple[AnyAlertTopic | None, AnyAlertTopic | None, int]:
+        """Every problem at once; the topics and the per-hour limit as given under either name.
         A problem with a keyword given under its deprecated name names it as given."""
         problems: list[str] = []
-        topic, _ = self._given(alert_topic, problems)
-        limit, limit_argument = self._given(max_actions_per_hour, problems)
+        given_topic, topic_argument = self._given(alert_topic, problems)
+        topic = None if given_topic is None else alert_topic_of(topic_argument, given_topic, problems)
+        notify = (
+            None if notification_topic is None else alert_topic_of("notification_topic", notification_topic, problems)
+        )
+        given_limit, limit_argument = self._given(max_actions_per_hour, problems)
+        limit = DEFAULT_MAX_ACTIONS_PER_HOUR if given_limit is None else given_limit
         policy, policy_argument = self._given(remediation_policy, problems)
         check_sizing(
             batch_size=batch_size,
@@ -134,7 +142,7 @@ class ResponseFunction(Construct):
         self.remediation_policy = policy or self._default_policy()
         check_policy(self.remediation_policy, problems, argument=policy_argument)
         raise_if_any(self, problems)
-        return topic, limit
+        return topic, notify, limit
 
     def _given(self, keyword: Keyword[T], problems: list[str]) -> tuple[T | None, str]:
         """The value of a keyword (its default if given under neither name) and the name the caller used."""
@@ -202,7 +210,7 @@ class ResponseFunction(Construct):
         alarms = add_response_alarms(
             self,
             dead_letter_queue=self.dead_letter_queue,
-            function=self.function,
+            function=as_function(self.function),
             breaker_trips=self.metric_breaker_trips(),
             notify=self.notification_topic,
             descriptions=self._ALARM_DESCRIPTIONS,
