@@ -3,8 +3,7 @@
 of mitigation action, and the audit remediator acting on findings. Deploys in any account (audit
 is unaffected by the Detect availability change).
 
-    pip install iot-device-defender-constructs
-    cdk synth
+How to run it: README.md in this folder ("Run it").
 """
 
 from __future__ import annotations
@@ -31,8 +30,8 @@ from constructs_lib import (
 
 
 class AuditStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
-        super().__init__(scope, id, **kwargs)
+    def __init__(self, scope: Construct, construct_id: str, *, env: cdk.Environment | None = None) -> None:
+        super().__init__(scope, construct_id, env=env)
         audit_topic = AlertTopic(self, "AuditTopic", display_name="Device Defender audit notifications")
         operators = AlertTopic(self, "Operators", display_name="Device Defender audit actions")
         quarantine = QuarantineGroup(self, "Quarantine", thing_group_name="audit-quarantine")

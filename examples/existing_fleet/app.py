@@ -4,8 +4,7 @@
 No managed Detect here (the account joined after 2026-08-31): alerts come from whatever publishes
 Device Defender violation JSON to the alert topic, and audits run monthly on the last day.
 
-    pip install iot-device-defender-constructs
-    cdk synth
+How to run it: README.md in this folder ("Run it").
 """
 
 from __future__ import annotations
@@ -28,8 +27,8 @@ from constructs_lib import (
 
 
 class ExistingFleetStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
-        super().__init__(scope, id, **kwargs)
+    def __init__(self, scope: Construct, construct_id: str, *, env: cdk.Environment | None = None) -> None:
+        super().__init__(scope, construct_id, env=env)
         FleetGroup.from_thing_group_name(self, "Meters", "smart-meters")
         alerts = AlertTopic(self, "Alerts", display_name="Smart meter security alerts")
         quarantine = QuarantineGroup(self, "Quarantine", thing_group_name="smart-meters-quarantine")

@@ -3,8 +3,7 @@
 
 Only for accounts that had Device Defender Detect before 2026-08-31 (it is closed to new customers).
 
-    pip install iot-device-defender-constructs
-    cdk synth
+How to run it: README.md in this folder ("Run it").
 """
 
 from __future__ import annotations
@@ -28,8 +27,8 @@ from constructs_lib import (
 
 
 class ManagedDetectStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
-        super().__init__(scope, id, **kwargs)
+    def __init__(self, scope: Construct, construct_id: str, *, env: cdk.Environment | None = None) -> None:
+        super().__init__(scope, construct_id, env=env)
         plant = FleetGroup(self, "Plant", thing_group_name="plant-a", attributes={"site": "lyon"})
         sensors = FleetGroup(self, "Sensors", thing_group_name="plant-a-sensors", parent=plant)
         battery = CustomMetric(self, "Battery", metric_name="battery_percent", metric_type=CustomMetricType.NUMBER)

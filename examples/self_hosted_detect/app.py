@@ -7,8 +7,7 @@ a quarantine responder, exactly as managed Detect's would.
 AWS IoT logging (v2, ERROR or more verbose, into AWSIotLogsV2) must be on before deployment, for
 the credential-misuse behavior.
 
-    pip install iot-device-defender-constructs
-    cdk synth
+How to run it: README.md in this folder ("Run it").
 """
 
 from __future__ import annotations
@@ -32,8 +31,8 @@ from constructs_lib import (
 
 
 class SelfHostedDetectStack(cdk.Stack):
-    def __init__(self, scope: Construct, id: str, **kwargs: object) -> None:
-        super().__init__(scope, id, **kwargs)
+    def __init__(self, scope: Construct, construct_id: str, *, env: cdk.Environment | None = None) -> None:
+        super().__init__(scope, construct_id, env=env)
         plant = FleetGroup(self, "Plant", thing_group_name="plant-a", attributes={"site": "lyon"})
         sensors = FleetGroup(self, "Sensors", thing_group_name="plant-a-sensors", parent=plant)
         battery = CustomMetric(self, "Battery", metric_name="battery_percent", metric_type=CustomMetricType.NUMBER)
