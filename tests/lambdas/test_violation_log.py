@@ -2,7 +2,7 @@
 in the state table and read back through ListActiveViolations, ListViolationEvents and
 PutVerificationStateOnViolation look-alikes (checked against botocore's ``ActiveViolation`` and
 ``ViolationEvent``), from the library and the command line; a FALSE_POSITIVE releases the thing
-the responder quarantined for it."""
+the responder quarantined for it. The command line is ``iot-defender violations``."""
 
 from __future__ import annotations
 
@@ -15,8 +15,9 @@ import pytest
 
 from iot_defender_runtime.adapters.detect_state import DetectStates
 from iot_defender_runtime.adapters.violation_log import RETENTION_DAYS, UnknownViolationError, ViolationLog
-from iot_defender_runtime.detect_evaluator import handler, violations
+from iot_defender_runtime.detect_evaluator import handler
 from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind
+from iot_defender_runtime.operator import cli
 from iot_defender_runtime.quarantine import handler as quarantine_handler
 from tests.lambdas.api_shapes import api_shape, problems
 from tests.lambdas.conftest import FLEET_GROUP, QUARANTINE_GROUP, TABLE, LambdaContext
@@ -193,8 +194,9 @@ def test_fails_when_the_violation_is_not_in_the_log(evaluator):
 
 
 def run(capsys, *argv: str) -> tuple[int, Any, str]:
+    """``iot-defender violations ARGV --table TABLE --json``."""
     capsys.readouterr()  # what the handlers logged before
-    status = violations.main(["--table", TABLE, *argv])
+    status = cli.main(["violations", *argv, "--table", TABLE, "--json"])
     out, err = capsys.readouterr()
     return status, json.loads(out) if out else None, err
 
@@ -215,6 +217,23 @@ def test_the_command_line_prints_the_lists_as_json(evaluator, capsys):
     )
 
 
+def test_the_command_line_prints_readable_lines_by_default(evaluator, capsys):
+    handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 361)
+    [alarm] = alerts(evaluator)
+    capsys.readouterr()
+    assert cli.main(["violations", "active", "--security-profile", "fleet"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "1 active violation(s):",
+        f"  t1  fleet/MessageStorm  {alarm['violationId']}  since 2023-11-14T22:20:00Z",
+    ]
+    assert cli.main(["violations", "verify", alarm["violationId"], "--state", "BENIGN_POSITIVE"]) == 0
+    assert cli.main(["violations", "events", "--start", str(T0), "--verification-state", "BENIGN_POSITIVE"]) == 0
+    assert capsys.readouterr().out.splitlines()[-2:] == [
+        "1 violation event(s):",
+        f"  2023-11-14T22:20:00Z  in-alarm  t1  fleet/MessageStorm  {alarm['violationId']}  [BENIGN_POSITIVE]",
+    ]
+
+
 @pytest.mark.parametrize(
     ("argv", "status", "error"),
     [
@@ -222,23 +241,32 @@ def test_the_command_line_prints_the_lists_as_json(evaluator, capsys):
         (["verify", "v-1", "--state", "UNKNOWN", "--description", "a\tb"], 2, "has no control characters"),
         (["verify", "v-1", "--state", "TRUE_POSITIVE", "--release"], 2, "--release goes with --state FALSE_POSITIVE"),
         (["events", "--start", "2023-11-15", "--end", "2023-11-14"], 2, "is after end time"),
-        (["--table", "missing-table", "active"], 1, "AWS call failed"),
+        (["active", "--table", "missing-table"], 1, "iot-defender: AWS call failed"),
     ],
 )
 def test_the_command_line_fails_with_a_clear_error_and_status(evaluator, capsys, argv, status, error):
     capsys.readouterr()
-    assert violations.main(["--table", TABLE, *argv]) == status
+    assert cli.main(["violations", "--table", TABLE, *argv]) == status
     assert error in capsys.readouterr().err
 
 
 def test_the_command_line_fails_on_bad_usage_with_status_2(evaluator, capsys, monkeypatch):
     monkeypatch.delenv("STATE_TABLE_NAME")
-    assert violations.main(["active"]) == 2
-    assert "give --table or set STATE_TABLE_NAME" in capsys.readouterr().err
+    assert cli.main(["violations", "active"]) == 2
+    assert "violations active needs StateTableName: give --stack NAME or --table, or set STATE_TABLE_NAME" in (
+        capsys.readouterr().err
+    )
     for argv in (["verify", "v-1", "--state", "MAYBE"], ["events", "--start", "yesterday"], []):
-        with pytest.raises(SystemExit) as raised:
-            violations.main(argv)
-        assert raised.value.code == 2
+        assert cli.main(["violations", *argv]) == 2
+
+
+def test_a_release_needs_the_group_and_the_topic(evaluator, capsys, monkeypatch):
+    handler.evaluate_batch([sent("1", "t1", 500, 10)], now=T0 + 361)
+    [alarm] = alerts(evaluator)
+    monkeypatch.delenv("NOTIFY_TOPIC_ARN")
+    status, _, err = run(capsys, "verify", alarm["violationId"], "--state", "FALSE_POSITIVE", "--release")
+    assert status == 2 and "--release needs NotifyTopicArn" in err
+    assert "verificationState" not in ViolationLog(TABLE).list_active_violations()[0]  # nothing set
 
 
 def test_a_false_positive_releases_the_thing_the_responder_quarantined_for_it(evaluator, capsys):

@@ -6,7 +6,8 @@ Operator use (credentials of the account; variables from the stack's outputs):
         python -m iot_defender_runtime.quarantine.release THING [--reason TEXT]
 
 It refuses, with exit status 2, when the thing has no quarantine record: without one there is no
-known state to restore.
+known state to restore. ``iot-defender release THING [--reason TEXT] --stack NAME`` does the same
+with the stack's outputs (``iot_defender_runtime.operator``).
 """
 
 from __future__ import annotations

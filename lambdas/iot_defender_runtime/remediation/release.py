@@ -1,7 +1,6 @@
 """Releasing a quarantined thing: its groups and certificate states restored from its record, shared
-by the operators' release command (``python -m iot_defender_runtime.quarantine.release``), the responder's
-``release`` action and the self-hosted violations command
-(``python -m iot_defender_runtime.detect_evaluator.violations verify --state FALSE_POSITIVE --release``)."""
+by the operators' release commands (``iot-defender release``, ``python -m iot_defender_runtime.quarantine.release``),
+the responder's ``release`` action and ``iot-defender violations verify --state FALSE_POSITIVE --release``."""
 
 from __future__ import annotations
 
