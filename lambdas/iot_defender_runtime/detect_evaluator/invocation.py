@@ -22,7 +22,7 @@ from iot_defender_runtime.model.violation import ViolationEvent
 
 class AlertPublisher:
     """Publishes a violation to the alert topic, then keeps it in the violation log (the operator's
-    view: ``python -m iot_defender_runtime.detect_evaluator.violations``). Publishing comes first, as it comes
+    view: ``iot-defender violations``). Publishing comes first, as it comes
     before the state is written: a failure after it repeats the publish on retry, with the same
     ``violationId``, and the log's write of the same event is idempotent."""
 
