@@ -10,6 +10,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from typing_extensions import TypedDict
 
+from constructs_lib._validation import check_duration
+
 DEFAULT_PERIOD = Duration.minutes(5)
 
 
@@ -32,6 +34,10 @@ class MetricOptions(TypedDict, total=False):
 
 def service_metric(namespace: str, service: str, name: str, options: MetricOptions) -> cloudwatch.Metric:
     """A function's metric (dimension ``service``). Default: the Sum over 5 minutes; ``options`` override."""
+    problems: list[str] = []
+    period = options.get("period")
+    if period is not None and not check_duration("period", period, problems):
+        raise TypeError(f"metric {name}: {problems[0]}")
     metric = cloudwatch.Metric(
         namespace=namespace,
         metric_name=name,

@@ -18,6 +18,8 @@ from constructs_lib import (
     DeviceDefender,
     Dimension,
     DimensionOperator,
+    QuarantineGroup,
+    QuarantineResponder,
     SelfHostedDetect,
     StarterBehaviors,
 )
@@ -153,4 +155,14 @@ def test_fails_when_two_device_defenders_of_a_stack_ask_for_outputs():
     assert str(raised.value) == (
         "Stack/Second: outputs True, but the stack already has QuarantineGroupName, StateTableName, NotifyTopicArn; "
         "one DeviceDefender per stack can add its outputs"
+    )
+
+
+def test_fails_when_a_metric_period_is_not_a_duration():
+    stack = cdk.Stack(cdk.App(), "Stack")
+    responder = QuarantineResponder(stack, "Responder", quarantine_group=QuarantineGroup(stack, "Quarantine"))
+    with pytest.raises(TypeError) as raised:
+        responder.metric_breaker_trips(period=300)  # type: ignore[typeddict-item]
+    assert str(raised.value) == (
+        "metric BreakerTrips: period 300 must be an aws_cdk.Duration, e.g. Duration.minutes(5)"
     )
