@@ -4,15 +4,16 @@
 
 Works on the assembly of any CDK app: it reads the assembly's JSON files (``manifest.json``, nested
 assemblies of stages included, each stack's template, ``validation-report.json`` and cdk-nag's
-report files) with the standard library, and never imports aws_cdk to do so.
+report files); this module imports only the standard library (and cfn-lint, on use), never aws_cdk.
 
 cdk-nag outcome of a stack, from what the assembly records:
 
 - violations of a cdk-nag pack: in ``validation-report.json`` (cdk-nag 3, packs registered with
   ``Validations.of(app).add_plugins``, as ``apply_nag_packs`` does) or in the pack's report file
   ``<Pack>-<stack name>-NagReport.csv`` / ``.json`` (cdk-nag 2, packs applied as Aspects);
-- "pass" when a pack's report file for the stack has no non-compliant line, or when the template
-  shows that cdk-nag ran over it: acknowledgments it wrote into resource Metadata (``cdk_nag``), or
+- "pass" when the stack has none and the assembly shows that cdk-nag ran over it: a cdk-nag 3 pack
+  in ``validation-report.json`` (it checks every stack of the app), a cdk-nag 2 report file of the
+  stack, acknowledgments cdk-nag wrote into the template's resource Metadata (``cdk_nag``), or
   template Metadata ``{"cdk_nag": {"packs": [...]}}``;
 - "not checked" otherwise: cdk-nag 3 records nothing for a pack that passed, so a stack with no
   violation and no acknowledgment is reported as not checked rather than as passing.
@@ -187,13 +188,13 @@ def nag_outcome(root: Path, stack: AssemblyStack, template: dict[str, Any]) -> N
     folders = [root] if stack.assembly == root else [root, stack.assembly]
     for folder in folders:
         for pack, violations in _nag_plugin_reports(folder):
+            packs.add(pack)  # a cdk-nag 3 pack checks the whole app, whichever stage it is added to
             for violation in violations:
                 constructs = violation.get("violatingConstructs") or violation.get("violatingResources") or []
                 for construct in constructs:
                     path = str(construct.get("constructPath") or "")
                     if not _in_stack(path, stack):
                         continue
-                    packs.add(pack)
                     finding = f"{violation.get('ruleName')} at {path}"
                     (warnings if violation.get("severity") == "warning" else errors).append(finding)
         for pack, lines in _nag_report_files(folder, stack.stack_name):
