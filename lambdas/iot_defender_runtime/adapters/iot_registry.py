@@ -8,16 +8,22 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from iot_defender_runtime.adapters.aws_clients import client
 from iot_defender_runtime.model.things import ThingFacts
 
 CERTIFICATE_ARN_MARKER = ":cert/"
 PAGE_SIZE = 250  # the API's maximum
 
 
+def _iot_client() -> Any:
+    """The shared IoT client, imported here so that boto3 is not imported with a handler (cold start)."""
+    from iot_defender_runtime.adapters.aws_clients import client
+
+    return client("iot")
+
+
 class IotRegistry:
     def __init__(self, iot: Any | None = None) -> None:
-        self._iot = iot or client("iot")
+        self._iot = iot or _iot_client()
         self._ancestor_cache: dict[str, tuple[str, ...]] = {}
 
     def thing_facts(self, thing_name: str) -> ThingFacts:
@@ -93,7 +99,7 @@ class IotRegistry:
 
 class AuditFindings:
     def __init__(self, iot: Any | None = None) -> None:
-        self._iot = iot or client("iot")
+        self._iot = iot or _iot_client()
 
     def non_compliant(self, task_id: str, check_name: str) -> Iterator[dict[str, Any]]:
         """Every finding of one check in one audit task, page after page."""

@@ -9,8 +9,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from iot_defender_runtime.adapters.aws_clients import client
-
 RECORD_PREFIX = "quarantine#"
 ACTION_PREFIX = "action#"
 ACTION_LOG_DAYS = 400  # beyond a year of audits; DynamoDB TTL (attribute expiresAt) removes older entries
@@ -34,7 +32,11 @@ class QuarantineRecords:
 
     def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
         self._table_name = table_name
-        self._dynamodb = dynamodb or client("dynamodb")
+        if dynamodb is None:  # imported here: boto3 is not imported with the handler (cold start)
+            from iot_defender_runtime.adapters.aws_clients import client
+
+            dynamodb = client("dynamodb")
+        self._dynamodb = dynamodb
 
     def save_if_absent(self, record: QuarantineRecord) -> bool:
         """Keep the first record: it holds the state before any action. Returns False if one exists."""
@@ -60,6 +62,40 @@ class QuarantineRecords:
                 return False
             raise
         return True
+
+    def add_certificates_if_absent(self, thing_name: str, certificates: Mapping[str, str]) -> None:
+        """Add certificate states to an existing record, keeping any state already recorded (the state
+        before the first change wins). No record, nothing written: the thing was released meanwhile."""
+        names = {f"#c{index}": certificate for index, certificate in enumerate(sorted(certificates))}
+        values = {
+            f":c{index}": {"S": certificates[certificate]} for index, certificate in enumerate(sorted(certificates))
+        }
+        key = {"id": {"S": RECORD_PREFIX + thing_name}}
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table_name,
+                Key=key,
+                UpdateExpression="SET "
+                + ", ".join(f"certificatesBefore.{n} = if_not_exists(certificatesBefore.{n}, :{n[1:]})" for n in names),
+                ConditionExpression="attribute_exists(id) AND attribute_exists(certificatesBefore)",
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+            return
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        try:  # a record without the map: write it whole
+            self._dynamodb.update_item(
+                TableName=self._table_name,
+                Key=key,
+                UpdateExpression="SET certificatesBefore = :all",
+                ConditionExpression="attribute_exists(id) AND attribute_not_exists(certificatesBefore)",
+                ExpressionAttributeValues={":all": {"M": {c: {"S": s} for c, s in certificates.items()}}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def get(self, thing_name: str) -> QuarantineRecord | None:
         response = self._dynamodb.get_item(

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
     IdempotencyConfig,
@@ -34,6 +34,7 @@ from iot_defender_runtime.remediation.actions import QuarantineHeldError
 from iot_defender_runtime.remediation.batch_intake import UnreadableRecordError, new_processor, read_body, run_batch
 from iot_defender_runtime.remediation.breaker import AUDIT_BREAKER_ID, QuarantineBreaker
 from iot_defender_runtime.remediation.config import AuditRemediationConfig
+from iot_defender_runtime.remediation.observability import tracer_for
 
 __all__ = [
     "UnreadableRecordError",
@@ -47,7 +48,7 @@ SERVICE = "audit-remediator"
 IDEMPOTENCY_SECONDS = 7 * 24 * 3600  # longer than any audit schedule's retry horizon
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = tracer_for(SERVICE)  # a real Tracer only when tracing is on (no X-Ray SDK import otherwise)
 metrics = Metrics(namespace="DeviceDefender/AuditRemediation", service=SERVICE)
 processor = new_processor()
 

@@ -60,16 +60,27 @@ def matches(rule: RemediationRule, violation: ViolationEvent) -> bool:
     return True
 
 
-def decide(
-    violation: ViolationEvent, thing: ThingFacts, policy: RemediationPolicy, quarantine_group_name: str
-) -> Decision:
+def decide_without_thing(violation: ViolationEvent, policy: RemediationPolicy) -> Decision | None:
+    """The decision when nothing about the thing can change it (no rule matches, or the rule only
+    notifies), so the registry need not be asked; None when the thing's facts are needed."""
     rule = next((r for r in policy.rules if matches(r, violation)), None)
     if rule is None:
         return Decision((RemediationAction.NOTIFY,), Outcome.NO_MATCHING_RULE, "no remediation rule matches")
+    if all(a is RemediationAction.NOTIFY for a in rule.actions):
+        notify = tuple(a for a in rule.actions if a is RemediationAction.NOTIFY)
+        return Decision(notify, Outcome.NOTIFY_ONLY, f"rule '{rule.name}' only notifies", rule.name)
+    return None
+
+
+def decide(
+    violation: ViolationEvent, thing: ThingFacts, policy: RemediationPolicy, quarantine_group_name: str
+) -> Decision:
+    without_thing = decide_without_thing(violation, policy)
+    if without_thing is not None:
+        return without_thing
+    rule = next(r for r in policy.rules if matches(r, violation))
     notify = tuple(a for a in rule.actions if a is RemediationAction.NOTIFY)
     changes = tuple(a for a in rule.actions if a is not RemediationAction.NOTIFY)
-    if not changes:
-        return Decision(notify, Outcome.NOTIFY_ONLY, f"rule '{rule.name}' only notifies", rule.name)
     refusal = _refusal(thing, changes, policy, quarantine_group_name)
     if refusal is not None:
         return Decision(notify, refusal[0], refusal[1], rule.name)

@@ -3,7 +3,12 @@
 One bad record never blocks the batch: it is logged with its reason and reported in
 ``batchItemFailures``, so that SQS retries it alone and then moves it to the dead-letter queue.
 Each violation event (``violationId`` + ``violationEventType``) is acted on once, however often SNS
-and SQS deliver it (Powertools idempotency in the state table).
+and SQS deliver it (Powertools idempotency in the state table), and an event already handled makes
+no IoT call: idempotency is checked before the responder reads the registry.
+
+Cold start: importing this module imports neither boto3 nor the X-Ray SDK. The adapters (boto3) and
+Powertools idempotency (which imports boto3) are imported by ``runtime()``, once, at the first
+invocation; the Tracer is built only when tracing is on (``remediation.observability``).
 """
 
 from __future__ import annotations
@@ -12,28 +17,23 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    IdempotencyConfig,
-    idempotent_function,
-)
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from iot_defender_runtime.adapters.idempotency_store import state_table_store
-from iot_defender_runtime.adapters.iot_registry import IotRegistry
-from iot_defender_runtime.adapters.quarantine_records import QuarantineRecords
-from iot_defender_runtime.adapters.sns_notifier import Notifier
 from iot_defender_runtime.model.remediation_policy import RemediationAction
 from iot_defender_runtime.model.violation import ViolationEvent
 from iot_defender_runtime.quarantine.decision import Outcome
 from iot_defender_runtime.quarantine.intake import parse_violation_message
 from iot_defender_runtime.quarantine.responder import QuarantineHeldError, QuarantineResponder, Result
 from iot_defender_runtime.remediation.batch_intake import UnreadableRecordError, new_processor, read_body, run_batch
-from iot_defender_runtime.remediation.breaker import QuarantineBreaker
 from iot_defender_runtime.remediation.config import QuarantineConfig
+from iot_defender_runtime.remediation.observability import tracer_for
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 __all__ = [
     "UnreadableRecordError",
@@ -47,7 +47,7 @@ SERVICE = "quarantine-responder"
 IDEMPOTENCY_SECONDS = 24 * 3600
 
 logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE)
+tracer = tracer_for(SERVICE)
 metrics = Metrics(namespace="DeviceDefender/Quarantine", service=SERVICE)
 processor = new_processor()
 
@@ -61,8 +61,16 @@ class Runtime:
 
 @cache
 def runtime() -> Runtime:
-    """Built once per cold start; a bad environment fails here with the variable named."""
+    """Built once per cold start, at the first invocation; a bad environment fails here with the variable named."""
     config = QuarantineConfig.from_environment(os.environ)
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
+
+    from iot_defender_runtime.adapters.idempotency_store import state_table_store
+    from iot_defender_runtime.adapters.iot_registry import IotRegistry
+    from iot_defender_runtime.adapters.quarantine_records import QuarantineRecords
+    from iot_defender_runtime.adapters.sns_notifier import Notifier
+    from iot_defender_runtime.remediation.breaker import QuarantineBreaker
+
     responder = QuarantineResponder(
         config=config,
         registry=IotRegistry(),

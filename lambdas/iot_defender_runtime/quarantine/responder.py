@@ -1,18 +1,31 @@
-"""Carries out a decision: breaker, record, registry changes, then the notification."""
+"""Carries out a decision: breaker, record, registry changes, then the notification.
+
+IoT calls per violation event (the handler's idempotency comes first, so an event already handled,
+the same ``violationId`` and ``violationEventType``, makes none):
+
+- a newly quarantined thing, at most 3: ``DescribeThing`` (does it exist, is it exempt by attribute),
+  ``ListThingGroupsForThing`` (exempt groups, already quarantined, the groups its record keeps for a
+  release) and ``AddThingToThingGroup``. Its certificates are not read: this change leaves them alone,
+  so a release has no certificate state to restore;
+- with ``deactivate-certificates`` also ``ListThingPrincipals``, one ``DescribeCertificate`` per
+  certificate (their states are recorded before the change, so a release can restore them) and one
+  ``UpdateCertificate`` per active certificate;
+- a thing already quarantined, exempt or unknown: the two reads (one if unknown), no change;
+- a rule that only notifies, or no matching rule: none (the thing's facts cannot change the decision);
+- ``release``: the two reads, then those of the release itself (``iot_defender_runtime.remediation.release``).
+
+Dry run makes the same reads and no change.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from iot_defender_runtime.adapters.iot_registry import IotRegistry
-from iot_defender_runtime.adapters.quarantine_records import QuarantineRecords
-from iot_defender_runtime.adapters.sns_notifier import Notifier
 from iot_defender_runtime.model.remediation_policy import RemediationAction
 from iot_defender_runtime.model.things import ThingFacts
 from iot_defender_runtime.model.violation import ViolationEvent
-from iot_defender_runtime.quarantine.decision import Decision, decide
-from iot_defender_runtime.quarantine.release import NoQuarantineRecordError, restore
+from iot_defender_runtime.quarantine.decision import Decision, decide, decide_without_thing
 from iot_defender_runtime.remediation.actions import (
     NOTIFICATION_SOURCE,
     QuarantineHeldError,
@@ -20,8 +33,13 @@ from iot_defender_runtime.remediation.actions import (
     deactivate_active,
     record_state,
 )
-from iot_defender_runtime.remediation.breaker import QuarantineBreaker
 from iot_defender_runtime.remediation.config import QuarantineConfig
+
+if TYPE_CHECKING:  # types only: the adapters import boto3, which the handler imports at its first invocation
+    from iot_defender_runtime.adapters.iot_registry import IotRegistry
+    from iot_defender_runtime.adapters.quarantine_records import QuarantineRecords
+    from iot_defender_runtime.adapters.sns_notifier import Notifier
+    from iot_defender_runtime.remediation.breaker import QuarantineBreaker
 
 __all__ = ["QuarantineHeldError", "QuarantineResponder", "Result", "notification"]
 
@@ -49,11 +67,13 @@ class QuarantineResponder:
         self._breaker = breaker
 
     def handle(self, violation: ViolationEvent) -> Result:
-        thing = self._registry.thing_facts(violation.thing_name)
-        decision = decide(violation, thing, self._config.policy, self._config.quarantine_group_name)
+        decision = decide_without_thing(violation, self._config.policy)
         taken: list[str] = []
-        if not self._config.dry_run:
-            taken = self._act(violation, thing, decision)
+        if decision is None:
+            thing = self._registry.thing_facts(violation.thing_name)
+            decision = decide(violation, thing, self._config.policy, self._config.quarantine_group_name)
+            if not self._config.dry_run:
+                taken = self._act(violation, thing, decision)
             if taken:
                 self._records.log_action(
                     thing_name=thing.name,
@@ -90,6 +110,7 @@ class QuarantineResponder:
                 cause_id=violation.violation_id,
                 source_name=violation.security_profile_name,
                 detail_name=violation.behavior.name,
+                with_certificates=deactivate,
             )
             if quarantine:
                 self._registry.add_thing_to_group(thing.name, group)
@@ -97,6 +118,8 @@ class QuarantineResponder:
             if deactivate:
                 taken.extend(deactivate_active(self._registry, certificates))
         if decision.takes(RemediationAction.RELEASE):
+            from iot_defender_runtime.quarantine.release import NoQuarantineRecordError, restore
+
             try:
                 changes = restore(thing.name, group, self._registry, self._records)
             except NoQuarantineRecordError as error:

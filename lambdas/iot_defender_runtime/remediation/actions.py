@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from iot_defender_runtime.adapters.iot_registry import IotRegistry
-from iot_defender_runtime.adapters.quarantine_records import QuarantineRecord, QuarantineRecords
-from iot_defender_runtime.adapters.sns_notifier import Notifier
+from iot_defender_runtime.adapters.quarantine_records import QuarantineRecord
 from iot_defender_runtime.model.things import ACTIVE, INACTIVE, ThingFacts
-from iot_defender_runtime.remediation.breaker import QuarantineBreaker
+
+if TYPE_CHECKING:  # types only: importing them at run time would import boto3 with the handler (cold start)
+    from iot_defender_runtime.adapters.iot_registry import IotRegistry
+    from iot_defender_runtime.adapters.quarantine_records import QuarantineRecords
+    from iot_defender_runtime.adapters.sns_notifier import Notifier
+    from iot_defender_runtime.remediation.breaker import QuarantineBreaker
 
 __all__ = [
     "ACTIVE",
@@ -68,11 +72,17 @@ def record_state(
     cause_id: str,
     source_name: str,
     detail_name: str,
+    with_certificates: bool = True,
 ) -> dict[str, str]:
-    """Write the thing's groups and certificate states before any change (the first record wins);
-    returns the certificate states read now."""
-    certificates = registry.certificates_of(thing.name)
-    records.save_if_absent(
+    """Write the thing's groups, and with ``with_certificates`` its certificate states, before any change
+    (the first record wins; certificate states missing from an earlier record are added to it); returns
+    the certificate states read now (none without ``with_certificates``).
+
+    Reading certificate states costs ``ListThingPrincipals`` and one ``DescribeCertificate`` per
+    certificate, so a caller that will not change certificates passes ``with_certificates=False``: a
+    release then leaves certificates as they are, which is what this change left them."""
+    certificates = registry.certificates_of(thing.name) if with_certificates else {}
+    saved = records.save_if_absent(
         QuarantineRecord(
             thing_name=thing.name,
             quarantine_group_name=quarantine_group_name,
@@ -84,6 +94,8 @@ def record_state(
             certificates_before=certificates,
         )
     )
+    if not saved and certificates:
+        records.add_certificates_if_absent(thing.name, certificates)
     return certificates
 
 
