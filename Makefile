@@ -31,8 +31,8 @@ synth: setup
 	cdk synth --quiet --no-notices
 	$(PY) -m constructs_lib.synth_report cdk.out
 
-## test: lint and the import contracts, then the whole test suite
-test: setup lint
+## test: lint, the import contracts and the types, then the whole test suite
+test: setup lint typecheck
 	$(PY) -m pytest
 
 lint: setup
