@@ -50,7 +50,6 @@ IDEMPOTENCY_SECONDS = 7 * 24 * 3600  # longer than any audit schedule's retry ho
 logger = Logger(service=SERVICE)
 tracer = tracer_for(SERVICE)  # a real Tracer only when tracing is on (no X-Ray SDK import otherwise)
 metrics = Metrics(namespace="DeviceDefender/AuditRemediation", service=SERVICE)
-processor = new_processor()
 
 
 @dataclass(frozen=True)
@@ -95,6 +94,12 @@ def runtime() -> Runtime:
     return Runtime(config, idempotency, findings, notifier, process)
 
 
+@cache
+def batch_processor() -> Any:
+    """One Powertools ``BatchProcessor`` per process, built with the first batch (it imports botocore)."""
+    return new_processor()
+
+
 def read_notification(body: str) -> AuditNotification:
     return read_body(body, "a Device Defender audit notification", parse_audit_message)
 
@@ -135,7 +140,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         event,
         context,
         handle_body=lambda body: handle_notification(read_notification(body)),
-        processor=processor,
+        processor=batch_processor(),
         logger=logger,
         metrics=metrics,
     )

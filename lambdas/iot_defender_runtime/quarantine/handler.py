@@ -49,7 +49,6 @@ IDEMPOTENCY_SECONDS = 24 * 3600
 logger = Logger(service=SERVICE)
 tracer = tracer_for(SERVICE)
 metrics = Metrics(namespace="DeviceDefender/Quarantine", service=SERVICE)
-processor = new_processor()
 
 
 @dataclass(frozen=True)
@@ -99,6 +98,12 @@ def runtime() -> Runtime:
     return Runtime(config=config, idempotency=idempotency, process=process)
 
 
+@cache
+def batch_processor() -> Any:
+    """One Powertools ``BatchProcessor`` per process, built with the first batch (it imports botocore)."""
+    return new_processor()
+
+
 def read_violation(body: str) -> ViolationEvent:
     return read_body(body, "a Device Defender violation event", parse_violation_message)
 
@@ -144,7 +149,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         event,
         context,
         handle_body=lambda body: handle_violation(read_violation(body)),
-        processor=processor,
+        processor=batch_processor(),
         logger=logger,
         metrics=metrics,
     )

@@ -21,14 +21,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.parser.models import SnsNotificationModel
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import HttpUrl, ValidationError
+
+if TYPE_CHECKING:  # Powertools' batch utility is imported with the first batch, not with the handler (cold start)
+    from aws_lambda_powertools import Logger, Metrics
+    from aws_lambda_powertools.utilities.batch import BatchProcessor
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from iot_defender_runtime.remediation.actions import QuarantineHeldError
 
@@ -122,6 +124,8 @@ def unwrapped(body: str, *, error: type[ValueError] = ValueError) -> dict[str, A
 
 
 def new_processor() -> BatchProcessor:
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+
     # Report every failed record individually, even when the whole batch fails.
     return BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
@@ -158,6 +162,8 @@ def run_batch(
         for record in records:
             handle_logged(record["Sns"]["Message"], record["Sns"].get("MessageId"))
         return {"batchItemFailures": []}
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
     return process_partial_response(
         event=event,
         record_handler=lambda record: handle_logged(record.body, record.message_id),
