@@ -1,11 +1,38 @@
-"""Every example under examples/ synthesizes with cdk-nag passing and cfn-lint clean."""
+"""Every example under examples/ synthesizes with cdk-nag passing and cfn-lint clean, and carries the
+cdk.json that runs it from its folder (tests/synth/test_example_cli.py runs it with the CDK CLI)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from constructs_lib.synth_report import cfn_lint_findings
 from tests.detect_templates import detect_profiles
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted(path.parent.name for path in (REPO / "examples").glob("*/app.py"))
+# What `cdk init` writes into a new app's cdk.json for the pinned CDK CLI.
+RECOMMENDED_FLAGS = REPO / "node_modules" / "aws-cdk" / "lib" / "init-templates" / ".recommended-feature-flags.json"
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_cdk_json_runs_the_app_with_the_repository_venv_or_python3_and_sets_the_recommended_flags(example):
+    config = json.loads((REPO / "examples" / example / "cdk.json").read_text())
+    assert config["app"] == (
+        "if [ -x ../../.venv/bin/python ]; then ../../.venv/bin/python app.py; else python3 app.py; fi"
+    )
+    if not RECOMMENDED_FLAGS.exists():
+        pytest.skip("no node_modules/aws-cdk: run `make synth` once")
+    assert config["context"] == json.loads(RECOMMENDED_FLAGS.read_text())
+
+
+@pytest.mark.parametrize("example", EXAMPLES)
+def test_readme_says_how_to_run_it(example):
+    readme = (REPO / "examples" / example / "README.md").read_text()
+    assert "## Run it" in readme
+    assert f"cd examples/{example} && npx cdk synth" in readme
 
 
 def test_each_example_synthesizes_clean(example_assemblies):
