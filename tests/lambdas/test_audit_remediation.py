@@ -168,6 +168,7 @@ def test_breaker_holds_actions_past_the_limit_for_replay(world, audit, monkeypat
     assert [world.certificate_status(c) for c in certificates] == ["INACTIVE", "ACTIVE"]
     trips = [n for n in world.notifications() if "breaker" in n]
     assert len(trips) == 1 and trips[0]["breaker"]["held"] == certificates[1]
+    assert "iot-defender breaker reset audit-actions" in trips[0]["breaker"]["what"]
 
 
 def test_failed_audit_task_is_notified(world, audit):

@@ -179,6 +179,7 @@ def test_breaker_trips_at_the_limit_and_not_before_then_notifies_once(world, mon
     assert len(trips) == 1
     assert trips[0]["breaker"]["limit"] == 2
     assert trips[0]["breaker"]["held"] == "t2"
+    assert "iot-defender breaker reset quarantines" in trips[0]["breaker"]["what"]
     assert sum(1 for n in notifications if n.get("decision")) == 2
 
     # When the held record is retried and a fourth arrives, Then both stay held and no second alarm is raised

@@ -53,7 +53,7 @@ def admit_or_hold(breaker: QuarantineBreaker, notifier: Notifier, *, limit: int,
                         f"{admission.count_in_window} {what} actions in the last hour reached the limit of {limit}; "
                         "further ones are held (their records return to the queue and then the dead-letter queue "
                         "for replay). The breaker resets an hour after tripping, or now with "
-                        "'python -m iot_defender_runtime.remediation.breaker reset'."
+                        f"'iot-defender breaker reset {breaker.name}'."
                     ),
                 },
             },

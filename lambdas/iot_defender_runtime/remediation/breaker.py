@@ -114,6 +114,7 @@ class QuarantineBreaker:
         breaker_id: str = BREAKER_ID,
     ) -> None:
         self._store = BreakerStore(table_name, breaker_id, dynamodb)
+        self.name = next((name for name, found in BREAKER_IDS.items() if found == breaker_id), breaker_id)
         self._limit = limit
         self._clock = clock
         self._window = window_seconds
