@@ -349,8 +349,8 @@ def messages_at_least(minimum: int, *, to_alarm: int = 1, to_clear: int = 1) -> 
         (messages_at_least(1, to_alarm=2), [(10, 3)], 900, [IN_ALARM], 900),
         # 0 is normal and the thing is normal: nothing to judge, nothing written
         (messages_at_most(100), [], 900, [], None),
-        # A thing never seen on this metric: only the windows that can still change the state
-        (messages_at_least(1, to_alarm=2), [], 30_000, [IN_ALARM], 30_000),
+        # A thing never seen on this metric: nothing before now is judged (not from before it was known)
+        (messages_at_least(1, to_alarm=2), [], 30_000, [], 30_000),
     ],
 )
 def test_empty_windows_of_a_cloud_side_count_are_judged_as_zero(definition, datapoints, settled, events, judged_until):
@@ -358,6 +358,14 @@ def test_empty_windows_of_a_cloud_side_count_are_judged_as_zero(definition, data
     result = evaluate("t", definition, SENT, BehaviorState(), points, now=settled, fill_empty=True)
     assert [t.event_type for t in result.transitions] == events
     assert result.state.judged_until == judged_until
+
+
+def test_a_thing_that_never_sends_alarms_only_after_it_has_been_known_for_the_windows_to_alarm():
+    known = evaluate("t", messages_at_least(1, to_alarm=2), SENT, BehaviorState(), [], now=30_000, fill_empty=True)
+    assert (known.transitions, known.state.judged_until) == ((), 30_000)
+    one = evaluate("t", messages_at_least(1, to_alarm=2), SENT, known.state, [], now=30_300, fill_empty=True)
+    two = evaluate("t", messages_at_least(1, to_alarm=2), SENT, one.state, [], now=30_600, fill_empty=True)
+    assert (one.transitions, [t.event_type for t in two.transitions]) == ((), [IN_ALARM])
 
 
 def test_a_long_gap_judges_only_the_windows_that_change_the_state():

@@ -220,9 +220,9 @@ class _Run:
             return
         last_end = math.floor(settled_until / self.duration) * self.duration  # end of the last settled window
         fill = fill_empty and not self.statistical
-        # Nothing judged yet (a new thing, or one back from silence): fill from its first open window,
-        # else no further back than the windows that can still change the state.
-        anchor = min(self.open, default=last_end - self._fill_limit() * self.duration)
+        # Nothing judged yet (a new thing, one back from silence, a behavior just added): empty windows
+        # count from its first open window, else from now on, never from before the thing was known.
+        anchor = min(self.open, default=last_end)
         for start in sorted(self.open):
             if start + self.duration > settled_until:
                 break
@@ -242,8 +242,12 @@ class _Run:
         """Judge the windows from ``judged_until`` (or ``anchor``) up to ``until`` (exclusive), which had no
         datapoint, as 0. Nothing to do when 0 is normal for a thing in steady normal state: judging
         them changes nothing."""
-        start = anchor if self.judged_until is None else self.judged_until
-        if start >= until or (not self.in_alarm and not self.violating_streak and self.normal(0)):
+        if not self.in_alarm and not self.violating_streak and self.normal(0):
+            return
+        if self.judged_until is None:
+            self.judged_until = anchor  # empty windows are judged from here on
+        start = self.judged_until
+        if start >= until:
             return
         count = round((until - start) / self.duration)
         for _ in range(min(count, self._fill_limit())):  # after that many the streaks are full: no change
