@@ -62,10 +62,6 @@ class StreamPositions:
         return min([own_position, *others])
 
 
-def keys_for(open_shards: tuple[str, ...]) -> list[str]:
-    return [STREAM_KEY, *(shard_key(s) for s in open_shards)]
-
-
 def read_positions(items: Mapping[str, Mapping[str, Any]], open_shards: tuple[str, ...]) -> StreamPositions:
     """The positions of ``open_shards`` in items read from the table (by key)."""
     stream = items.get(STREAM_KEY)
@@ -134,14 +130,19 @@ class ShardProbe:
     def position(self, shard: str, known: ShardPosition | None, now: float) -> tuple[float, bool]:
         """``(position, caught up)``: the arrival of the first record not yet counted, or ``now`` when
         the shard holds none (every record that arrived before ``now`` was counted)."""
-        if known is not None and known.sequence:
-            where: dict[str, Any] = {
-                "ShardIteratorType": "AFTER_SEQUENCE_NUMBER",
-                "StartingSequenceNumber": known.sequence,
-            }
-        else:
-            where = {"ShardIteratorType": "AT_TIMESTAMP", "Timestamp": now - UNKNOWN_SHARD_LOOKBACK_SECONDS}
-        iterator = self._kinesis.get_shard_iterator(StreamARN=self._stream_arn, ShardId=shard, **where)
+        lookback = {"ShardIteratorType": "AT_TIMESTAMP", "Timestamp": now - UNKNOWN_SHARD_LOOKBACK_SECONDS}
+        try:
+            if known is not None and known.sequence:
+                after = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": known.sequence}
+                iterator = self._kinesis.get_shard_iterator(StreamARN=self._stream_arn, ShardId=shard, **after)
+            else:
+                iterator = self._kinesis.get_shard_iterator(StreamARN=self._stream_arn, ShardId=shard, **lookback)
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "InvalidArgumentException":
+                raise
+            # The last record counted is past the stream's retention (an idle shard): read from the
+            # records the event source may still deliver.
+            iterator = self._kinesis.get_shard_iterator(StreamARN=self._stream_arn, ShardId=shard, **lookback)
         page = self._kinesis.get_records(StreamARN=self._stream_arn, ShardIterator=iterator["ShardIterator"], Limit=1)
         if page["Records"]:
             return _epoch(page["Records"][0]["ApproximateArrivalTimestamp"]), False
@@ -149,10 +150,11 @@ class ShardProbe:
 
 
 def probe_stream(probe: ShardProbe, known: StreamPositions, now: float) -> tuple[float, dict[str, float | None]]:
-    """The stream's position (the earliest shard position) and, per open shard, when it was caught up.
-    A shard that cannot be read (throttled) keeps its stored position."""
+    """The stream's position (the earliest position of ``known``'s open shards, as the sweep listed them)
+    and, per open shard, when it was caught up. A shard that cannot be read (throttled) keeps its
+    recorded position."""
     positions, caught_up = [], {}
-    for shard in probe.open_shards():
+    for shard in known.open_shards:
         stored = known.shards.get(shard)
         try:
             position, is_caught_up = probe.position(shard, stored, now)
