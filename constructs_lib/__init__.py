@@ -15,7 +15,13 @@ if TYPE_CHECKING:
     from constructs_lib.alerts.alert_topic import AlertTopic, ImportedAlertTopic
     from constructs_lib.audit.account_audit import AccountAudit, ExistingAccountAudit
     from constructs_lib.audit.mitigation_action import LogLevel, MitigationAction
-    from constructs_lib.audit.scheduled_audit import LAST_DAY_OF_MONTH, AuditFrequency, DayOfWeek, ScheduledAudit
+    from constructs_lib.audit.scheduled_audit import (
+        LAST_DAY_OF_MONTH,
+        AuditFrequency,
+        DayOfWeek,
+        IScheduledAudit,
+        ScheduledAudit,
+    )
     from constructs_lib.defender import AuditSchedule, DetectMode, DeviceDefender
     from constructs_lib.detect.behavior import Behavior, BehaviorValidationError
     from constructs_lib.detect.custom_metric import CustomMetric, Dimension, DimensionOperator
@@ -82,6 +88,7 @@ _EXPORTS: dict[str, str] = {
     "FleetIndexingSettings": "constructs_lib.fleet.fleet_indexing",
     "IDENTITY_CHECKS": "iot_defender_runtime.model.audit_checks",
     "IFleetGroup": "constructs_lib.fleet.fleet_group",
+    "IScheduledAudit": "constructs_lib.audit.scheduled_audit",
     "ImportedAlertTopic": "constructs_lib.alerts.alert_topic",
     "LAST_DAY_OF_MONTH": "constructs_lib.audit.scheduled_audit",
     "LOGGING_CHECKS": "iot_defender_runtime.model.audit_checks",
@@ -159,6 +166,7 @@ __all__ = [
     "FleetIndexing",
     "FleetIndexingSettings",
     "IFleetGroup",
+    "IScheduledAudit",
     "ImportedAlertTopic",
     "LogLevel",
     "MetricSpec",

@@ -17,7 +17,9 @@ from constructs_lib.nag import acknowledge
 from iot_defender_runtime.model.audit_checks import ALL_AUDIT_CHECKS, AuditCheck
 
 DEFAULT_CERT_AGE_DAYS = 365
-MIN_CERT_AGE_DAYS, MAX_CERT_AGE_DAYS = 30, 3652
+# The Device Defender guide says 3652; the service refuses more than 3650 at deploy ("greater than the
+# maximum supported threshold of 3650 days"), as aws-cdk's aws-iot-alpha found (aws/aws-cdk#35365).
+MIN_CERT_AGE_DAYS, MAX_CERT_AGE_DAYS = 30, 3650
 # Read-only actions the audit needs; the same set as the AWS managed policy
 # AWSIoTDeviceDefenderAudit (v3), written out so that it can be scoped and reviewed.
 _LIST_ACTIONS = ["iot:ListCACertificates", "iot:ListCertificates", "iot:ListPolicies", "iot:ListRoleAliases"]
@@ -38,18 +40,19 @@ class AccountAudit(Construct):
         *,
         checks: Sequence[AuditCheck] = ALL_AUDIT_CHECKS,
         alert_topic: TopicArgument | None = None,
-        device_certificate_age_days: int = DEFAULT_CERT_AGE_DAYS,
+        device_certificate_age_days: int | None = None,
     ) -> None:
         """
         :param checks: the checks to enable. Default: all checks.
         :param alert_topic: where audit-completion notifications go: an ``AlertTopic`` or any ``sns.ITopic``
             (Device Defender publishes through a role of this account). Default: no notifications.
         :param device_certificate_age_days: age at which DEVICE_CERTIFICATE_AGE_CHECK reports a
-            certificate, 30 to 3652 days. Default: 365.
+            certificate, 30 to 3650 days; only with that check enabled. Default: 365 when the check is enabled.
         """
         super().__init__(scope, id)
         self._validate(checks, device_certificate_age_days)
         self.checks = tuple(dict.fromkeys(checks))
+        age_days = DEFAULT_CERT_AGE_DAYS if device_certificate_age_days is None else device_certificate_age_days
         self.audit_role = iam.Role(
             self,
             "AuditRole",
@@ -63,7 +66,7 @@ class AccountAudit(Construct):
             "Resource",
             account_id=Aws.ACCOUNT_ID,
             role_arn=self.audit_role.role_arn,
-            audit_check_configurations=self._check_configurations(device_certificate_age_days),
+            audit_check_configurations=self._check_configurations(age_days),
             audit_notification_target_configurations=notification_targets,
         )
         # The service checks the role when the configuration is written: its policy must exist first.
@@ -71,17 +74,8 @@ class AccountAudit(Construct):
         if self.notification_role is not None:
             self.resource.node.add_dependency(self.notification_role.node.find_child("DefaultPolicy"))
 
-    def _validate(self, checks: Sequence[AuditCheck], device_certificate_age_days: int) -> None:
-        problems: list[str] = []
-        if (
-            isinstance(device_certificate_age_days, bool)
-            or not isinstance(device_certificate_age_days, int)
-            or not MIN_CERT_AGE_DAYS <= device_certificate_age_days <= MAX_CERT_AGE_DAYS
-        ):
-            problems.append(
-                f"device_certificate_age_days {device_certificate_age_days!r} must be a whole number of days from "
-                f"{MIN_CERT_AGE_DAYS} to {MAX_CERT_AGE_DAYS}"
-            )
+    def _validate(self, checks: Sequence[AuditCheck], device_certificate_age_days: int | None) -> None:
+        problems = _certificate_age_problems(checks, device_certificate_age_days)
         other = _other_audit_for_same_account(self)
         if other is not None:
             problems.append(
@@ -137,6 +131,24 @@ class AccountAudit(Construct):
         another stack): nothing is created, and scheduled audits are checked against ``checks``,
         the checks that configuration enables."""
         return ExistingAccountAudit(scope, id, checks=checks)
+
+
+def _certificate_age_problems(checks: Sequence[AuditCheck], days: int | None) -> list[str]:
+    """The threshold's bounds (the service's, not the guide's), and a threshold without its check."""
+    if days is None:
+        return []
+    problems: list[str] = []
+    if isinstance(days, bool) or not isinstance(days, int) or not MIN_CERT_AGE_DAYS <= days <= MAX_CERT_AGE_DAYS:
+        problems.append(
+            f"device_certificate_age_days {days!r} must be a whole number of days from "
+            f"{MIN_CERT_AGE_DAYS} to {MAX_CERT_AGE_DAYS}"
+        )
+    if AuditCheck.DEVICE_CERTIFICATE_AGE not in checks:
+        problems.append(
+            f"device_certificate_age_days {days!r} was given but checks does not enable "
+            f"{AuditCheck.DEVICE_CERTIFICATE_AGE.value}; add that check or drop the threshold"
+        )
+    return problems
 
 
 class ExistingAccountAudit(Construct):

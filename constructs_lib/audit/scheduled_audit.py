@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from enum import Enum
+from typing import Protocol, runtime_checkable
 
+from aws_cdk import ArnFormat, Stack, Token
 from aws_cdk import aws_iot as iot
 from constructs import Construct
 
-from constructs_lib._validation import check_name, raise_if_any
+from constructs_lib._validation import ConstructValidationError, check_name, raise_if_any
 from constructs_lib.audit.account_audit import AccountAudit, ExistingAccountAudit
 from iot_defender_runtime.model.audit_checks import AuditCheck
 
@@ -31,6 +34,35 @@ class DayOfWeek(str, Enum):
 
 
 LAST_DAY_OF_MONTH = "LAST"
+_SCHEDULED_AUDIT_ARN = re.compile(
+    r"^arn:aws[a-z-]*:iot:[a-z0-9-]+:\d{12}:scheduledaudit/(?P<name>[a-zA-Z0-9:_-]{1,128})$"
+)
+
+
+@runtime_checkable
+class IScheduledAudit(Protocol):
+    """What owned and imported scheduled audits share."""
+
+    @property
+    def scheduled_audit_name(self) -> str: ...
+
+    @property
+    def scheduled_audit_arn(self) -> str: ...
+
+
+class _ImportedScheduledAudit(Construct):
+    def __init__(self, scope: Construct, id: str, *, name: str, arn: str) -> None:
+        super().__init__(scope, id)
+        self._name = name
+        self._arn = arn
+
+    @property
+    def scheduled_audit_name(self) -> str:
+        return self._name
+
+    @property
+    def scheduled_audit_arn(self) -> str:
+        return self._arn
 
 
 class ScheduledAudit(Construct):
@@ -111,6 +143,39 @@ class ScheduledAudit(Construct):
     @property
     def scheduled_audit_arn(self) -> str:
         return self.resource.attr_scheduled_audit_arn
+
+    @staticmethod
+    def from_scheduled_audit_arn(scope: Construct, id: str, scheduled_audit_arn: str) -> IScheduledAudit:
+        """A scheduled audit made outside this app, named by the last part of its ARN
+        (``arn:aws:iot:<region>:<account>:scheduledaudit/<name>``); a token ARN is split at deploy time."""
+        if Token.is_unresolved(scheduled_audit_arn):
+            name = Stack.of(scope).split_arn(scheduled_audit_arn, ArnFormat.SLASH_RESOURCE_NAME).resource_name
+            return _ImportedScheduledAudit(scope, id, name=name or "", arn=scheduled_audit_arn)
+        match = _SCHEDULED_AUDIT_ARN.match(scheduled_audit_arn)
+        if match is None:
+            raise ConstructValidationError(
+                f"{scope.node.path}/{id}",
+                [
+                    f"scheduled_audit_arn '{scheduled_audit_arn}' is not a scheduled audit ARN "
+                    "(arn:aws:iot:<region>:<account>:scheduledaudit/<name>)"
+                ],
+            )
+        return _ImportedScheduledAudit(scope, id, name=match["name"], arn=scheduled_audit_arn)
+
+    @staticmethod
+    def from_scheduled_audit_attributes(
+        scope: Construct, id: str, *, scheduled_audit_arn: str, scheduled_audit_name: str
+    ) -> IScheduledAudit:
+        """A scheduled audit made outside this app, from its ARN and name (either may be a token)."""
+        problems: list[str] = []
+        check_name("scheduled_audit_name", scheduled_audit_name, problems)
+        if not Token.is_unresolved(scheduled_audit_arn) and not _SCHEDULED_AUDIT_ARN.match(scheduled_audit_arn):
+            problems.append(
+                f"scheduled_audit_arn '{scheduled_audit_arn}' is not a scheduled audit ARN "
+                "(arn:aws:iot:<region>:<account>:scheduledaudit/<name>)"
+            )
+        raise_if_any((scope, id), problems)
+        return _ImportedScheduledAudit(scope, id, name=scheduled_audit_name, arn=scheduled_audit_arn)
 
 
 def _valid_day_of_month(day: int | str) -> bool:

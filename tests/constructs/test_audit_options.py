@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk.assertions import Template
 
 from constructs_lib import (
     ALL_AUDIT_CHECKS,
@@ -13,19 +14,107 @@ from constructs_lib import (
     AuditCheck,
     AuditFrequency,
     ConstructValidationError,
+    IScheduledAudit,
     ScheduledAudit,
 )
 
 ENV = cdk.Environment(account="111122223333", region="eu-west-1")
 
 
-@pytest.mark.parametrize("days", [29, 3653, 365.5])
+@pytest.mark.parametrize("days", [29, 3651, 3652, 365.5])
 def test_fails_when_certificate_age_is_out_of_bounds(days):
+    # 3651 and 3652 are in the guide's range, but the service refuses them at deploy (aws/aws-cdk#35365).
     with pytest.raises(ConstructValidationError) as raised:
         AccountAudit(cdk.Stack(cdk.App(), "S"), "A", device_certificate_age_days=days)
     assert (
-        str(raised.value) == f"S/A: device_certificate_age_days {days!r} must be a whole number of days from 30 to 3652"
+        str(raised.value) == f"S/A: device_certificate_age_days {days!r} must be a whole number of days from 30 to 3650"
     )
+
+
+@pytest.mark.parametrize("days", [30, 3650])
+def test_certificate_age_bounds_are_accepted(days):
+    stack = cdk.Stack(cdk.App(), "S")
+    AccountAudit(stack, "A", device_certificate_age_days=days)
+    configuration = Template.from_stack(stack).find_resources("AWS::IoT::AccountAuditConfiguration")
+    [properties] = [r["Properties"] for r in configuration.values()]
+    check = properties["AuditCheckConfigurations"]["DeviceCertificateAgeCheck"]
+    assert check == {"Enabled": True, "Configuration": {"CertAgeThresholdInDays": str(days)}}
+
+
+def test_fails_when_a_certificate_age_is_given_without_the_certificate_age_check():
+    with pytest.raises(ConstructValidationError) as raised:
+        AccountAudit(
+            cdk.Stack(cdk.App(), "S"),
+            "A",
+            checks=[AuditCheck.DEVICE_CERTIFICATE_EXPIRING],
+            device_certificate_age_days=730,
+        )
+    assert str(raised.value) == (
+        "S/A: device_certificate_age_days 730 was given but checks does not enable DEVICE_CERTIFICATE_AGE_CHECK; "
+        "add that check or drop the threshold"
+    )
+
+
+def test_without_the_certificate_age_check_no_threshold_is_written():
+    stack = cdk.Stack(cdk.App(), "S")
+    AccountAudit(stack, "A", checks=[AuditCheck.DEVICE_CERTIFICATE_EXPIRING])
+    [resource] = Template.from_stack(stack).find_resources("AWS::IoT::AccountAuditConfiguration").values()
+    assert "DeviceCertificateAgeCheck" not in resource["Properties"]["AuditCheckConfigurations"]
+
+
+def test_scheduled_audit_from_its_arn_has_the_name_of_the_arn():
+    stack = cdk.Stack(cdk.App(), "S")
+    arn = "arn:aws:iot:eu-west-1:111122223333:scheduledaudit/nightly-audit"
+    audit = ScheduledAudit.from_scheduled_audit_arn(stack, "Imported", arn)
+    assert isinstance(audit, IScheduledAudit)
+    assert (audit.scheduled_audit_name, audit.scheduled_audit_arn) == ("nightly-audit", arn)
+
+
+def test_scheduled_audit_from_a_token_arn_takes_its_name_at_deploy_time():
+    stack = cdk.Stack(cdk.App(), "S")
+    arn = cdk.Fn.import_value("AuditArn")
+    audit = ScheduledAudit.from_scheduled_audit_arn(stack, "Imported", arn)
+    resource = {"Fn::Select": [5, {"Fn::Split": [":", {"Fn::ImportValue": "AuditArn"}]}]}
+    assert stack.resolve(audit.scheduled_audit_name) == {"Fn::Select": [1, {"Fn::Split": ["/", resource]}]}
+
+
+def test_fails_when_a_scheduled_audit_arn_is_not_one():
+    stack = cdk.Stack(cdk.App(), "S")
+    with pytest.raises(ConstructValidationError) as raised:
+        ScheduledAudit.from_scheduled_audit_arn(stack, "Imported", "arn:aws:iot:eu-west-1:111122223333:thinggroup/g")
+    assert str(raised.value) == (
+        "S/Imported: scheduled_audit_arn 'arn:aws:iot:eu-west-1:111122223333:thinggroup/g' is not a scheduled "
+        "audit ARN (arn:aws:iot:<region>:<account>:scheduledaudit/<name>)"
+    )
+
+
+def test_scheduled_audit_from_its_attributes():
+    stack = cdk.Stack(cdk.App(), "S")
+    arn = "arn:aws:iot:eu-west-1:111122223333:scheduledaudit/weekly"
+    audit = ScheduledAudit.from_scheduled_audit_attributes(
+        stack, "Imported", scheduled_audit_arn=arn, scheduled_audit_name="weekly"
+    )
+    assert isinstance(audit, IScheduledAudit)
+    assert (audit.scheduled_audit_name, audit.scheduled_audit_arn) == ("weekly", arn)
+
+
+def test_fails_when_scheduled_audit_attributes_are_wrong():
+    stack = cdk.Stack(cdk.App(), "S")
+    with pytest.raises(ConstructValidationError) as raised:
+        ScheduledAudit.from_scheduled_audit_attributes(
+            stack, "Imported", scheduled_audit_arn="weekly", scheduled_audit_name="weekly audit"
+        )
+    assert str(raised.value) == (
+        "S/Imported: scheduled_audit_name 'weekly audit' must be 1 to 128 characters of [a-zA-Z0-9:_-]; "
+        "scheduled_audit_arn 'weekly' is not a scheduled audit ARN "
+        "(arn:aws:iot:<region>:<account>:scheduledaudit/<name>)"
+    )
+
+
+def test_an_owned_scheduled_audit_is_an_i_scheduled_audit():
+    stack = cdk.Stack(cdk.App(), "S")
+    audit = ScheduledAudit(stack, "Weekly", account_audit=AccountAudit(stack, "A"), frequency=AuditFrequency.DAILY)
+    assert isinstance(audit, IScheduledAudit)
 
 
 def test_fails_when_two_account_audits_are_in_one_stack():
