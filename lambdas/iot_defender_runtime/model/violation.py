@@ -2,7 +2,11 @@
 evaluator builds (``ViolationEvent.alert(...).to_message()``) and the quarantine responder parses.
 
 Shape: AWS IoT API reference, ``ViolationEvent`` (and the SNS alert payload, which carries the same
-fields). Unknown fields are kept (``extra="allow"``) so that a newer payload is never rejected.
+fields). Unknown fields are kept at every level (``extra="allow"`` on every model) so that a newer
+payload is never rejected, and dumped back as they came: with their own names (fields are read by
+their API names only, so an unknown ``thing_name`` beside ``thingName`` is an unknown field, not a
+second spelling of the thing), and with their null values even when the dump leaves out null
+modelled fields (``exclude_none``, as the notification and ``to_message`` do).
 """
 
 from __future__ import annotations
@@ -13,7 +17,16 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 # Epoch values above this are milliseconds (SNS alerts); below, seconds (API output).
 # 10**11 seconds is the year 5138, so no real seconds value is mistaken for milliseconds.
@@ -49,7 +62,20 @@ VERIFICATION_DESCRIPTION_MAX = 1000  # the API's VerificationStateDescription: a
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    """Unknown fields kept and dumped back as they came (module docstring). Fields are read by their
+    API names (aliases) only: with ``populate_by_name`` an unknown ``thing_name`` would be taken for
+    ``thingName`` when that is missing, and silently dropped when it is there."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @model_serializer(mode="wrap")
+    def _with_unknown_nulls(self, handler: SerializerFunctionWrapHandler, info: SerializationInfo) -> Any:
+        dumped = handler(self)
+        if info.exclude_none and self.__pydantic_extra__ and isinstance(dumped, dict):
+            for name, value in self.__pydantic_extra__.items():
+                if value is None:
+                    dumped.setdefault(name, None)
+        return dumped
 
 
 class MetricValue(_Model):
@@ -66,6 +92,13 @@ class MetricValue(_Model):
     cidrs: list[_Cidr] | None = None
     ports: list[_Port] | None = None
     strings: list[str] | None = None
+
+
+def _number_text(value: float) -> str:
+    """A number as an error message may quote it: a huge integer by its size, not its 400 digits."""
+    if isinstance(value, int) and abs(value) >= 10**20:
+        return f"(an integer of {len(str(abs(value))) if value.bit_length() < 14_000 else 'over 4000'} digits)"
+    return repr(value)
 
 
 def metric_value_of(kind: str, value: Any) -> dict[str, Any]:
@@ -161,13 +194,27 @@ class ViolationEvent(_Model):
     @field_validator("violation_event_time", mode="before")
     @classmethod
     def _epoch_to_datetime(cls, value: Any) -> Any:
-        """SNS alerts carry epoch milliseconds, the API float seconds: accept both."""
+        """SNS alerts carry epoch milliseconds, the API float seconds: accept both. An epoch no date
+        can hold (1e300, 10**20, NaN) is a ``ValueError`` naming it, which pydantic reports as this
+        field's error: ``fromtimestamp`` raises ``OverflowError`` or ``OSError`` there, which pydantic
+        would let escape."""
         if isinstance(value, bool):
             raise ValueError("violationEventTime must be an epoch number, got a boolean")
         if isinstance(value, int | float):
-            seconds = value / 1000 if value >= _MILLISECONDS_THRESHOLD else value
-            return datetime.fromtimestamp(seconds, tz=UTC)
+            try:
+                seconds = value / 1000 if value >= _MILLISECONDS_THRESHOLD else value
+                return datetime.fromtimestamp(seconds, tz=UTC)
+            except (OverflowError, OSError, ValueError) as error:
+                shown = _number_text(value)
+                raise ValueError(f"violationEventTime {shown} is no epoch time any date can hold ({error})") from None
         return value
+
+    @field_validator("violation_event_time", mode="after")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        """A time written without an offset is UTC (the API's timestamps are), so it can be compared and
+        written back as epoch milliseconds."""
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
     @classmethod
     def alert(

@@ -7,6 +7,7 @@ with the Powertools parser into ``ViolationEvent``."""
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.parser import parse
+from pydantic import ValidationError
 
 from iot_defender_runtime.model.violation import ViolationEvent
 from iot_defender_runtime.remediation.batch_intake import unwrapped
@@ -21,11 +22,15 @@ def parse_violation_message(body: str) -> ViolationEvent:
     (raw delivery off) or the violation JSON itself (raw delivery on).
 
     Raises ``json.JSONDecodeError`` (not JSON), ``NotAViolationError`` (not an object, nested too
-    deep, a number out of range) or ``pydantic.ValidationError`` (missing or invalid fields)."""
+    deep, not strict JSON, a string that is no UTF-8, anything else the parser raised) or
+    ``pydantic.ValidationError`` (missing or invalid fields, an epoch time no date can hold). Nothing
+    else: every reason a body is not a violation is a ``ValueError`` that says why."""
     payload = unwrapped(body, error=NotAViolationError)
     try:
         return parse(event=payload, model=ViolationEvent)
-    except (OverflowError, OSError) as error:
-        # An epoch time past what the platform's datetime holds (1e300, 10**20) raises these, not a ValueError,
-        # so pydantic lets them through instead of reporting the field.
-        raise NotAViolationError(f"a number is out of range ({error})") from error
+    except ValidationError:
+        raise
+    except (OverflowError, OSError, RecursionError, TypeError, ValueError) as error:
+        # pydantic reports a ValueError raised by a validator as a field error; any of these raised past
+        # it (by a validator, or by pydantic on input it was never meant to see) is still the body's fault.
+        raise NotAViolationError(f"{type(error).__name__}: {str(error)[:300]}") from error
