@@ -18,6 +18,14 @@ class BreakerState:
     tripped_at: float | None
     version: int
     limit: int | None = None  # the function's limit at its last admission (None: not recorded yet)
+    # The slot key of each admission, in the order of ``events`` ("" for an admission without a key, or
+    # one written before keys were stored): a retry of the same action finds its slot and takes no other.
+    keys: tuple[str, ...] = ()
+
+    def slots(self) -> list[tuple[float, str]]:
+        """(time, key) of each admission, keys padded with "" when an older item has fewer."""
+        keys = self.keys + ("",) * (len(self.events) - len(self.keys))
+        return list(zip(self.events, keys, strict=False))
 
 
 class BreakerStore:
@@ -37,13 +45,17 @@ class BreakerStore:
             tripped_at=float(item["trippedAt"]["N"]) if "trippedAt" in item else None,
             version=int(item["version"]["N"]),
             limit=int(item["limit"]["N"]) if "limit" in item else None,
+            keys=tuple(entry["S"] for entry in item.get("keys", {}).get("L", [])),
         )
 
     def write_if_version(self, expected_version: int, state: BreakerState) -> bool:
         """Write ``state`` unless another writer changed the item since ``expected_version``."""
         item: dict[str, Any] = {"id": {"S": self._id}, "version": {"N": str(state.version)}}
-        # A list, not a number set: two quarantines in the same instant must both count.
-        item["events"] = {"L": [{"N": repr(t)} for t in sorted(state.events)]}
+        # Lists, not a number set: two quarantines in the same instant must both count. ``keys`` follows
+        # the order of ``events``.
+        slots = sorted(state.slots())
+        item["events"] = {"L": [{"N": repr(t)} for t, _ in slots]}
+        item["keys"] = {"L": [{"S": key} for _, key in slots]}
         if state.tripped_at is not None:
             item["trippedAt"] = {"N": repr(state.tripped_at)}
         if state.limit is not None:

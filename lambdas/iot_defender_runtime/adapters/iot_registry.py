@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -12,6 +14,16 @@ from iot_defender_runtime.model.things import ThingFacts
 
 CERTIFICATE_ARN_MARKER = ":cert/"
 PAGE_SIZE = 250  # the API's maximum
+# A group's parent is fixed when it is created, but a group may be deleted and made again elsewhere:
+# its ancestry is read again after this many seconds.
+ANCESTRY_TTL_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class Certificate:
+    certificate_id: str
+    arn: str
+    status: str
 
 
 def _iot_client() -> Any:
@@ -24,21 +36,26 @@ def _iot_client() -> Any:
 class IotRegistry:
     def __init__(self, iot: Any | None = None) -> None:
         self._iot = iot or _iot_client()
-        self._ancestor_cache: dict[str, tuple[str, ...]] = {}
+        self._ancestor_cache: dict[str, tuple[float, tuple[str, ...]]] = {}
 
-    def thing_facts(self, thing_name: str) -> ThingFacts:
-        """Attributes and static group memberships of a thing; ``exists=False`` when it is unknown."""
+    def thing_facts(self, thing_name: str, *, ancestry: bool = False) -> ThingFacts:
+        """Attributes and static group memberships of a thing; ``exists=False`` when it is unknown. With
+        ``ancestry`` also the groups it is in through a child group (``DescribeThingGroup`` of each of its
+        groups, cached for ``ANCESTRY_TTL_SECONDS``): what exempt groups need."""
         try:
             described = self._iot.describe_thing(thingName=thing_name)
         except ClientError as error:
             if error.response["Error"]["Code"] == "ResourceNotFoundException":
                 return ThingFacts(name=thing_name, exists=False)
             raise
+        groups = tuple(self._group_names(thing_name))
+        inherited = {a for g in groups for a in self._ancestors(g)} - set(groups) if ancestry else set()
         return ThingFacts(
             name=thing_name,
             exists=True,
             attributes=dict(described.get("attributes") or {}),
-            group_names=tuple(self._group_names(thing_name)),
+            group_names=groups,
+            inherited_group_names=tuple(sorted(inherited)),
         )
 
     def membership(self, thing_name: str) -> frozenset[str] | None:
@@ -56,12 +73,13 @@ class IotRegistry:
         return frozenset(groups)
 
     def _ancestors(self, group_name: str) -> tuple[str, ...]:
-        if group_name not in self._ancestor_cache:
-            metadata = self._iot.describe_thing_group(thingGroupName=group_name).get("thingGroupMetadata") or {}
-            self._ancestor_cache[group_name] = tuple(
-                group["groupName"] for group in metadata.get("rootToParentThingGroups") or []
-            )
-        return self._ancestor_cache[group_name]
+        cached = self._ancestor_cache.get(group_name)
+        if cached is not None and time.monotonic() - cached[0] < ANCESTRY_TTL_SECONDS:
+            return cached[1]
+        metadata = self._iot.describe_thing_group(thingGroupName=group_name).get("thingGroupMetadata") or {}
+        ancestors = tuple(group["groupName"] for group in metadata.get("rootToParentThingGroups") or [])
+        self._ancestor_cache[group_name] = (time.monotonic(), ancestors)
+        return ancestors
 
     def _group_names(self, thing_name: str) -> list[str]:
         names: list[str] = []
@@ -79,19 +97,32 @@ class IotRegistry:
     def certificates_of(self, thing_name: str) -> dict[str, str]:
         """Certificate id -> status (ACTIVE, INACTIVE, REVOKED, ...) of every certificate attached to the thing.
         Other principals (Cognito identities) are not certificates and are skipped."""
-        statuses: dict[str, str] = {}
+        return {c.certificate_id: c.status for c in self.certificates(thing_name)}
+
+    def certificates(self, thing_name: str) -> list[Certificate]:
+        """Every certificate attached to the thing (``ListThingPrincipals``, one ``DescribeCertificate`` each)."""
+        found: list[Certificate] = []
         paginator = self._iot.get_paginator("list_thing_principals")
         for page in paginator.paginate(thingName=thing_name):
             for principal in page.get("principals", []):
-                if CERTIFICATE_ARN_MARKER not in principal:
-                    continue
-                certificate_id = principal.rsplit("/", 1)[1]
-                described = self._iot.describe_certificate(certificateId=certificate_id)
-                statuses[certificate_id] = described["certificateDescription"]["status"]
-        return statuses
+                if CERTIFICATE_ARN_MARKER in principal:
+                    found.append(self.certificate(principal.rsplit("/", 1)[1]))
+        return found
+
+    def certificate(self, certificate_id: str) -> Certificate:
+        described = self._iot.describe_certificate(certificateId=certificate_id)["certificateDescription"]
+        return Certificate(certificate_id, described["certificateArn"], described["status"])
 
     def certificates_status(self, certificate_id: str) -> str:
-        return self._iot.describe_certificate(certificateId=certificate_id)["certificateDescription"]["status"]
+        return self.certificate(certificate_id).status
+
+    def things_of(self, certificate_arn: str) -> list[str]:
+        """The things a certificate is attached to (``ListPrincipalThings``)."""
+        names: list[str] = []
+        paginator = self._iot.get_paginator("list_principal_things")
+        for page in paginator.paginate(principal=certificate_arn):
+            names.extend(page.get("things", []))
+        return names
 
     def set_certificate_status(self, certificate_id: str, status: str) -> None:
         self._iot.update_certificate(certificateId=certificate_id, newStatus=status)

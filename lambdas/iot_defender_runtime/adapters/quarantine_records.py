@@ -1,7 +1,9 @@
-"""The record kept for each quarantined thing, so that a release can restore exactly what was."""
+"""The record kept for each quarantined thing, so that a release can restore exactly what was; the
+action log; and the pending notification of each decision that changes something."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -11,7 +13,10 @@ from botocore.exceptions import ClientError
 
 RECORD_PREFIX = "quarantine#"
 ACTION_PREFIX = "action#"
+NOTICE_PREFIX = "notice#"
 ACTION_LOG_DAYS = 400  # beyond a year of audits; DynamoDB TTL (attribute expiresAt) removes older entries
+# Longer than SQS keeps a message (14 days), so that a record redriven from the dead-letter queue finds it.
+NOTICE_DAYS = 15
 
 
 @dataclass(frozen=True)
@@ -26,9 +31,21 @@ class QuarantineRecord:
     certificates_before: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class PendingNotice:
+    """The notification of a decision, written before its first change and deleted once published;
+    ``actions_taken`` grows as each change succeeds."""
+
+    key: str
+    subject: str
+    message: Mapping[str, Any]
+    actions_taken: tuple[str, ...] = ()
+
+
 class QuarantineRecords:
-    """Items in the state table (partition key ``id``): ``quarantine#<thing>`` records and
-    ``action#<subject>#<time>#<cause>`` action log entries."""
+    """Items in the state table (partition key ``id``): ``quarantine#<thing>`` records,
+    ``action#<subject>#<time>#<cause>`` action log entries and ``notice#<decision key>`` pending
+    notifications."""
 
     def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
         self._table_name = table_name
@@ -164,3 +181,60 @@ class QuarantineRecords:
         item.update({name: {"S": value} for name, value in optional.items() if value})
         self._dynamodb.put_item(TableName=self._table_name, Item=item)
         return item_id
+
+    def append_action(self, item_id: str, what: Sequence[str]) -> None:
+        """Add changes to an action log entry written by ``log_action`` (the same decision's next change)."""
+        self._dynamodb.update_item(
+            TableName=self._table_name,
+            Key={"id": {"S": item_id}},
+            UpdateExpression="SET changes = list_append(changes, :more)",
+            ExpressionAttributeValues={":more": {"L": [{"S": change} for change in what]}},
+        )
+
+    def open_notice(self, key: str, subject: str, message: Mapping[str, Any]) -> PendingNotice:
+        """Write the pending notification of decision ``key`` unless one is there already (a retry's:
+        it is kept, with the changes it holds); returns the one that holds."""
+        now = datetime.now(tz=UTC)
+        item = {
+            "id": {"S": NOTICE_PREFIX + key},
+            "subject": {"S": subject},
+            "message": {"S": json.dumps(message, sort_keys=True, default=str)},
+            "actionsTaken": {"L": []},
+            "createdAt": {"S": now.isoformat()},
+            "expiresAt": {"N": str(int(now.timestamp()) + NOTICE_DAYS * 86400)},
+        }
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table_name, Item=item, ConditionExpression="attribute_not_exists(id)"
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+            existing = self.notice(key)
+            if existing is not None:
+                return existing
+        return PendingNotice(key, subject, json.loads(item["message"]["S"]))
+
+    def notice(self, key: str) -> PendingNotice | None:
+        item = self._dynamodb.get_item(
+            TableName=self._table_name, Key={"id": {"S": NOTICE_PREFIX + key}}, ConsistentRead=True
+        ).get("Item")
+        if item is None:
+            return None
+        return PendingNotice(
+            key=key,
+            subject=item["subject"]["S"],
+            message=json.loads(item["message"]["S"]),
+            actions_taken=tuple(entry["S"] for entry in item.get("actionsTaken", {"L": []})["L"]),
+        )
+
+    def add_to_notice(self, key: str, what: Sequence[str]) -> None:
+        self._dynamodb.update_item(
+            TableName=self._table_name,
+            Key={"id": {"S": NOTICE_PREFIX + key}},
+            UpdateExpression="SET actionsTaken = list_append(actionsTaken, :more)",
+            ExpressionAttributeValues={":more": {"L": [{"S": change} for change in what]}},
+        )
+
+    def delete_notice(self, key: str) -> None:
+        self._dynamodb.delete_item(TableName=self._table_name, Key={"id": {"S": NOTICE_PREFIX + key}})

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from iot_defender_runtime.model.remediation_policy import (
     Confidence,
@@ -37,6 +39,22 @@ class Decision:
 
     def takes(self, action: RemediationAction) -> bool:
         return action in self.actions
+
+    @property
+    def changes_anything(self) -> bool:
+        """It may change the registry: any action but ``notify``."""
+        return any(action is not RemediationAction.NOTIFY for action in self.actions)
+
+
+def decision_of(notified: Mapping[str, Any]) -> Decision:
+    """The decision a notification's ``decision`` block describes (a pending notification read back by
+    the retry that delivers it)."""
+    return Decision(
+        actions=tuple(RemediationAction(action) for action in notified["actions"]),
+        outcome=Outcome(notified["outcome"]),
+        reason=notified["reason"],
+        rule=notified.get("rule"),
+    )
 
 
 def matches(rule: RemediationRule, violation: ViolationEvent) -> bool:

@@ -1,15 +1,24 @@
 """Carries out a decision: breaker, record, registry changes, then the notification.
 
+Reliability (README, "Reliability"): the breaker slot is keyed by the action and its thing, so a retry
+takes no other slot; the record is the claim on the thing (a second violation of a thing being
+quarantined is retried, not acted on twice); the notification is written as pending before the first
+change and each change is logged right after it succeeds (action log and pending notification); a retry
+that finds a pending notification delivers it with every change, whatever the retry itself decides.
+
 IoT calls per violation event (the handler's idempotency comes first, so an event already handled,
 the same ``violationId`` and ``violationEventType``, makes none):
 
 - a newly quarantined thing, at most 3: ``DescribeThing`` (does it exist, is it exempt by attribute),
   ``ListThingGroupsForThing`` (exempt groups, already quarantined, the groups its record keeps for a
   release) and ``AddThingToThingGroup``. Its certificates are not read: this change leaves them alone,
-  so a release has no certificate state to restore;
+  so a release has no certificate state to restore. With exempt groups in the policy, also one
+  ``DescribeThingGroup`` per group of the thing (cached for a few minutes): exempt groups hold for
+  their child groups;
 - with ``deactivate-certificates`` also ``ListThingPrincipals``, one ``DescribeCertificate`` per
-  certificate (their states are recorded before the change, so a release can restore them) and one
-  ``UpdateCertificate`` per active certificate;
+  certificate (their states are recorded before the change, so a release can restore them), one
+  ``ListPrincipalThings`` per active certificate (with the two reads of each other thing using it: a
+  certificate an exempt thing uses is left alone) and one ``UpdateCertificate`` per certificate changed;
 - a thing already quarantined, exempt or unknown: the two reads (one if unknown), no change;
 - a rule that only notifies, or no matching rule: none (the thing's facts cannot change the decision);
 - ``release``: the two reads, then those of the release itself (``iot_defender_runtime.remediation.release``).
@@ -25,13 +34,16 @@ from typing import TYPE_CHECKING, Any
 from iot_defender_runtime.model.remediation_policy import RemediationAction
 from iot_defender_runtime.model.things import ThingFacts
 from iot_defender_runtime.model.violation import ViolationEvent
-from iot_defender_runtime.quarantine.decision import Decision, decide, decide_without_thing
+from iot_defender_runtime.quarantine.decision import Decision, decide, decide_without_thing, decision_of
 from iot_defender_runtime.remediation.actions import (
+    INACTIVE,
     NOTIFICATION_SOURCE,
+    ChangeLog,
     QuarantineHeldError,
     admit_or_hold,
-    deactivate_active,
+    deactivatable,
     record_state,
+    slot_key,
 )
 from iot_defender_runtime.remediation.config import QuarantineConfig
 
@@ -41,7 +53,7 @@ if TYPE_CHECKING:  # types only: the adapters import boto3, which the handler im
     from iot_defender_runtime.adapters.sns_notifier import Notifier
     from iot_defender_runtime.remediation.breaker import QuarantineBreaker
 
-__all__ = ["QuarantineHeldError", "QuarantineResponder", "Result", "notification"]
+__all__ = ["QuarantineHeldError", "QuarantineResponder", "Result", "decision_key", "notification"]
 
 
 @dataclass(frozen=True)
@@ -49,6 +61,12 @@ class Result:
     decision: Decision
     actions_taken: tuple[str, ...]
     dry_run: bool
+    skipped: tuple[str, ...] = ()
+
+
+def decision_key(violation: ViolationEvent) -> str:
+    """The key of one violation event's decision (its pending notification): as the handler's idempotency."""
+    return f"quarantine-violation#{violation.violation_id}#{violation.violation_event_type.value}"
 
 
 class QuarantineResponder:
@@ -68,39 +86,42 @@ class QuarantineResponder:
 
     def handle(self, violation: ViolationEvent) -> Result:
         decision = decide_without_thing(violation, self._config.policy)
-        taken: list[str] = []
-        if decision is None:
-            thing = self._registry.thing_facts(violation.thing_name)
-            decision = decide(violation, thing, self._config.policy, self._config.quarantine_group_name)
-            if not self._config.dry_run:
-                taken = self._act(violation, thing, decision)
-            if taken:
-                self._records.log_action(
-                    thing_name=thing.name,
-                    what=taken,
-                    why=decision.reason,
-                    violation_id=violation.violation_id,
-                    event_type=violation.violation_event_type.value,
-                    by=f"rule {decision.rule}",
-                )
-        result = Result(decision=decision, actions_taken=tuple(taken), dry_run=self._config.dry_run)
-        if decision.takes(RemediationAction.NOTIFY):
+        if decision is not None:
+            return self._notify(violation, Result(decision, (), self._config.dry_run))
+        policy = self._config.policy
+        thing = self._registry.thing_facts(violation.thing_name, ancestry=bool(policy.exempt_groups))
+        decision = decide(violation, thing, policy, self._config.quarantine_group_name)
+        if self._config.dry_run:
+            return self._notify(violation, Result(decision, (), True))
+        log = ChangeLog(
+            self._records,
+            decision_key(violation),
+            by=f"rule {decision.rule}",
+            why=decision.reason,
+            cause={"violation_id": violation.violation_id, "event_type": violation.violation_event_type.value},
+        )
+        skipped = self._act(violation, thing, decision, log) if decision.changes_anything else []
+        if log.notice is None:
+            return self._notify(violation, Result(decision, tuple(log.taken), False, tuple(skipped)))
+        result = Result(decision_of(log.notice.message["decision"]), tuple(log.all_taken()), False, tuple(skipped))
+        log.deliver(self._notifier, _subject(violation, result), notification(violation, result), merged=["skipped"])
+        return result
+
+    def _notify(self, violation: ViolationEvent, result: Result) -> Result:
+        if result.decision.takes(RemediationAction.NOTIFY):
             self._notifier.publish(_subject(violation, result), notification(violation, result))
         return result
 
-    def _act(self, violation: ViolationEvent, thing: ThingFacts, decision: Decision) -> list[str]:
-        taken: list[str] = []
+    def _act(self, violation: ViolationEvent, thing: ThingFacts, decision: Decision, log: ChangeLog) -> list[str]:
+        """Make the decision's changes, each logged as soon as it succeeds; returns what was left alone."""
         group = self._config.quarantine_group_name
         quarantine = decision.takes(RemediationAction.QUARANTINE)
         deactivate = decision.takes(RemediationAction.DEACTIVATE_CERTIFICATES)
+        skipped: list[str] = []
         if quarantine:
-            admit_or_hold(
-                self._breaker,
-                self._notifier,
-                limit=self._config.max_quarantines_per_hour,
-                held=thing.name,
-                what="quarantine",
-            )
+            limit = self._config.max_quarantines_per_hour
+            key = slot_key("quarantine", thing.name)
+            admit_or_hold(self._breaker, self._notifier, limit=limit, held=thing.name, what="quarantine", key=key)
         if quarantine or deactivate:
             certificates = record_state(
                 self._records,
@@ -111,22 +132,38 @@ class QuarantineResponder:
                 source_name=violation.security_profile_name,
                 detail_name=violation.behavior.name,
                 with_certificates=deactivate,
+                claim=quarantine,
             )
             if quarantine:
+                self._before_change(violation, decision, log)
                 self._registry.add_thing_to_group(thing.name, group)
-                taken.append(f"added to thing group {group}")
+                log.changed(f"added to thing group {group}", thing_name=thing.name)
             if deactivate:
-                taken.extend(deactivate_active(self._registry, certificates))
+                allowed, skipped = deactivatable(self._registry, thing, certificates, self._config.policy.exempt_groups)
+                for certificate_id in allowed:
+                    self._before_change(violation, decision, log)
+                    self._registry.set_certificate_status(certificate_id, INACTIVE)
+                    log.changed(f"deactivated certificate {certificate_id}", thing_name=thing.name)
         if decision.takes(RemediationAction.RELEASE):
-            from iot_defender_runtime.quarantine.release import NoQuarantineRecordError, restore
+            self._release(violation, thing, decision, log)
+        return skipped
 
-            try:
-                changes = restore(thing.name, group, self._registry, self._records)
-            except NoQuarantineRecordError as error:
-                taken.append(f"not released: {error}")
-            else:
-                taken.extend(changes or ["released: nothing needed restoring"])
-        return taken
+    def _before_change(self, violation: ViolationEvent, decision: Decision, log: ChangeLog) -> None:
+        """The notification is written as pending before the first change (when the decision notifies)."""
+        if decision.takes(RemediationAction.NOTIFY):
+            result = Result(decision, (), False)
+            log.prepare(_subject(violation, result), notification(violation, result))
+
+    def _release(self, violation: ViolationEvent, thing: ThingFacts, decision: Decision, log: ChangeLog) -> None:
+        from iot_defender_runtime.quarantine.release import NoQuarantineRecordError, restore
+
+        self._before_change(violation, decision, log)
+        try:
+            changes = restore(thing.name, self._config.quarantine_group_name, self._registry, self._records)
+        except NoQuarantineRecordError as error:
+            changes = [f"not released: {error}"]
+        for change in changes or ["released: nothing needed restoring"]:
+            log.changed(change, thing_name=thing.name)
 
 
 def _subject(violation: ViolationEvent, result: Result) -> str:
@@ -138,8 +175,9 @@ def _subject(violation: ViolationEvent, result: Result) -> str:
 
 
 def notification(violation: ViolationEvent, result: Result) -> dict[str, Any]:
-    """The structured message operators receive: thing, violation, decision, actions, dry-run flag."""
-    return {
+    """The structured message operators receive: thing, violation, decision, actions, dry-run flag, and
+    (when there are any) the certificates left alone and why (``skipped``)."""
+    message: dict[str, Any] = {
         "source": NOTIFICATION_SOURCE,
         "thingName": violation.thing_name,
         "violation": violation.model_dump(mode="json", by_alias=True, exclude_none=True),
@@ -152,3 +190,6 @@ def notification(violation: ViolationEvent, result: Result) -> dict[str, Any]:
         "actionsTaken": list(result.actions_taken),
         "dryRun": result.dry_run,
     }
+    if result.skipped:
+        message["skipped"] = list(result.skipped)
+    return message

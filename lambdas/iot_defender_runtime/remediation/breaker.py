@@ -1,11 +1,20 @@
 """Blast-radius breaker: at most N actions in a rolling hour, in the state table.
 
 One item per breaker (``id = breaker#quarantine`` for the quarantine responder,
-``breaker#audit-actions`` for the audit remediator) holds the epoch seconds of the actions admitted in the
-last window, once tripped ``trippedAt``, and the function's limit at its last admission (``limit``,
-so that operators see it next to the count). Writes are conditional on a version number, so that
-concurrent invocations never admit more than the limit. A tripped breaker holds every action until
-the window has passed since it tripped (it resets by itself) or an operator resets it:
+``breaker#audit-actions`` for the audit remediator) holds the epoch seconds of the actions admitted in
+the last window with the slot key of each (``keys``: a digest of the action and its subject, e.g. the
+quarantine of one thing: ``remediation.actions.slot_key``), once tripped ``trippedAt``, and the
+function's limit at its last admission (``limit``, so that operators see it next to the count). Writes
+are conditional on a version number, so that concurrent invocations never admit more than the limit. A
+tripped breaker holds every action until the window has passed since it tripped (it resets by itself)
+or an operator resets it.
+
+The breaker counts actions, not attempts: an admission with a key whose slot is already in the window
+takes no other slot and is admitted even when the breaker has tripped since (that action was counted
+within the limit). So a retry of a record that failed after its admission (throttled, or its
+notification failed), and two violations of one thing handled at once, count one quarantine. A slot
+whose action never happens (its record ends in the dead-letter queue) stays counted until it leaves
+the window: the breaker errs on the side of holding.
 
     iot-defender breaker status|reset [quarantines|audit-actions]      (iot_defender_runtime.operator)
     python -m iot_defender_runtime.remediation.breaker status|reset [quarantines|audit-actions]
@@ -43,18 +52,23 @@ class Admission:
 
 
 def admit(
-    state: BreakerState, now: float, limit: int, window: float = WINDOW_SECONDS
-) -> tuple[Admission, BreakerState]:
-    """Pure rule: admit while fewer than ``limit`` actions fall in the window; the first refusal trips.
-    The updated state records ``limit``."""
-    events = tuple(t for t in state.events if t > now - window)
+    state: BreakerState, now: float, limit: int, window: float = WINDOW_SECONDS, key: str = ""
+) -> tuple[Admission, BreakerState | None]:
+    """Pure rule: a ``key`` (``remediation.actions.slot_key``) whose slot is in the window is admitted
+    again without another slot (the state is unchanged: None); otherwise admit while fewer than ``limit``
+    actions fall in the window; the first refusal trips. The updated state records ``limit``."""
+    slots = [(t, k) for t, k in state.slots() if t > now - window]
+    if key and any(k == key for _, k in slots):
+        return Admission(True, False, len(slots)), None
+    events, keys = tuple(t for t, _ in slots), tuple(k for _, k in slots)
     tripped_at = state.tripped_at if state.tripped_at is not None and now - state.tripped_at < window else None
     if tripped_at is None and len(events) < limit:
-        return Admission(True, False, len(events) + 1), BreakerState((*events, now), None, state.version + 1, limit)
+        admitted = BreakerState((*events, now), None, state.version + 1, limit, (*keys, key))
+        return Admission(True, False, len(events) + 1), admitted
     newly_tripped = tripped_at is None
     return (
         Admission(False, newly_tripped, len(events)),
-        BreakerState(events, now if newly_tripped else tripped_at, state.version + 1, limit),
+        BreakerState(events, now if newly_tripped else tripped_at, state.version + 1, limit, keys),
     )
 
 
@@ -122,12 +136,13 @@ class QuarantineBreaker:
     def state(self) -> BreakerState:
         return self._store.read()
 
-    def acquire(self) -> Admission:
-        """Take one slot, or learn that the breaker holds actions."""
+    def acquire(self, key: str = "") -> Admission:
+        """Take one slot, or reuse the one ``key`` (``remediation.actions.slot_key``) took in the window,
+        or learn that the breaker holds actions. Without a key every call takes a slot."""
         for _ in range(_MAX_WRITE_ATTEMPTS):
             current = self._store.read()
-            admission, updated = admit(current, self._clock(), self._limit, self._window)
-            if self._store.write_if_version(current.version, updated):
+            admission, updated = admit(current, self._clock(), self._limit, self._window, key)
+            if updated is None or self._store.write_if_version(current.version, updated):
                 return admission
         raise ConcurrentUpdateError("the breaker changed on every attempt; retrying the record later")
 
