@@ -19,6 +19,11 @@ suppressing a finding between two deliveries does not make it a new one. The der
 ``derived-`` and the SHA-256 of that identity as canonical JSON (sorted keys), 72 characters that
 match the API's own ``findingId`` pattern (``[a-zA-Z0-9_-]+``, at most 128). A finding with a
 ``findingId`` keeps it as its key, so its idempotency records are the ones written before.
+
+Any finding gets a key or a ``ValueError`` that says why not: a finding time too large to be
+milliseconds is kept as its text (not an ``OverflowError``), a value JSON cannot write is written
+as its text (not a ``TypeError``), and identifiers nested more than ``MAX_DEPTH`` levels deep are
+refused (not a ``RecursionError``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from datetime import datetime
 from typing import Any
 
 DERIVED_PREFIX = "derived-"
+MAX_DEPTH = 32  # a resource identifier is a flat object of strings; deeper is no finding
 
 
 def finding_key(finding: Mapping[str, Any], *, task_id: str | None = None, check_name: str | None = None) -> str:
@@ -39,7 +45,7 @@ def finding_key(finding: Mapping[str, Any], *, task_id: str | None = None, check
     if isinstance(finding_id, str) and finding_id:
         return finding_id
     described = identity(finding, task_id=task_id, check_name=check_name)
-    canonical = json.dumps(described, sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(described, sort_keys=True, separators=(",", ":"), default=str)
     return DERIVED_PREFIX + hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -49,10 +55,11 @@ def identity(
     """What identifies a finding without ``findingId``: task, check, non-compliant resource, finding time."""
     resource = finding.get("nonCompliantResource")
     related: list[Any] = []
-    if not resource:
+    entries = finding.get("relatedResources")
+    if not resource and isinstance(entries, list | tuple):
         related = sorted(
-            (_resource(entry) for entry in finding.get("relatedResources") or [] if isinstance(entry, Mapping)),
-            key=lambda entry: json.dumps(entry, sort_keys=True),
+            (_resource(entry) for entry in entries if isinstance(entry, Mapping)),
+            key=lambda entry: json.dumps(entry, sort_keys=True, default=str),
         )
     return {
         "taskId": finding.get("taskId") or task_id,
@@ -70,12 +77,14 @@ def _resource(resource: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: Any, depth: int = 1) -> Any:
     """JSON-ready, with the same text however the value was delivered (dict order, datetime or number)."""
+    if isinstance(value, Mapping | list | tuple) and depth > MAX_DEPTH:
+        raise ValueError(f"the finding's resource identifier is nested more than {MAX_DEPTH} levels deep")
     if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [_plain(v, depth + 1) for v in value]
     if isinstance(value, datetime):
         return _milliseconds(value)
     return value
@@ -84,7 +93,12 @@ def _plain(value: Any) -> Any:
 def _milliseconds(value: Any) -> int | str | None:
     """Epoch milliseconds of a ``datetime`` (boto3) or of epoch seconds (JSON); other values as text."""
     if isinstance(value, datetime):
-        return round(value.timestamp() * 1000)
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        try:
+            return round(value.timestamp() * 1000)
+        except (OverflowError, OSError, ValueError):  # a naive time the platform cannot place
+            return value.isoformat()
+    if isinstance(value, int):
+        return value * 1000 if not isinstance(value, bool) else str(value)
+    if isinstance(value, float) and math.isfinite(value * 1000):
         return round(value * 1000)
     return None if value is None else str(value)

@@ -1,7 +1,9 @@
 """The audit-completion notification Device Defender publishes to SNS.
 
 Shape: AWS IoT Device Defender developer guide, audit "Notifications" payload example and schema
-(``arn:aws:iot:::schema:auditnotification/1.0``). Unknown fields are kept.
+(``arn:aws:iot:::schema:auditnotification/1.0``). Unknown fields are kept, under their own names:
+fields are read by their API names only, so an unknown ``task_id`` is kept as such, not taken for
+``taskId``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ NON_COMPLIANT = "COMPLETED_NON_COMPLIANT"
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow")
 
 
 class AuditCheckDetail(_Model):
@@ -46,6 +48,7 @@ def parse_audit_message(message: str) -> AuditNotification:
     """An SQS body or SNS message: the notification itself, or an SNS notification around it
     (unwrapped as violations are: ``iot_defender_runtime.remediation.batch_intake.unwrapped``).
 
-    Raises ``ValueError`` (not JSON, not an object, nested too deep, an SNS ``Type`` other than
-    ``Notification``) or ``pydantic.ValidationError`` (missing or invalid fields)."""
+    Raises ``ValueError`` (not JSON, not an object, nested too deep, not strict JSON, a lone surrogate,
+    an SNS ``Type`` other than ``Notification``) or ``pydantic.ValidationError`` (missing or invalid
+    fields); the handler's ``read_body`` turns any of them, and anything else, into a logged reject."""
     return parse(event=unwrapped(message), model=AuditNotification)
