@@ -77,8 +77,27 @@ def run(check, policy, things=(), status=None, *, dry_run=False, certificate_id=
             BOTH,
             (thing("bench", "lab"),),
             "ACTIVE",
-            ((), True, ("thing bench is exempt; not quarantined",)),
-            id="exempt-group-certificate-still-deactivated",
+            (
+                (),
+                False,
+                (
+                    "thing bench is exempt; not quarantined",
+                    f"certificate {CERT} not deactivated: used by exempt thing bench (member of exempt group lab)",
+                ),
+            ),
+            id="certificate-of-an-exempt-thing-left-active",
+        ),
+        pytest.param(
+            REVOKED,
+            DEFAULT,
+            (thing("bench", exempt=True),),
+            "ACTIVE",
+            (
+                (),
+                False,
+                (f"certificate {CERT} not deactivated: used by exempt thing bench (attribute quarantine_exempt=true)",),
+            ),
+            id="revoked-certificate-of-an-exempt-thing-left-active",
         ),
         pytest.param(
             SHARED,
@@ -95,8 +114,13 @@ def run(check, policy, things=(), status=None, *, dry_run=False, certificate_id=
             "ACTIVE",
             (
                 ("a",),
-                True,
-                ("thing bench is exempt; not quarantined", f"thing held is already in quarantine group {GROUP}"),
+                False,
+                (
+                    "thing bench is exempt; not quarantined",
+                    f"thing held is already in quarantine group {GROUP}",
+                    f"certificate {CERT} not deactivated: used by exempt thing bench "
+                    "(attribute quarantine_exempt=true)",
+                ),
             ),
             id="mixed",
         ),
@@ -135,7 +159,8 @@ def test_certificate_action_without_notify_does_not_notify():
     ("check", "policy", "dry_run", "certificate_id", "expected"),
     [
         (SHARED, DEFAULT, False, CERT, FactsNeeded(CERT, things=True, certificate_status=False)),
-        (REVOKED, DEFAULT, False, CERT, FactsNeeded(CERT, things=False, certificate_status=True)),
+        # deactivation reads the things using the certificate too: one of them may be exempt
+        (REVOKED, DEFAULT, False, CERT, FactsNeeded(CERT, things=True, certificate_status=True)),
         (SHARED, BOTH, False, CERT, FactsNeeded(CERT, things=True, certificate_status=True)),
         (SHARED, BOTH, True, CERT, FactsNeeded(CERT, things=False, certificate_status=False)),
         (SHARED, BOTH, False, None, FactsNeeded(None, things=False, certificate_status=False)),

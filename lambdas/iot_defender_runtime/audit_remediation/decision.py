@@ -3,7 +3,9 @@ certificate and the things attached to it. Pure: no I/O.
 
 The remediator first asks ``facts_needed`` what to read (nothing in a dry run, nothing without a
 certificate), reads it through the adapters, then asks ``decide`` and carries the decision out.
-The exemption rules are those of the quarantine decision (``ThingFacts.exemption``).
+The exemption rules are those of the quarantine decision (``ThingFacts.exemption``): an exempt thing is
+never quarantined, and a certificate an exempt thing uses (``certificate_exemption``) is never deactivated,
+so deactivation reads the things attached to the certificate as quarantine does.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 
 from iot_defender_runtime.model.audit_checks import AuditCheck
 from iot_defender_runtime.model.audit_remediation_policy import AuditAction, AuditRemediationPolicy
-from iot_defender_runtime.model.things import ACTIVE, ThingFacts
+from iot_defender_runtime.model.things import ACTIVE, ThingFacts, certificate_exemption
 
 NO_CERTIFICATE = "the finding names no device certificate; nothing to act on"
 
@@ -45,6 +47,12 @@ class AuditDecision:
     def changes_anything(self) -> bool:
         return bool(self.quarantine) or self.deactivate
 
+    @property
+    def may_change(self) -> bool:
+        """The policy gives the check an action other than ``notify`` (a change is possible, now or
+        in an earlier attempt of the same finding)."""
+        return any(action is not AuditAction.NOTIFY for action in self.actions)
+
 
 def certificate_of(finding: Mapping[str, Any]) -> str | None:
     """The device certificate id a finding names (``nonCompliantResource.resourceIdentifier``), if any."""
@@ -60,7 +68,7 @@ def facts_needed(
     reads = certificate_id is not None and not dry_run
     return FactsNeeded(
         certificate_id=certificate_id,
-        things=reads and AuditAction.QUARANTINE_THINGS in actions,
+        things=reads and bool({AuditAction.QUARANTINE_THINGS, AuditAction.DEACTIVATE_CERTIFICATE} & set(actions)),
         certificate_status=reads and AuditAction.DEACTIVATE_CERTIFICATE in actions,
     )
 
@@ -77,7 +85,8 @@ def decide(
 ) -> AuditDecision:
     """Which things sharing the certificate to quarantine (and which are skipped, with why), and
     whether to deactivate the certificate. A dry run decides to change nothing; things no longer in
-    the registry are passed over silently; a certificate that is not ACTIVE is left as it is."""
+    the registry are passed over silently; a certificate that is not ACTIVE is left as it is, and so is
+    one an exempt thing uses (said in ``skipped``)."""
     actions = policy.actions_for(check)
     certificate_id = certificate_of(finding)
     decision = AuditDecision(check, actions, certificate_id)
@@ -99,6 +108,10 @@ def decide(
             else:
                 skipped.append(reason)
     deactivate = AuditAction.DEACTIVATE_CERTIFICATE in actions and certificate_status == ACTIVE
+    exemption = certificate_exemption(things, policy.exempt_groups) if deactivate else None
+    if exemption is not None:
+        deactivate = False
+        skipped.append(f"certificate {certificate_id} not deactivated: {exemption}")
     return AuditDecision(check, actions, certificate_id, tuple(quarantine), deactivate, tuple(skipped))
 
 
