@@ -5,6 +5,7 @@
     cdk synth -c stage=prod    # one stage
     cdk synth -c stage=dev -c detect=managed       # an account that had managed Detect
     cdk synth -c stage=dev -c detect=self-hosted   # any account: this library's evaluator
+    cdk synth -c compliance=nist,hipaa             # also the NIST 800-53 R5 and HIPAA Security packs
 
 Stacks are environment-agnostic unless a stage gives ``account`` and ``region``.
 """
@@ -20,11 +21,13 @@ from constructs import Construct
 from constructs_lib import (
     AuditSchedule,
     Behavior,
+    CompliancePack,
     DayOfWeek,
     DetectMode,
     DeviceDefender,
     StarterBehaviors,
     apply_nag_packs,
+    compliance_pack,
 )
 from iot_defender_runtime.model.self_hosted_metrics import AUTHORIZATION_FAILURES_METRIC
 
@@ -72,6 +75,7 @@ class DeviceDefenderStack(cdk.Stack):
         config: Mapping[str, Any],
         detect: str,
         iot_logs: bool = False,
+        backup_plan: bool = False,
         **kwargs: Any,
     ):
         super().__init__(scope, id, description=f"AWS IoT Device Defender setup ({stage})", **kwargs)
@@ -87,6 +91,7 @@ class DeviceDefenderStack(cdk.Stack):
             dry_run=bool(config.get("dryRun", False)),
             max_quarantines_per_hour=int(config.get("maxQuarantinesPerHour", 50)),
             outputs=True,  # what `python -m iot_defender_runtime.quarantine.release` and the other operator CLIs need
+            backup_plan=backup_plan,
         )
         cdk.Tags.of(self).add("stage", stage)
         cdk.Tags.of(self).add("app", "iot-device-defender")
@@ -97,6 +102,7 @@ def build(app: cdk.App) -> list[DeviceDefenderStack]:
     chosen = app.node.try_get_context("stage")
     if chosen is not None and chosen not in stages:
         raise ValueError(f"context stage '{chosen}' is not defined in cdk.json; defined: {', '.join(stages)}")
+    compliance = _compliance(app)
     stacks = []
     for stage, config in stages.items():
         if chosen is not None and stage != chosen:
@@ -108,11 +114,24 @@ def build(app: cdk.App) -> list[DeviceDefenderStack]:
             env = cdk.Environment(account=config.get("account"), region=config.get("region"))
         stacks.append(
             DeviceDefenderStack(
-                app, f"DeviceDefender-{stage}", stage=stage, config=config, detect=detect, iot_logs=iot_logs, env=env
+                app,
+                f"DeviceDefender-{stage}",
+                stage=stage,
+                config=config,
+                detect=detect,
+                iot_logs=iot_logs,
+                backup_plan=bool(compliance),  # the compliance packs want the state table in a backup plan
+                env=env,
             )
         )
-    apply_nag_packs(app)
+    apply_nag_packs(app, compliance=compliance)
     return stacks
+
+
+def _compliance(app: cdk.App) -> list[CompliancePack]:
+    """``-c compliance=nist,hipaa``: the optional cdk-nag packs (short names or CompliancePack values)."""
+    given = str(app.node.try_get_context("compliance") or "")
+    return [compliance_pack(name.strip()) for name in given.split(",") if name.strip()]
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from constructs_lib.fleet.fleet_group import DynamicFleetGroup, FleetGroup, IFleetGroup
     from constructs_lib.fleet.fleet_indexing import FleetIndexing, FleetIndexingSettings, ThingIndexingMode
     from constructs_lib.fleet.quarantine_group import QuarantineGroup
-    from constructs_lib.nag import acknowledge, apply_nag_packs
+    from constructs_lib.nag import CompliancePack, acknowledge, apply_nag_packs, compliance_pack
     from constructs_lib.response.audit_remediator import AuditRemediator
     from constructs_lib.response.quarantine_responder import QuarantineResponder
     from iot_defender_runtime.model.audit_checks import (
@@ -110,6 +110,8 @@ _EXPORTS: dict[str, str] = {
     "StarterBehaviors": "constructs_lib.detect.starter_behaviors",
     "ThingIndexingMode": "constructs_lib.fleet.fleet_indexing",
     "acknowledge": "constructs_lib.nag",
+    "CompliancePack": "constructs_lib.nag",
+    "compliance_pack": "constructs_lib.nag",
     "apply_nag_packs": "constructs_lib.nag",
     "policy_of": "iot_defender_runtime.model.audit_remediation_policy",
 }
@@ -149,6 +151,7 @@ __all__ = [
     "BehaviorKind",
     "BehaviorValidationError",
     "ComparisonOperator",
+    "CompliancePack",
     "Confidence",
     "ConstructValidationError",
     "CustomMetric",
@@ -185,5 +188,6 @@ __all__ = [
     "ThingIndexingMode",
     "acknowledge",
     "apply_nag_packs",
+    "compliance_pack",
     "policy_of",
 ]

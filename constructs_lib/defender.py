@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import Enum
-from typing import cast
+from typing import TypedDict, cast
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Duration, Stack
+from aws_cdk import aws_backup as backup
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
@@ -24,9 +26,15 @@ from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.nag import acknowledge
 from constructs_lib.response.audit_remediator import AuditRemediator
 from constructs_lib.response.quarantine_responder import QuarantineResponder
+from constructs_lib.response.queued_function import FunctionNetwork, add_to_backup_plan, alarm_on_any
 from iot_defender_runtime.model.audit_checks import ALL_AUDIT_CHECKS, AuditCheck
 from iot_defender_runtime.model.audit_remediation_policy import AuditRemediationPolicy
 from iot_defender_runtime.model.remediation_policy import RemediationPolicy
+
+
+class _Network(TypedDict):
+    vpc: ec2.IVpc | None
+    vpc_subnets: ec2.SubnetSelection | None
 
 
 class DetectMode(str, Enum):
@@ -108,6 +116,9 @@ class DeviceDefender(Construct):
         audit_remediation: bool = True,
         audit_remediation_policy: AuditRemediationPolicy | None = None,
         outputs: bool = False,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
+        backup_plan: bool = False,
     ) -> None:
         """
         :param fleet_groups: a list of thing group names to create, or of existing groups to target.
@@ -130,6 +141,13 @@ class DeviceDefender(Construct):
             ``AlertTopic.from_topic_arn(..., encryption_key=key)`` when the topic has a customer-managed key.
         :param outputs: add the stack outputs ``QuarantineGroupName``, ``StateTableName`` and
             ``NotifyTopicArn`` (one ``DeviceDefender`` per stack can). Default: no outputs.
+        :param vpc: run the functions (responder, audit remediator, self-hosted Detect's evaluator) in this VPC,
+            each with a security group that allows only outbound traffic; the subnets need a route to the AWS
+            APIs (NAT or VPC endpoints). Default: no VPC.
+        :param vpc_subnets: which subnets of ``vpc``. Default: its private subnets.
+        :param backup_plan: add the state table to an AWS Backup plan (``StateTableBackup``: daily, weekly and
+            monthly backups, kept up to 5 years, in a vault of its own). Default: no plan; point-in-time recovery
+            (35 days) only.
         """
         super().__init__(scope, id)
         detect_mode, topic = _validate(
@@ -140,7 +158,11 @@ class DeviceDefender(Construct):
             notification_email=notification_email,
             notification_topic=notification_topic,
             outputs=outputs,
+            vpc=vpc,
+            vpc_subnets=vpc_subnets,
+            backup_plan=backup_plan,
         )
+        network = _Network(vpc=vpc, vpc_subnets=vpc_subnets)
         self._notifications(notification_email, topic)
         self.fleet_groups: list[IFleetGroup] = [
             FleetGroup(self, f"Fleet{index}", thing_group_name=group) if isinstance(group, str) else group
@@ -156,6 +178,7 @@ class DeviceDefender(Construct):
             remediation_policy=remediation_policy,
             dry_run=dry_run,
             max_actions_per_hour=max_quarantines_per_hour,
+            **network,
         )
         self._audit(audit_checks, existing_account_audit, audit_schedule or AuditSchedule.weekly(DayOfWeek.MON))
         self.audit_remediator: AuditRemediator | None = None
@@ -170,10 +193,18 @@ class DeviceDefender(Construct):
                 remediation_policy=audit_remediation_policy,
                 dry_run=dry_run,
                 max_actions_per_hour=max_quarantines_per_hour,
+                **network,
             )
-        self._detect(detect_mode, behaviors)
+        self._detect(detect_mode, behaviors, network)
+        if backup_plan:
+            self._backup_plan()
         if outputs:
             self._outputs()
+
+    def _backup_plan(self) -> None:
+        """AWS Backup's daily, weekly and monthly rules (kept up to 5 years) for the state table."""
+        self.backup_plan = backup.BackupPlan.daily_weekly_monthly5_year_retention(self, "StateTableBackup")
+        add_to_backup_plan(self.backup_plan, "StateTable", self.responder.table)
 
     def _outputs(self) -> None:
         """At the top of the stack, so that the output keys are the ids (as the reference app has them)."""
@@ -214,6 +245,14 @@ class DeviceDefender(Construct):
         )
         email = subscriptions.EmailSubscription(notification_email, dead_letter_queue=self.undelivered_notifications)
         owned.topic.add_subscription(cast(sns.ITopicSubscription, email))  # jsii: see constructs_lib/_jsii.py
+        # The alarm state shows in CloudWatch even while the email cannot be delivered; other subscribers hear it.
+        self.undelivered_notifications_alarm = alarm_on_any(
+            self,
+            "UndeliveredNotificationsAlarm",
+            "Notifications SNS could not deliver to the notification email (bounced address or endpoint errors)",
+            self.undelivered_notifications.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
+            notify=owned,
+        )
 
     def _audit(
         self,
@@ -234,7 +273,7 @@ class DeviceDefender(Construct):
             day_of_month=schedule.day_of_month,
         )
 
-    def _detect(self, detect_mode: DetectMode, behaviors: Sequence[Behavior]) -> None:
+    def _detect(self, detect_mode: DetectMode, behaviors: Sequence[Behavior], network: _Network) -> None:
         """Self-hosted Detect or a managed security profile over the fleet groups, or neither."""
         self.self_hosted_detect: SelfHostedDetect | None = None
         if detect_mode is DetectMode.SELF_HOSTED:
@@ -245,6 +284,8 @@ class DeviceDefender(Construct):
                 alert_topic=self.alert_topic,
                 targets=self.fleet_groups,
                 state_table=self.responder.table,
+                notification_topic=self.notification_topic,
+                **network,
             )
         self.security_profile: SecurityProfile | None = None
         if detect_mode is DetectMode.MANAGED:
@@ -262,6 +303,9 @@ def _validate(
     notification_email: str | None,
     notification_topic: TopicArgument | None,
     outputs: bool,
+    vpc: ec2.IVpc | None,
+    vpc_subnets: ec2.SubnetSelection | None,
+    backup_plan: bool,
 ) -> tuple[DetectMode, AnyAlertTopic | None]:
     """Every problem at once; the detect mode as a ``DetectMode`` and the notification topic as given."""
     problems: list[str] = []
@@ -288,6 +332,9 @@ def _validate(
         topic = alert_topic_of("notification_topic", notification_topic, problems)
     if outputs:
         _check_outputs_free(construct, problems)
+    problems.extend(FunctionNetwork(vpc, vpc_subnets).problems())
+    if not isinstance(backup_plan, bool):
+        problems.append(f"backup_plan {backup_plan!r} must be True or False")
     raise_if_any(construct, problems)
     return detect_mode, topic
 

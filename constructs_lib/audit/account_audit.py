@@ -13,7 +13,7 @@ from constructs import Construct
 from constructs_lib._jsii import service_principal
 from constructs_lib._validation import raise_if_any
 from constructs_lib.alerts.alert_topic import TopicArgument, checked_alert_topic
-from constructs_lib.nag import acknowledge
+from constructs_lib.nag import acknowledge, acknowledge_inline_policies
 from iot_defender_runtime.model.audit_checks import ALL_AUDIT_CHECKS, AuditCheck
 
 DEFAULT_CERT_AGE_DAYS = 365
@@ -69,6 +69,7 @@ class AccountAudit(Construct):
             audit_check_configurations=self._check_configurations(age_days),
             audit_notification_target_configurations=notification_targets,
         )
+        acknowledge_inline_policies(self, "the account audit (its read-only audit role and its notification role)")
         # The service checks the role when the configuration is written: its policy must exist first.
         self.resource.node.add_dependency(self.audit_role.node.find_child("DefaultPolicy"))
         if self.notification_role is not None:

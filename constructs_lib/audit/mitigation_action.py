@@ -14,7 +14,7 @@ from constructs_lib._jsii import service_principal
 from constructs_lib._validation import check_name, raise_if_any
 from constructs_lib.alerts.alert_topic import TopicArgument, alert_topic_of
 from constructs_lib.fleet.fleet_group import IFleetGroup
-from constructs_lib.nag import acknowledge
+from constructs_lib.nag import acknowledge, acknowledge_inline_policies
 
 
 class LogLevel(str, Enum):
@@ -54,6 +54,7 @@ class MitigationAction(Construct):
         )
         self.resource.node.add_dependency(self.role.node.find_child("DefaultPolicy"))
         self.logging_role: iam.Role | None = None  # enable_iot_logging's role for AWS IoT
+        acknowledge_inline_policies(self, "this mitigation action (its role may do that one action only)")
 
     @property
     def action_name(self) -> str:
@@ -208,6 +209,7 @@ class MitigationAction(Construct):
             description="Lets Device Defender turn on AWS IoT logging with the logging role",
         )
         action.logging_role = logging_role
+        acknowledge_inline_policies(holder, "the AWS IoT logging role (writes to the AWSIotLogsV2 log group only)")
         _acknowledge(action, star="SetV2LoggingOptions is an account setting with no resource-level permission")
         return action
 

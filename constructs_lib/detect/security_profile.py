@@ -20,6 +20,7 @@ from constructs_lib.alerts.alert_topic import TopicArgument, checked_alert_topic
 from constructs_lib.detect.behavior import Behavior, MetricRef
 from constructs_lib.detect.custom_metric import CustomMetric, ImportedCustomMetric
 from constructs_lib.fleet.fleet_group import IFleetGroup
+from constructs_lib.nag import acknowledge_inline_policies
 from iot_defender_runtime.model.behavior_definition import BehaviorDefinition
 from iot_defender_runtime.model.metric_catalog import METRICS
 
@@ -124,6 +125,7 @@ class SecurityProfile(Construct):
             or None,
         )
         self._order_after(behaviors, retained)
+        acknowledge_inline_policies(self, "the security profile (its alert and metrics-export publisher roles)")
 
     def _validate(
         self,

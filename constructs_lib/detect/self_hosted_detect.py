@@ -31,6 +31,7 @@ from typing import cast
 from aws_cdk import Duration, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as event_targets
 from aws_cdk import aws_iam as iam
@@ -47,7 +48,7 @@ from constructs_lib._jsii import as_function, service_principal
 from constructs_lib._metrics import MetricOptions, service_metric
 from constructs_lib._queues import dead_letter_queue
 from constructs_lib._validation import NAME_PATTERN, check_duration, raise_if_any
-from constructs_lib.alerts.alert_topic import AnyAlertTopic, TopicArgument, alert_topic_of
+from constructs_lib.alerts.alert_topic import AlertTopic, AnyAlertTopic, TopicArgument, alert_topic_of
 from constructs_lib.detect.behavior import Behavior
 from constructs_lib.detect.custom_metric import Dimension
 from constructs_lib.detect.security_profile import SecurityProfileTarget
@@ -55,8 +56,8 @@ from constructs_lib.fleet.fleet_group import IFleetGroup
 from constructs_lib.lambda_packaging import (
     DEFAULT_POWERTOOLS_LAYER_VERSION,
 )
-from constructs_lib.nag import acknowledge
-from constructs_lib.response.queued_function import alarm_on_any, build_function
+from constructs_lib.nag import acknowledge, acknowledge_inline_policies
+from constructs_lib.response.queued_function import FunctionNetwork, alarm_on_any, build_function
 from constructs_lib.response.queued_function import state_table as new_state_table
 from iot_defender_runtime.model.detect_profiles import (
     ProfileDocument,
@@ -84,6 +85,7 @@ AGENT_REPORT_TOPIC = "$aws/things/+/defender/metrics/json"
 IOT_LOG_GROUP = "AWSIotLogsV2"
 METRICS_NAMESPACE = "DeviceDefender/SelfHostedDetect"
 SERVICE = "detect-evaluator"
+DEFAULT_EVALUATOR_CONCURRENCY = 10
 _IOT_LOG_PATTERNS = {
     AUTHORIZATION_FAILURES_METRIC: logs.FilterPattern.string_value("$.reason", "=", "AUTHORIZATION_FAILURE"),
     MESSAGES_RECEIVED_METRIC: logs.FilterPattern.all(
@@ -114,6 +116,7 @@ class SelfHostedDetect(Construct):
         id: str,
         *,
         alert_topic: TopicArgument,
+        notification_topic: TopicArgument | None = None,
         behaviors: Sequence[Behavior] = (),
         profile_name: str = "self-hosted",
         targets: Sequence[IFleetGroup | SecurityProfileTarget] = (),
@@ -126,7 +129,10 @@ class SelfHostedDetect(Construct):
         silence: Duration | None = None,
         clock_skew: Duration | None = None,
         max_batching_window: Duration | None = None,
+        reserved_concurrency: int = DEFAULT_EVALUATOR_CONCURRENCY,
         powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
     ) -> None:
         """
         Give one profile with ``behaviors`` (and ``profile_name``, ``targets``), or several with ``profiles``:
@@ -135,6 +141,10 @@ class SelfHostedDetect(Construct):
         :param alert_topic: where violations are published: an ``AlertTopic`` or any ``sns.ITopic`` (the
             evaluator gets ``sns:Publish``, and the key's actions when the key is known: pass
             ``AlertTopic.from_topic_arn(..., encryption_key=key)`` for a topic encrypted with a customer-managed key).
+        :param notification_topic: where the dead-letter queue and errors alarms notify operators: an ``AlertTopic``
+            or any ``sns.ITopic`` (an imported one must already let ``cloudwatch.amazonaws.com`` publish; synth
+            warns). ``DeviceDefender`` passes its notification topic. Default: a new ``AlertTopic``
+            (``NotificationTopic``) to subscribe operators to.
 
         :param behaviors: rule and statistical behaviors on the ingested metrics (see the module docstring).
         :param profile_name: ``securityProfileName`` of the violations. Default: self-hosted.
@@ -158,6 +168,13 @@ class SelfHostedDetect(Construct):
             are late). Raise it when AWS IoT logs reach the stream late. Default: 1 minute; 1 second to 15 minutes.
         :param max_batching_window: how long the evaluator waits to fill a batch. Longer means fewer state writes
             (one per thing per batch) and later alarms. Default: 30 seconds; at most 5 minutes.
+        :param reserved_concurrency: concurrent evaluator invocations, 2 to 1000: one per stream shard and one
+            for the sweep. The on-demand stream starts with 4 shards and adds more as traffic grows; a shard
+            whose invocation is throttled waits and is retried within the event source's limits (records up to an
+            hour old, then the dead-letter queue), so raise it with the shard count. Default: 10.
+        :param vpc: run the evaluator in this VPC, with a security group of its own that allows only outbound
+            traffic (the subnets need a route to the AWS APIs it calls: NAT or VPC endpoints). Default: no VPC.
+        :param vpc_subnets: which subnets of ``vpc``. Default: its private subnets.
         """
         super().__init__(scope, id)
         chosen = list(profiles) or [DetectProfile(profile_name, behaviors, targets)]
@@ -166,7 +183,12 @@ class SelfHostedDetect(Construct):
         batching = Duration.seconds(30) if max_batching_window is None else max_batching_window
         problems = _profiles_problems(chosen, several=bool(profiles), mixed=bool(profiles and (behaviors or targets)))
         topic = alert_topic_of("alert_topic", alert_topic, problems)
+        notify = None
+        if notification_topic is not None:
+            notify = alert_topic_of("notification_topic", notification_topic, problems)
         problems += _settings_problems(silence, skew, batching, iot_log_group_name, telemetry_topic_filters)
+        network = FunctionNetwork(vpc, vpc_subnets)
+        problems += network.problems() + _concurrency_problems(reserved_concurrency)
         document = _write_profiles(chosen, problems)
         raise_if_any(self, problems)
         assert topic is not None  # raise_if_any raised otherwise
@@ -184,9 +206,15 @@ class SelfHostedDetect(Construct):
             skew=skew,
             batching=batching,
             powertools_layer_version=powertools_layer_version,
+            reserved_concurrency=reserved_concurrency,
+            network=network,
         )
         self._grant(role, topic)
+        self.notification_topic: AnyAlertTopic = notify or AlertTopic(
+            self, "NotificationTopic", display_name="Self-hosted Detect alarms"
+        )
         self._add_alarms()
+        acknowledge_inline_policies(self, "self-hosted Detect (its evaluator function and its topic rules)")
 
     # Metrics the evaluator publishes (namespace DeviceDefender/SelfHostedDetect, dimension service).
     # Default: the Sum over 5 minutes; every cloudwatch.MetricOptions field may be given as a keyword.
@@ -242,7 +270,8 @@ class SelfHostedDetect(Construct):
             {
                 "Serverless-SQSRedrivePolicy": (
                     "This queue is the failure destination of the evaluator and of the topic rules; messages stay "
-                    "14 days for inspection, and the DeadLetterQueueAlarm fires on the first one."
+                    "14 days for inspection, and the DeadLetterQueueAlarm notifies the notification topic on the "
+                    "first one."
                 )
             },
         )
@@ -309,6 +338,8 @@ class SelfHostedDetect(Construct):
         skew: Duration,
         batching: Duration,
         powertools_layer_version: int,
+        reserved_concurrency: int,
+        network: FunctionNetwork,
     ) -> iam.Role:
         """The evaluator, fed by the stream and swept every five minutes; returns its role."""
         role, self.function = build_function(
@@ -330,6 +361,8 @@ class SelfHostedDetect(Construct):
             powertools_layer_version=powertools_layer_version,
             memory_size=512,
             timeout=Duration.seconds(120),
+            reserved_concurrency=reserved_concurrency,
+            network=network,
         )
         self.function.add_event_source(
             event_sources.KinesisEventSource(
@@ -408,14 +441,20 @@ class SelfHostedDetect(Construct):
         )
 
     def _add_alarms(self) -> None:
+        """Both notify the notification topic."""
         self.dead_letter_queue_alarm = alarm_on_any(
             self,
             "DeadLetterQueueAlarm",
             "Datapoints the evaluator or the topic rules could not process",
             self.dead_letter_queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
+            notify=self.notification_topic,
         )
         self.errors_alarm = alarm_on_any(
-            self, "ErrorsAlarm", "The evaluator failed invocations", self.function.metric_errors()
+            self,
+            "ErrorsAlarm",
+            "The evaluator failed invocations",
+            self.function.metric_errors(),
+            notify=self.notification_topic,
         )
 
 
@@ -470,6 +509,19 @@ def _profiles_problems(chosen: Sequence[DetectProfile], *, several: bool, mixed:
         where = f"profile '{profile.name}': " if several else ""
         problems.extend(where + problem for problem in _profile_problems(profile, "name" if several else None))
     return problems
+
+
+def _concurrency_problems(reserved_concurrency: int) -> list[str]:
+    if (
+        isinstance(reserved_concurrency, bool)
+        or not isinstance(reserved_concurrency, int)
+        or not 2 <= reserved_concurrency <= 1000
+    ):
+        return [
+            f"reserved_concurrency {reserved_concurrency!r} must be an integer from 2 to 1000 "
+            "(one per stream shard and one for the sweep)"
+        ]
+    return []
 
 
 def _settings_problems(

@@ -13,12 +13,12 @@ from enum import Enum
 
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from constructs_lib._custom_resources import acknowledge_provider_function
-from constructs_lib.nag import acknowledge
+from constructs_lib._log_groups import encrypted_log_group
+from constructs_lib.nag import acknowledge, acknowledge_inline_policies
 
 
 class ThingIndexingMode(str, Enum):
@@ -91,7 +91,7 @@ class FleetIndexing(Construct):
             install_latest_aws_sdk=False,
             timeout=Duration.minutes(2),
             memory_size=256,
-            log_group=logs.LogGroup(self, "Logs", retention=logs.RetentionDays.ONE_YEAR),
+            log_group=encrypted_log_group(self, "Logs"),
         )
         acknowledge(
             self.resource.node.find_child("CustomResourcePolicy"),
@@ -103,6 +103,7 @@ class FleetIndexing(Construct):
             },
         )
         acknowledge_provider_function(self)
+        acknowledge_inline_policies(self, "the fleet indexing custom resource (UpdateIndexingConfiguration)")
 
     @staticmethod
     def already_enabled(

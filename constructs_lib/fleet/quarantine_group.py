@@ -5,14 +5,15 @@ from __future__ import annotations
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_iot as iot
-from aws_cdk import aws_logs as logs
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from constructs_lib._custom_resources import acknowledge_provider_function
+from constructs_lib._log_groups import encrypted_log_group
 from constructs_lib._validation import check_name, raise_if_any
 from constructs_lib.fleet.fleet_group import FleetGroup
 from constructs_lib.fleet.quarantine_policy import quarantine_policy_document
+from constructs_lib.nag import acknowledge_inline_policies
 
 
 class QuarantineGroup(Construct):
@@ -81,9 +82,10 @@ class QuarantineGroup(Construct):
             timeout=Duration.minutes(2),
             memory_size=256,
             log_retention=None,
-            log_group=logs.LogGroup(self, "AttachmentLogs", retention=logs.RetentionDays.ONE_YEAR),
+            log_group=encrypted_log_group(self, "AttachmentLogs"),
         )
         acknowledge_provider_function(self)
+        acknowledge_inline_policies(self, "the policy attachment custom resource (AttachPolicy, DetachPolicy)")
 
     @property
     def thing_group_name(self) -> str:

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 from typing_extensions import Unpack
@@ -15,7 +16,7 @@ from constructs_lib._metrics import MetricOptions
 from constructs_lib.alerts.alert_topic import TopicArgument
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.lambda_packaging import DEFAULT_POWERTOOLS_LAYER_VERSION
-from constructs_lib.response.queued_function import MAX_POLICY_JSON_CHARACTERS
+from constructs_lib.response.queued_function import MAX_POLICY_JSON_CHARACTERS, FunctionNetwork
 from constructs_lib.response.response_function import (
     DEFAULT_MAX_ACTIONS_PER_HOUR,
     SCOPED_IOT,
@@ -68,6 +69,8 @@ class AuditRemediator(ResponseFunction):
         batch_size: int = 1,
         reserved_concurrency: int = 1,
         powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
         audit_topic: TopicArgument | None = None,
         policy: AuditRemediationPolicy | None = None,
     ) -> None:
@@ -87,6 +90,9 @@ class AuditRemediator(ResponseFunction):
         :param batch_size: notifications per invocation, 1 to 10; each may hold thousands of findings. Default: 1.
         :param reserved_concurrency: concurrent invocations, 1 to 20. Default: 1.
         :param powertools_layer_version: the Powertools for AWS Lambda (Python) layer version.
+        :param vpc: run the function in this VPC, with a security group of its own that allows only outbound
+            traffic (the subnets need a route to the AWS APIs it calls: NAT or VPC endpoints). Default: no VPC.
+        :param vpc_subnets: which subnets of ``vpc``. Default: its private subnets.
         :param audit_topic: deprecated name of ``alert_topic``.
         :param policy: deprecated name of ``remediation_policy``.
         """
@@ -103,6 +109,7 @@ class AuditRemediator(ResponseFunction):
             batch_size=batch_size,
             reserved_concurrency=reserved_concurrency,
             powertools_layer_version=powertools_layer_version,
+            network=FunctionNetwork(vpc, vpc_subnets),
         )
 
     def _default_policy(self) -> AuditRemediationPolicy:

@@ -6,6 +6,7 @@ from typing import ClassVar
 
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 from typing_extensions import Unpack
@@ -14,7 +15,11 @@ from constructs_lib._metrics import MetricOptions
 from constructs_lib.alerts.alert_topic import TopicArgument
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.lambda_packaging import DEFAULT_POWERTOOLS_LAYER_VERSION
-from constructs_lib.response.queued_function import MAX_ACTIONS_PER_HOUR_LIMIT, MAX_POLICY_JSON_CHARACTERS
+from constructs_lib.response.queued_function import (
+    MAX_ACTIONS_PER_HOUR_LIMIT,
+    MAX_POLICY_JSON_CHARACTERS,
+    FunctionNetwork,
+)
 from constructs_lib.response.response_function import (
     DEFAULT_MAX_ACTIONS_PER_HOUR,
     SCOPED_IOT,
@@ -71,6 +76,8 @@ class QuarantineResponder(ResponseFunction):
         batch_size: int = 10,
         reserved_concurrency: int = 2,
         powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
+        vpc: ec2.IVpc | None = None,
+        vpc_subnets: ec2.SubnetSelection | None = None,
         existing_alert_topic: TopicArgument | None = None,
         max_quarantines_per_hour: int | None = None,
     ) -> None:
@@ -92,6 +99,9 @@ class QuarantineResponder(ResponseFunction):
         :param reserved_concurrency: concurrent invocations, 1 to 20; keeps IoT registry calls under
             their default rate limits during a violation storm. Default: 2.
         :param powertools_layer_version: the Powertools for AWS Lambda (Python) layer version.
+        :param vpc: run the function in this VPC, with a security group of its own that allows only outbound
+            traffic (the subnets need a route to the AWS APIs it calls: NAT or VPC endpoints). Default: no VPC.
+        :param vpc_subnets: which subnets of ``vpc``. Default: its private subnets.
         :param existing_alert_topic: deprecated name of ``alert_topic``.
         :param max_quarantines_per_hour: deprecated name of ``max_actions_per_hour``.
         """
@@ -114,6 +124,7 @@ class QuarantineResponder(ResponseFunction):
             batch_size=batch_size,
             reserved_concurrency=reserved_concurrency,
             powertools_layer_version=powertools_layer_version,
+            network=FunctionNetwork(vpc, vpc_subnets),
         )
 
     def _default_policy(self) -> RemediationPolicy:

@@ -10,27 +10,29 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Protocol, TypeVar, cast
 
 import jsii
 from aws_cdk import Duration, Names, RemovalPolicy
+from aws_cdk import aws_backup as backup
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib._jsii import as_role, service_principal, sns_alarm_action
+from constructs_lib._log_groups import encrypted_log_group
 from constructs_lib._metrics import service_metric  # re-exported: the one metric helper of the pack
 from constructs_lib._queues import dead_letter_queue
 from constructs_lib.alerts.alert_topic import AnyAlertTopic, warn_if_alarms_cannot_publish
 from constructs_lib.lambda_packaging import ARCHITECTURE, RUNTIME, function_code, handler_path, powertools_layer
-from constructs_lib.nag import acknowledge
+from constructs_lib.nag import acknowledge, acknowledge_compliance
 
 FUNCTION_TIMEOUT = Duration.seconds(60)
 MAX_RECEIVE_COUNT = 5
@@ -128,7 +130,7 @@ def _callers_level() -> int:
 
 def state_table(scope: Construct, id: str = "StateTable") -> dynamodb.Table:
     """Partition key ``id``: idempotency records, breakers, quarantine records and the action log."""
-    return dynamodb.Table(
+    table = dynamodb.Table(
         scope,
         id,
         partition_key=dynamodb.Attribute(name="id", type=dynamodb.AttributeType.STRING),
@@ -140,6 +142,41 @@ def state_table(scope: Construct, id: str = "StateTable") -> dynamodb.Table:
         time_to_live_attribute="expiresAt",
         removal_policy=RemovalPolicy.RETAIN,
     )
+    acknowledge_compliance(
+        table,
+        {
+            "DynamoDBInBackupPlan": (
+                "Point-in-time recovery is on: the table can be restored to any second of the last 35 days, and "
+                "it is kept when the stack is deleted. For longer retention in AWS Backup, pass "
+                "DeviceDefender(backup_plan=True) or add it to your own plan."
+            )
+        },
+        unless=lambda: in_backup_plan(table),
+    )
+    return table
+
+
+_BACKED_UP: set[int] = set()  # id() of tables a backup plan of this library selects
+
+
+def add_to_backup_plan(plan: backup.BackupPlan, selection_id: str, table: dynamodb.ITable) -> None:
+    """Select ``table`` in ``plan`` (which withdraws its DynamoDBInBackupPlan acknowledgment)."""
+    selection = plan.add_selection(selection_id, resources=[backup.BackupResource.from_dynamo_db_table(table)])
+    _BACKED_UP.add(id(table))
+    acknowledge(
+        selection.node.find_child("Role"),
+        {
+            "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSBackupServiceRolePolicyForBackup]": (  # noqa: E501
+                "The role AWS Backup assumes for this selection (only backup.amazonaws.com can assume it); AWS "
+                "maintains the managed backup policy as services gain backup features, and the selection limits "
+                "what the plan backs up to the state table."
+            )
+        },
+    )
+
+
+def in_backup_plan(table: dynamodb.ITable) -> bool:
+    return id(table) in _BACKED_UP
 
 
 def build_queued_function(
@@ -153,6 +190,7 @@ def build_queued_function(
     batch_size: int,
     reserved_concurrency: int,
     powertools_layer_version: int,
+    network: FunctionNetwork | None = None,
 ) -> QueuedFunction:
     dlq = dead_letter_queue(scope, "DeadLetterQueue")
     queue = sqs.Queue(
@@ -186,6 +224,7 @@ def build_queued_function(
         dead_letter=dlq,
         reserved_concurrency=reserved_concurrency,
         powertools_layer_version=powertools_layer_version,
+        network=network,
     )
     function.add_event_source(
         event_sources.SqsEventSource(
@@ -216,10 +255,12 @@ def build_function(
     memory_size: int = 256,
     timeout: Duration = FUNCTION_TIMEOUT,
     id: str = "Function",
+    network: FunctionNetwork | None = None,
 ) -> tuple[iam.Role, lambda_.Function]:
     """A function of this pack: its own role and log group (no AWS managed policy), arm64, the
-    Powertools layer, tracing, and a dead-letter queue for asynchronous invocations."""
-    log_group = logs.LogGroup(scope, "FunctionLogs", retention=logs.RetentionDays.ONE_YEAR)
+    Powertools layer, tracing, a dead-letter queue for asynchronous invocations, and ``network``'s VPC
+    (with a security group of its own) when given."""
+    log_group = encrypted_log_group(scope, "FunctionLogs")
     role = iam.Role(
         scope, "FunctionRole", assumed_by=service_principal("lambda.amazonaws.com"), description=description
     )
@@ -240,8 +281,67 @@ def build_function(
         reserved_concurrent_executions=reserved_concurrency,
         dead_letter_queue=dead_letter,
         environment=dict(environment),
+        vpc=network.vpc if network else None,
+        vpc_subnets=network.vpc_subnets if network else None,
+        security_groups=_security_groups(scope, network),
     )
+    _acknowledge_network(function, role, network)
     return role, function
+
+
+@dataclass(frozen=True)
+class FunctionNetwork:
+    """Where a function runs: the ``vpc`` and ``vpc_subnets`` arguments of the constructs."""
+
+    vpc: ec2.IVpc | None = None
+    vpc_subnets: ec2.SubnetSelection | None = None
+
+    def problems(self) -> list[str]:
+        if self.vpc is None and self.vpc_subnets is not None:
+            return ["vpc_subnets was given without vpc; give the VPC the subnets belong to"]
+        if self.vpc is not None and not hasattr(self.vpc, "vpc_id"):
+            return [f"vpc {self.vpc!r} must be an ec2.IVpc (ec2.Vpc, or ec2.Vpc.from_lookup(...))"]
+        return []
+
+
+def _security_groups(scope: Construct, network: FunctionNetwork | None) -> list[ec2.ISecurityGroup] | None:
+    """In a VPC, a security group of the function's own that only lets it call out (to the AWS APIs it
+    uses, through NAT or VPC endpoints)."""
+    if network is None or network.vpc is None:
+        return None
+    group = ec2.SecurityGroup(
+        scope,
+        "FunctionSecurityGroup",
+        vpc=network.vpc,
+        description="IoT Device Defender function: no inbound, outbound to the AWS APIs it calls",
+        allow_all_outbound=True,
+    )
+    return [cast(ec2.ISecurityGroup, group)]  # jsii: see constructs_lib/_jsii.py
+
+
+def _acknowledge_network(function: lambda_.Function, role: iam.Role, network: FunctionNetwork | None) -> None:
+    if network is not None and network.vpc is not None:
+        acknowledge(
+            role,
+            {
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole]": (  # noqa: E501
+                    "Added by aws-cdk-lib for a function in a VPC: it lets Lambda create, describe and delete the "
+                    "function's network interfaces (and write logs); the EC2 network-interface actions support no "
+                    "resource-level scoping that would narrow it."
+                )
+            },
+        )
+        return
+    acknowledge_compliance(
+        function,
+        {
+            "LambdaInsideVPC": (
+                "The function reaches only AWS service APIs (AWS IoT, DynamoDB, SNS, SQS, CloudWatch, X-Ray) over "
+                "TLS with SigV4 and IAM-scoped credentials; it reaches no private resource. Pass vpc= (and "
+                "vpc_subnets=) to run it in your VPC with a security group of its own."
+            )
+        },
+    )
 
 
 def response_environment(
@@ -328,15 +428,18 @@ __all__ = [
     "MAX_ACTIONS_PER_HOUR_LIMIT",
     "MAX_POLICY_JSON_CHARACTERS",
     "MAX_RECEIVE_COUNT",
+    "FunctionNetwork",
     "FunctionPolicy",
     "QueuedFunction",
     "ResponseAlarms",
     "add_response_alarms",
+    "add_to_backup_plan",
     "alarm_on_any",
     "build_function",
     "build_queued_function",
     "check_policy",
     "check_sizing",
+    "in_backup_plan",
     "renamed_keyword",
     "response_environment",
     "service_metric",

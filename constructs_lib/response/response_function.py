@@ -23,8 +23,9 @@ from constructs_lib._metrics import MetricOptions, service_metric
 from constructs_lib._validation import raise_if_any
 from constructs_lib.alerts.alert_topic import AlertTopic, AnyAlertTopic, TopicArgument, alert_topic_of
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
-from constructs_lib.nag import acknowledge
+from constructs_lib.nag import acknowledge, acknowledge_inline_policies
 from constructs_lib.response.queued_function import (
+    FunctionNetwork,
     FunctionPolicy,
     add_response_alarms,
     build_queued_function,
@@ -86,6 +87,7 @@ class ResponseFunction(Construct):
         batch_size: int,
         reserved_concurrency: int,
         powertools_layer_version: int,
+        network: FunctionNetwork,
     ) -> None:
         """The keywords of the subclass, the renamed ones as ``Keyword``; every problem is raised at once."""
         super().__init__(scope, id)
@@ -97,6 +99,7 @@ class ResponseFunction(Construct):
             dry_run=dry_run,
             batch_size=batch_size,
             reserved_concurrency=reserved_concurrency,
+            network=network,
         )
         self.alert_topic: AnyAlertTopic = topic or AlertTopic(self, "AlertTopic")
         self.notification_topic: AnyAlertTopic = notify or AlertTopic(self, "NotificationTopic")
@@ -104,10 +107,16 @@ class ResponseFunction(Construct):
         self.dry_run = dry_run
         self.max_actions_per_hour = limit
         self.table: dynamodb.ITable = state_table or new_state_table(self)
-        self._wire(batch_size=batch_size, reserved_concurrency=reserved_concurrency, layer=powertools_layer_version)
+        self._wire(
+            batch_size=batch_size,
+            reserved_concurrency=reserved_concurrency,
+            layer=powertools_layer_version,
+            network=network,
+        )
         self._grant(self.role)
         self._alarm()
         acknowledge(self.role, self._wildcard_reasons())
+        acknowledge_inline_policies(self, f"the {self._OWNER} function")
 
     def _validate(
         self,
@@ -119,6 +128,7 @@ class ResponseFunction(Construct):
         dry_run: bool,
         batch_size: int,
         reserved_concurrency: int,
+        network: FunctionNetwork,
     ) -> tuple[AnyAlertTopic | None, AnyAlertTopic | None, int]:
         """Every problem at once; the topics and the per-hour limit as given under either name.
         A problem with a keyword given under its deprecated name names it as given."""
@@ -141,6 +151,7 @@ class ResponseFunction(Construct):
         )
         self.remediation_policy = policy or self._default_policy()
         check_policy(self.remediation_policy, problems, argument=policy_argument)
+        problems.extend(network.problems())
         raise_if_any(self, problems)
         return topic, notify, limit
 
@@ -155,7 +166,7 @@ class ResponseFunction(Construct):
     def _default_policy(self) -> FunctionPolicy:
         """The construct's default remediation policy (each subclass has its own)."""
 
-    def _wire(self, *, batch_size: int, reserved_concurrency: int, layer: int) -> None:
+    def _wire(self, *, batch_size: int, reserved_concurrency: int, layer: int, network: FunctionNetwork) -> None:
         """The queue on the alert topic (only messages with the ``_BODY_KEYS``), its DLQ and the function."""
         limit_variable, policy_variable = self._LIMIT_AND_POLICY_VARIABLES
         parts = build_queued_function(
@@ -181,6 +192,7 @@ class ResponseFunction(Construct):
             batch_size=batch_size,
             reserved_concurrency=reserved_concurrency,
             powertools_layer_version=layer,
+            network=network,
         )
         self.queue, self.dead_letter_queue = parts.queue, parts.dead_letter_queue
         self.role, self.function = parts.role, parts.function

@@ -72,6 +72,8 @@ def test_both_response_constructs_take_the_same_keywords_in_the_same_order():
         "batch_size",
         "reserved_concurrency",
         "powertools_layer_version",
+        "vpc",
+        "vpc_subnets",
     ]
     # After them, each keeps its deprecated names for one release.
     assert _keywords(QuarantineResponder) == [*shared, "existing_alert_topic", "max_quarantines_per_hour"]
