@@ -9,7 +9,7 @@ import pytest
 from iot_defender_runtime.audit_remediation.handler import read_notification
 from iot_defender_runtime.quarantine.handler import read_violation
 from iot_defender_runtime.quarantine.intake import NotAViolationError, parse_violation_message
-from iot_defender_runtime.remediation.batch_intake import MAX_JSON_DEPTH, UnreadableRecordError, json_object
+from iot_defender_runtime.remediation.batch_intake import MAX_JSON_DEPTH, UnreadableRecordError, json_object, read_body
 from tests.lambdas.conftest import load_event
 
 VIOLATION = load_event("violation_in_alarm_rule.json")
@@ -95,3 +95,36 @@ def test_a_violation_with_unknown_fields_nested_within_the_limit_is_kept():
 def test_json_object_raises_the_error_asked_for():
     with pytest.raises(NotAViolationError, match="expected a JSON object, got str"):
         json_object('"x"', error=NotAViolationError)
+
+
+@pytest.mark.parametrize("read", [read_violation, read_notification])
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ('{"x": NaN}', "holds NaN, which is not a JSON number"),
+        ('{"x": -Infinity}', "holds -Infinity, which is not a JSON number"),
+        ('{"x": 1e400}', "holds the number 1e400, beyond the range of a double"),
+        ('{"x": "\\ud800"}', "holds a string with a lone surrogate"),
+        ('{"\\udcff": 1}', "holds a string with a lone surrogate"),
+        (json.dumps({"Type": "Notification", "Message": '{"x": NaN}'}), "the JSON in the SNS Message holds NaN"),
+        (
+            json.dumps({"Type": "\ud800", "Message": "{}"}),
+            "holds a string with a lone surrogate, not Unicode: '\\ud800'",
+        ),
+        (None, "record body is not text (got NoneType)"),
+        (7, "record body is not text (got int)"),
+    ],
+)
+def test_not_strict_json_or_not_text_is_refused_with_a_reason_the_log_can_write(read, body, reason):
+    with pytest.raises(UnreadableRecordError) as raised:
+        read(body)
+    assert reason in str(raised.value)
+    str(raised.value).encode("utf-8")
+
+
+def test_whatever_a_parser_raises_is_a_reason(monkeypatch):
+    def hostile(body: str) -> None:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    with pytest.raises(UnreadableRecordError, match="not a thing: RecursionError: maximum recursion depth"):
+        read_body("{}", "a thing", hostile)

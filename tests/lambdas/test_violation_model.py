@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from pydantic import ValidationError
 
-from iot_defender_runtime.model.violation import ViolationEventType
+from iot_defender_runtime.model.violation import ViolationEvent, ViolationEventType
 from iot_defender_runtime.quarantine.intake import NotAViolationError, parse_violation_message
 from tests.lambdas.conftest import load_event
 
@@ -113,3 +113,50 @@ def test_metric_values_take_the_api_shape_of_their_kind(kind, value, expected):
 
     assert metric_value_of(kind, value) == expected
     assert type(metric_value_of(kind, value)[next(iter(expected))]) is type(next(iter(expected.values())))
+
+
+_LEVELS = [(), ("behavior",), ("behavior", "criteria"), ("behavior", "criteria", "value"), ("metricValue",)]
+
+
+@pytest.mark.parametrize("level", _LEVELS, ids=lambda level: ".".join(level) or "top")
+@pytest.mark.parametrize("name", ["futureField", "thing_name", "suppress_alerts", "duration_seconds"])
+def test_unknown_fields_at_every_level_are_dumped_as_they_came_even_null(level, name):
+    # Given an unknown field (a null one beside a set one) at this level, named perhaps as a Python field
+    event = load_event("violation_in_alarm_rule.json")
+    block = event
+    for key in level:
+        block = block[key]
+    block.update({name: {"a": [1, None]}, f"{name}Null": None})
+    # When it is parsed and dumped as the notification dumps it (API names, no null modelled fields)
+    dumped = parse_violation_message(json.dumps(event)).model_dump(mode="json", by_alias=True, exclude_none=True)
+    # Then both come back under their own names, with their values
+    for key in level:
+        dumped = dumped[key]
+    assert dumped[name] == {"a": [1, None]}
+    assert dumped[f"{name}Null"] is None
+
+
+def test_a_python_field_name_is_not_taken_for_the_api_name():
+    event = {k: v for k, v in load_event("violation_in_alarm_rule.json").items() if k != "thingName"}
+    with pytest.raises(ValidationError, match="thingName"):
+        parse_violation_message(json.dumps({**event, "thing_name": "meter-1"}))
+
+
+def test_null_unknown_fields_reach_the_alert_json_but_null_modelled_fields_do_not():
+    event = {**load_event("violation_in_alarm_rule.json"), "verificationState": None, "futureField": None}
+    message = parse_violation_message(json.dumps(event)).to_message()
+    assert "verificationState" not in message
+    assert message["futureField"] is None
+
+
+def test_a_time_without_an_offset_is_utc():
+    event = {**load_event("violation_in_alarm_rule.json"), "violationEventTime": "2020-02-26T19:30:00"}
+    violation = parse_violation_message(json.dumps(event))
+    assert violation.violation_event_time == datetime(2020, 2, 26, 19, 30, tzinfo=UTC)
+    assert violation.to_message()["violationEventTime"] == 1582745400000
+
+
+@pytest.mark.parametrize("epoch", [1e300, -1e300, 10**400, 10**20, -(10**17)])
+def test_an_epoch_no_date_holds_is_a_field_error_not_an_overflow(epoch):
+    with pytest.raises(ValidationError, match=r"violationEventTime .* is no epoch time any date can hold"):
+        ViolationEvent.model_validate({**load_event("violation_in_alarm_rule.json"), "violationEventTime": epoch})

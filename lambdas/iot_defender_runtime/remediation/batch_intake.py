@@ -149,7 +149,7 @@ def _check_tree(value: Any, where: str, error: type[ValueError]) -> None:
             pending.extend((child, depth + 1) for child in children)
         elif isinstance(item, str) and _SURROGATE.search(item):
             shown = _excerpt(item, 40)
-            raise error(f"the JSON{where} holds a string with a lone surrogate, not Unicode: {shown!r}")
+            raise error(f"the JSON{where} holds a string with a lone surrogate, not Unicode: '{shown}'")
 
 
 def unwrapped(body: str, *, error: type[ValueError] = ValueError) -> dict[str, Any]:
