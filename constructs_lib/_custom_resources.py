@@ -28,8 +28,8 @@ def acknowledge_provider_function(scope: Construct) -> None:
         {
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]": (  # noqa: E501
                 "Role of the aws-cdk-lib AwsCustomResource singleton function, created by the framework: the AWS "
-                "managed basic execution policy only lets it write its own CloudWatch logs; its IoT permissions "
-                "are the inline AttachPolicy/DetachPolicy statement scoped to one policy and one thing group."
+                "managed basic execution policy only lets it write its own CloudWatch logs; its other permissions are "
+                "the inline policies of the custom resources that use it, each limited to that resource's SDK call."
             ),
             "Serverless-LambdaTracing": (
                 "The AwsCustomResource function makes one SDK call per custom resource change at deployment; "
@@ -38,7 +38,7 @@ def acknowledge_provider_function(scope: Construct) -> None:
         },
     )
     acknowledge_compliance(
-        singleton,
+        singleton.node.default_child or singleton,  # the function alone, not its role or queue
         {
             "LambdaInsideVPC": (
                 "The AwsCustomResource function runs only during deployments and calls only the public AWS IoT "

@@ -45,3 +45,22 @@ def example_assemblies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, cd
         load_module(example, f"example_{example.parent.name}").build(app)
         assemblies[example.parent.name] = app.synth()
     return assemblies
+
+
+COMPLIANCE_MODES = ("none", "managed", "self-hosted")
+
+
+@pytest.fixture(scope="session")
+def compliance_assemblies(tmp_path_factory: pytest.TempPathFactory) -> dict[str, cdk.cx_api.CloudAssembly]:
+    """app.py's dev stage in each Detect mode with ``-c compliance=nist,hipaa``: the AwsSolutions,
+    Serverless, NIST 800-53 R5 and HIPAA Security packs (synth raises on any unacknowledged error)."""
+    import json
+
+    context = json.loads((REPO / "cdk.json").read_text())["context"]
+    assemblies = {}
+    for mode in COMPLIANCE_MODES:
+        extra = {"stage": "dev", "detect": mode, "compliance": "nist,hipaa"}
+        app = cdk.App(outdir=str(tmp_path_factory.mktemp(f"compliance-{mode}")), context={**context, **extra})
+        load_module(REPO / "app.py", f"compliance_app_{mode.replace('-', '_')}").build(app)
+        assemblies[mode] = app.synth()
+    return assemblies

@@ -333,7 +333,7 @@ def _acknowledge_network(function: lambda_.Function, role: iam.Role, network: Fu
         )
         return
     acknowledge_compliance(
-        function,
+        function.node.default_child or function,  # the function alone, not its event sources
         {
             "LambdaInsideVPC": (
                 "The function reaches only AWS service APIs (AWS IoT, DynamoDB, SNS, SQS, CloudWatch, X-Ray) over "
