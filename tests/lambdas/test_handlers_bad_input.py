@@ -88,7 +88,10 @@ def _replaced(event: dict[str, Any], path: tuple[str, ...], value: Any) -> str:
 
 
 _WRONG = (
-    st.none() | st.booleans() | st.lists(st.integers(), max_size=2) | st.dictionaries(st.text(max_size=3), st.none())
+    st.none()
+    | st.booleans()
+    | st.lists(st.integers(), min_size=1, max_size=2)
+    | st.dictionaries(st.text(max_size=3), st.none())
 )
 _REQUIRED = [("thingName",), ("violationId",), ("behavior",), ("violationEventType",), ("securityProfileName",)]
 

@@ -9,7 +9,7 @@ fields are read by their API names only, so an unknown ``task_id`` is kept as su
 from __future__ import annotations
 
 from aws_lambda_powertools.utilities.parser import parse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt
 
 from iot_defender_runtime.remediation.batch_intake import unwrapped
 
@@ -23,8 +23,8 @@ class _Model(BaseModel):
 class AuditCheckDetail(_Model):
     check_name: str = Field(alias="checkName", min_length=1)
     check_run_status: str = Field(alias="checkRunStatus")
-    non_compliant_resources_count: int = Field(alias="nonCompliantResourcesCount", ge=0)
-    total_resources_count: int = Field(alias="totalResourcesCount", ge=0)
+    non_compliant_resources_count: int = Field(alias="nonCompliantResourcesCount", ge=0, strict=True)
+    total_resources_count: int = Field(alias="totalResourcesCount", ge=0, strict=True)
     message: str | None = None
     error_code: str | None = Field(default=None, alias="errorCode")
 
@@ -35,8 +35,8 @@ class AuditNotification(_Model):
     task_status: str = Field(alias="taskStatus")
     task_type: str = Field(alias="taskType")
     scheduled_audit_name: str | None = Field(default=None, alias="scheduledAuditName")
-    non_compliant_checks_count: int = Field(alias="nonCompliantChecksCount", ge=0)
-    task_start_time: int | float = Field(alias="taskStartTime")
+    non_compliant_checks_count: int = Field(alias="nonCompliantChecksCount", ge=0, strict=True)
+    task_start_time: StrictInt | StrictFloat = Field(alias="taskStartTime")
     audit_details: list[AuditCheckDetail] = Field(alias="auditDetails")
 
     @property
