@@ -81,6 +81,10 @@ class IotRegistry:
         self._ancestor_cache[group_name] = (time.monotonic(), ancestors)
         return ancestors
 
+    def groups_of(self, thing_name: str) -> tuple[str, ...]:
+        """The thing's static groups now (``ListThingGroupsForThing``)."""
+        return tuple(self._group_names(thing_name))
+
     def _group_names(self, thing_name: str) -> list[str]:
         names: list[str] = []
         paginator = self._iot.get_paginator("list_thing_groups_for_thing")

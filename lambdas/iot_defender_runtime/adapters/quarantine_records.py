@@ -29,6 +29,7 @@ class QuarantineRecord:
     behavior_name: str
     quarantined_at: datetime
     certificates_before: Mapping[str, str] = field(default_factory=dict)
+    moved: bool = False  # the thing was moved into the group for this record (``movedAt``)
 
 
 @dataclass(frozen=True)
@@ -132,7 +133,23 @@ class QuarantineRecords:
             certificates_before={
                 cert: value["S"] for cert, value in item.get("certificatesBefore", {"M": {}})["M"].items()
             },
+            moved="movedAt" in item,
         )
+
+    def mark_moved(self, thing_name: str) -> None:
+        """Say on the record that its cause has moved the thing into the group (``movedAt``): the
+        quarantine it claimed is done, not under way. No record, nothing written."""
+        try:
+            self._dynamodb.update_item(
+                TableName=self._table_name,
+                Key={"id": {"S": RECORD_PREFIX + thing_name}},
+                UpdateExpression="SET movedAt = :now",
+                ConditionExpression="attribute_exists(id)",
+                ExpressionAttributeValues={":now": {"S": datetime.now(tz=UTC).isoformat()}},
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def delete(self, thing_name: str) -> None:
         self._dynamodb.delete_item(TableName=self._table_name, Key={"id": {"S": RECORD_PREFIX + thing_name}})

@@ -24,6 +24,7 @@ from iot_defender_runtime.remediation.actions import (
     NOTIFICATION_SOURCE,
     ChangeLog,
     admit_or_hold,
+    move_into_quarantine,
     record_state,
     slot_key,
 )
@@ -125,7 +126,7 @@ class AuditRemediator:
                 claim=True,
             )
             self._before_change(decision, finding, key, log)
-            self._registry.add_thing_to_group(thing.name, group)
+            move_into_quarantine(self._registry, self._records, thing.name, group)
             log.changed(f"thing {thing.name} added to thing group {group}", thing_name=thing.name)
         if decision.deactivate and decision.certificate_id is not None:
             certificate_id = decision.certificate_id

@@ -42,6 +42,7 @@ from iot_defender_runtime.remediation.actions import (
     QuarantineHeldError,
     admit_or_hold,
     deactivatable,
+    move_into_quarantine,
     record_state,
     slot_key,
 )
@@ -136,7 +137,7 @@ class QuarantineResponder:
             )
             if quarantine:
                 self._before_change(violation, decision, log)
-                self._registry.add_thing_to_group(thing.name, group)
+                move_into_quarantine(self._registry, self._records, thing.name, group)
                 log.changed(f"added to thing group {group}", thing_name=thing.name)
             if deactivate:
                 allowed, skipped = deactivatable(self._registry, thing, certificates, self._config.policy.exempt_groups)

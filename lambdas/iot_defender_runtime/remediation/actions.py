@@ -27,6 +27,7 @@ __all__ = [
     "QuarantineInProgressError",
     "admit_or_hold",
     "deactivatable",
+    "move_into_quarantine",
     "record_state",
     "slot_key",
 ]
@@ -45,8 +46,9 @@ class QuarantineHeldError(RuntimeError):
 
 
 class QuarantineInProgressError(RuntimeError):
-    """Another violation or finding is quarantining the thing right now: the record is failed and
-    retried, and then decides again on what the registry says (so one quarantine is made and logged)."""
+    """Another violation or finding is quarantining the thing right now, or has just done it: the record
+    is failed and retried, and then decides again on what the registry says (so one quarantine is made,
+    logged and counted)."""
 
 
 def slot_key(action: str, subject: str) -> str:
@@ -103,8 +105,8 @@ def record_state(
     (the first record wins; certificate states missing from an earlier record are added to it); returns
     the certificates read now (none without ``with_certificates``).
 
-    With ``claim`` (the caller is about to quarantine the thing), a record another cause wrote less than
-    ``IN_PROGRESS_SECONDS`` ago raises ``QuarantineInProgressError``: that cause is quarantining it.
+    With ``claim`` (the caller is about to quarantine the thing), a record another cause holds is
+    checked (``_check_claim``): the thing is quarantined once, by one cause.
 
     Reading certificate states costs ``ListThingPrincipals`` and one ``DescribeCertificate`` per
     certificate, so a caller that will not change certificates passes ``with_certificates=False``: a
@@ -127,15 +129,35 @@ def record_state(
     if claim:
         holder = records.get(thing.name)
         if holder is not None and holder.violation_id != cause_id:
-            age = (now - holder.quarantined_at).total_seconds()
-            if age < IN_PROGRESS_SECONDS:
-                raise QuarantineInProgressError(
-                    f"thing '{thing.name}' is being quarantined for {holder.violation_id} (record written "
-                    f"{age:.0f} s ago); this record is retried"
-                )
+            _check_claim(registry, holder, thing.name, quarantine_group_name, now)
     if states:
         records.add_certificates_if_absent(thing.name, states)
     return certificates
+
+
+def _check_claim(registry: IotRegistry, holder: QuarantineRecord, thing_name: str, group: str, now: datetime) -> None:
+    """Another cause holds the thing's record: raise ``QuarantineInProgressError`` while that cause is
+    quarantining it (not marked moved, written less than ``IN_PROGRESS_SECONDS`` ago), or when it has
+    moved the thing since this decision read the registry (the thing is in the group now: one
+    ``ListThingGroupsForThing``); the retry decides again. A thing that left the group since is
+    quarantined again, under the first record."""
+    if not holder.moved:
+        age = (now - holder.quarantined_at).total_seconds()
+        if age < IN_PROGRESS_SECONDS:
+            raise QuarantineInProgressError(
+                f"thing '{thing_name}' is being quarantined for {holder.violation_id} (record written "
+                f"{age:.0f} s ago); this record is retried"
+            )
+    elif group in registry.groups_of(thing_name):
+        raise QuarantineInProgressError(
+            f"thing '{thing_name}' was quarantined for {holder.violation_id} meanwhile; this record is retried"
+        )
+
+
+def move_into_quarantine(registry: IotRegistry, records: QuarantineRecords, thing_name: str, group: str) -> None:
+    """``AddThingToThingGroup``, then the record marked moved (the claim is done)."""
+    registry.add_thing_to_group(thing_name, group)
+    records.mark_moved(thing_name)
 
 
 def deactivatable(
