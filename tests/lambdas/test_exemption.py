@@ -65,3 +65,21 @@ def test_both_decisions_leave_an_exempt_thing_alone(thing):
         quarantine_group_name=GROUP,
     )
     assert (audited.quarantine, audited.skipped) == ((), ("thing t is exempt; not quarantined",))
+
+
+def test_an_exempt_group_holds_through_its_child_groups():
+    thing = ThingFacts("t", exists=True, group_names=("lab-bench",), inherited_group_names=("lab", "site"))
+    assert thing.exemption(["lab"]) == "member of exempt group lab through a child group"
+    assert thing.exemption(["fleet"]) is None
+
+
+def test_a_certificate_is_exempt_when_any_existing_thing_using_it_is():
+    from iot_defender_runtime.model.things import certificate_exemption
+
+    users = [
+        ThingFacts("b", exists=True, group_names=("lab",)),
+        ThingFacts("a", exists=False, attributes={"quarantine_exempt": "true"}),
+        ThingFacts("c", exists=True),
+    ]
+    assert certificate_exemption(users, ["lab"]) == "used by exempt thing b (member of exempt group lab)"
+    assert certificate_exemption(users, []) is None
