@@ -194,11 +194,13 @@ class Queue:
             return bool(any(self._streams) or self._retries or redrivable)
 
 
+INSTANCE = threading.local()  # what each Lambda instance has of its own: the BatchProcessor holds its batch
+
+
 def work(worker: int, queue: Queue, handler: Any, stats: Counter[str]) -> None:
     from iot_defender_runtime.remediation.batch_intake import new_processor
 
-    processor = new_processor()  # one per Lambda instance: a BatchProcessor holds its batch
-    handler.batch_processor = lambda: processor
+    INSTANCE.processor = new_processor()
     while queue.busy():
         batch = queue.take(worker)
         if not batch:
@@ -273,6 +275,7 @@ def run(arguments: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
         client("iot").meta.events.register("before-call.iot", faults.iot)
         client("sns").meta.events.register("before-parameter-build.sns.Publish", faults.sns)
         handler.runtime()
+        handler.batch_processor = lambda: INSTANCE.processor
         streams = list(storm(arguments.things, arguments.violations, arguments.seed))
         queue = Queue(streams, arguments.max_receives, arguments.max_redrives)
         stats: Counter[str] = Counter()
