@@ -350,7 +350,7 @@ def messages_at_least(minimum: int, *, to_alarm: int = 1, to_clear: int = 1) -> 
         # 0 is normal and the thing is normal: nothing to judge, nothing written
         (messages_at_most(100), [], 900, [], None),
         # A thing never seen on this metric: nothing before now is judged (not from before it was known)
-        (messages_at_least(1, to_alarm=2), [], 30_000, [], 30_000),
+        (messages_at_least(1, to_alarm=2), [], 30_000, [], 30_300),
     ],
 )
 def test_empty_windows_of_a_cloud_side_count_are_judged_as_zero(definition, datapoints, settled, events, judged_until):
@@ -361,11 +361,23 @@ def test_empty_windows_of_a_cloud_side_count_are_judged_as_zero(definition, data
 
 
 def test_a_thing_that_never_sends_alarms_only_after_it_has_been_known_for_the_windows_to_alarm():
+    # Known at 30_000 (settled bound): its first whole window is [30_300, 30_600)
     known = evaluate("t", messages_at_least(1, to_alarm=2), SENT, BehaviorState(), [], now=30_000, fill_empty=True)
-    assert (known.transitions, known.state.judged_until) == ((), 30_000)
-    one = evaluate("t", messages_at_least(1, to_alarm=2), SENT, known.state, [], now=30_300, fill_empty=True)
-    two = evaluate("t", messages_at_least(1, to_alarm=2), SENT, one.state, [], now=30_600, fill_empty=True)
+    assert (known.transitions, known.state.judged_until) == ((), 30_300)
+    one = evaluate("t", messages_at_least(1, to_alarm=2), SENT, known.state, [], now=30_600, fill_empty=True)
+    two = evaluate("t", messages_at_least(1, to_alarm=2), SENT, one.state, [], now=30_900, fill_empty=True)
     assert (one.transitions, [t.event_type for t in two.transitions]) == ((), [IN_ALARM])
+
+
+@pytest.mark.parametrize("first_contact", [30_030, 30_100, 30_299])
+def test_a_new_thing_is_not_judged_for_a_window_before_its_first_datapoint(first_contact):
+    # First contact (a connection) inside window [30_000, 30_300), settled bound a skew earlier: the
+    # first window judged empty is the next whole one, never one before the thing was known
+    known = evaluate(
+        "t", messages_at_least(1), SENT, BehaviorState(), [], now=first_contact, settled_until=first_contact - 60,
+        fill_empty=True, known_since=first_contact,
+    )  # fmt: skip
+    assert (known.transitions, known.state.judged_until) == ((), 30_300)
 
 
 def test_a_long_gap_judges_only_the_windows_that_change_the_state():

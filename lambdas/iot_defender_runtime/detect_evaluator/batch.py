@@ -34,7 +34,7 @@ from iot_defender_runtime.detect_evaluator.stream_time import (
     unique_records,
 )
 from iot_defender_runtime.evaluation.disconnect_duration import DISCONNECT_DURATION_METRIC
-from iot_defender_runtime.evaluation.engine import Datapoint, Evaluation, evaluate
+from iot_defender_runtime.evaluation.engine import BehaviorState, Datapoint, Evaluation, evaluate
 from iot_defender_runtime.model.detect_profiles import DetectProfiles, ProfileBehavior
 
 # Powertools' BatchProcessor takes the records in one by one and reports those whose record handler
@@ -140,6 +140,7 @@ def _judge_thing(
     lifecycle = [point for _, point in fresh.get(DISCONNECT_DURATION_METRIC, ())]
     connection, disconnects = after_events(before.connection, lifecycle)
     after, changed = dict(before.behaviors), connection != before.connection
+    first = min((point.timestamp for points in fresh.values() for _, point in points), default=None)
     for behavior in run.profiles.by_profile[profile]:
         name = behavior.definition.name
         result = evaluate(
@@ -152,14 +153,24 @@ def _judge_thing(
             settled_until=settled.for_behavior(behavior),
             max_clock_skew=run.config.max_clock_skew_seconds,
             fill_empty=fills_empty(behavior),  # the thing reports: it is not silent
+            known_since=first,
             fleet=percentiles.get(fleet_key_of(behavior)),
         )
         publish(run.notifier, behavior, thing, result)
         after[name], changed = result.state, changed or result.changed
         _count_dropped(run.counts, result)
-    if changed:
+    if changed or _activity_gone_stale(before, after, run.config.silence_seconds):
         run.states.put(state_key(profile, thing), after, before.version, marks, connection)
         run.counts["writes"] += 1
+
+
+def _activity_gone_stale(before: ThingState, after: Mapping[str, BehaviorState], silence: float) -> bool:
+    """Whether the stored last datapoint time lags the thing's by a quarter of the silence period: a
+    steady normal thing writes nothing, but the sweep reads that time to tell a silent thing, so it is
+    refreshed a few times per silence period (at most 4 writes per thing in 2 days)."""
+    stored = max((s.last_datapoint_at for s in before.behaviors.values() if s.last_datapoint_at), default=None)
+    latest = max((s.last_datapoint_at for s in after.values() if s.last_datapoint_at), default=None)
+    return latest is not None and (stored is None or latest - stored >= silence / 4)
 
 
 def _count_dropped(counts: Counter[str], result: Evaluation) -> None:

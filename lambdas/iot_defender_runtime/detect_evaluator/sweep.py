@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -39,7 +40,8 @@ def sweep(now: float) -> dict[str, Any]:
     - an alarm of a thing that reported nothing for ``SILENCE_SECONDS`` is invalidated;
     - each statistical behavior's fleet percentiles are computed from the things' closed windows;
     - the state of a behavior (or profile) no longer configured is dropped, and its alarm gets
-      ``alarm-invalidated``, as managed Detect does when a behavior is deleted.
+      ``alarm-invalidated``, as managed Detect does when a behavior is deleted;
+    - a thing silent for ``SILENCE_SECONDS`` with nothing left to judge is forgotten (its item deleted).
 
     A state the evaluator changed meanwhile is left for the next sweep.
     """
@@ -54,10 +56,10 @@ def sweep(now: float) -> dict[str, Any]:
         if after is None:
             continue  # left for the next sweep
         for behavior in run.profiles.by_profile.get(parse_state_key(key)[0], ()):
-            if is_statistical(behavior):
+            if is_statistical(behavior) and behavior.definition.name in after:
                 closed[fleet_key_of(behavior)].extend(after[behavior.definition.name].closed)
     _store_fleet_thresholds(run, statistical, closed, fleet)
-    return {name: run.counts[name] for name in ("invalidated", "windows_judged", "conflicts", "retired")}
+    return {name: run.counts[name] for name in ("invalidated", "windows_judged", "conflicts", "retired", "forgotten")}
 
 
 def stream_settled(run: Invocation) -> float:
@@ -92,7 +94,7 @@ def _sweep_thing(
     retired = {name: state for name, state in stored.behaviors.items() if name not in names}
     after = {name: state for name, state in stored.behaviors.items() if name in names}
     changed, results = bool(retired), []
-    last_activity = max((s.last_datapoint_at for s in stored.behaviors.values() if s.last_datapoint_at), default=None)
+    last_activity = _last_activity(stored, names_of_metric(configured, DISCONNECT_DURATION_METRIC))
     for behavior in configured:
         state = stored.of(behavior.definition.name)
         if behavior.definition.metric == DISCONNECT_DURATION_METRIC:
@@ -102,11 +104,42 @@ def _sweep_thing(
         after[behavior.definition.name], changed = result.state, changed or result.changed
         results.append((behavior, result))
     if not changed:
+        if _forgotten(run, stored, after, last_activity):
+            run.counts["forgotten"] += 1
+            return {} if _write_swept(run, key, stored, {}) else None
         return after
     for behavior, result in results:
         publish(run.notifier, behavior, thing, result)
     _publish_retired(run, profile, thing, retired)
     return after if _write_swept(run, key, stored, after) else None
+
+
+def names_of_metric(behaviors: tuple[ProfileBehavior, ...], metric: str) -> frozenset[str]:
+    return frozenset(b.definition.name for b in behaviors if b.definition.metric == metric)
+
+
+def _last_activity(stored: ThingState, sweep_fed: frozenset[str]) -> float | None:
+    """The thing's last datapoint of any metric it reports: the datapoints the sweep itself takes
+    (``aws:disconnect-duration`` while disconnected) are not the thing's; its last lifecycle event is."""
+    times = [
+        s.last_datapoint_at for name, s in stored.behaviors.items() if s.last_datapoint_at and name not in sweep_fed
+    ]
+    if stored.connection is not None:
+        times.append(stored.connection.timestamp)
+    return max(times, default=None)
+
+
+def _forgotten(
+    run: Invocation, stored: ThingState, after: dict[str, BehaviorState], last_activity: float | None
+) -> bool:
+    """A thing silent for ``SILENCE_SECONDS`` with nothing left to judge (no alarm, no open window, no
+    streak, not disconnected) is forgotten: its item is deleted, so the table and the sweep's scan do
+    not grow with every client id ever seen. It starts afresh if it reports again."""
+    if last_activity is None or run.now - last_activity < run.config.silence_seconds:
+        return False
+    if stored.connection is not None and not stored.connection.connected:
+        return False
+    return all(not s.in_alarm and not s.open_windows and not s.violating_streak for s in after.values())
 
 
 def _sweep_disconnected(
@@ -128,7 +161,10 @@ def _sweep_disconnected(
         )
         run.counts["invalidated"] += len(result.transitions)
         return result
-    return evaluate(thing, behavior.definition, behavior.spec, state, points, now=run.now)
+    result = evaluate(thing, behavior.definition, behavior.spec, state, points, now=run.now)
+    if not result.transitions and replace(result.state, last_datapoint_at=state.last_datapoint_at) == state:
+        return Evaluation(state=state)  # the same judgement as last sweep: nothing to write
+    return result
 
 
 def _sweep_behavior(

@@ -107,19 +107,22 @@ def evaluate(
     settled_until: float | None = None,
     max_clock_skew: float = 60.0,
     fill_empty: bool = False,
+    known_since: float | None = None,
     threshold: float | None = None,
     fleet: Mapping[float, float] | None = None,
 ) -> Evaluation:
     """Judge ``datapoints`` and every window that ended by ``settled_until`` (default ``now``).
 
     ``now`` is the wall clock: a datapoint stamped more than ``max_clock_skew`` after it is dropped.
-    ``fill_empty`` judges settled windows without datapoints as 0 (see the module docstring).
+    ``fill_empty`` judges settled windows without datapoints as 0 (see the module docstring), from the
+    first window that starts at or after ``known_since`` (the thing's first datapoint the caller knows
+    of) when the behavior has judged nothing yet.
     ``threshold`` fixes the value a statistical behavior is judged against; ``fleet`` gives it per
     window start."""
     run = _Run(thing_name, definition, spec, state, threshold, fleet)
     for datapoint in sorted(datapoints, key=lambda d: d.timestamp):
         run.add(datapoint, now=now, max_clock_skew=max_clock_skew)
-    run.close_settled(now if settled_until is None else settled_until, fill_empty=fill_empty)
+    run.close_settled(now if settled_until is None else settled_until, fill_empty=fill_empty, known_since=known_since)
     return run.result(state)
 
 
@@ -213,7 +216,7 @@ class _Run:
         self.open[window] = min(self.open.get(window, 0.0) + float(datapoint.value), MAX_TOTAL)
         self.added = True
 
-    def close_settled(self, settled_until: float, *, fill_empty: bool) -> None:
+    def close_settled(self, settled_until: float, *, fill_empty: bool, known_since: float | None = None) -> None:
         """Judge, oldest first, every open window that ended by ``settled_until``, and with
         ``fill_empty`` the settled windows between them that had no datapoint (as 0)."""
         if not self.windowed:
@@ -221,8 +224,11 @@ class _Run:
         last_end = math.floor(settled_until / self.duration) * self.duration  # end of the last settled window
         fill = fill_empty and not self.statistical
         # Nothing judged yet (a new thing, one back from silence, a behavior just added): empty windows
-        # count from its first open window, else from now on, never from before the thing was known.
-        anchor = min(self.open, default=last_end)
+        # count from its first open window, else from the first window that starts once the thing is
+        # known (after the settled bound, and after its first datapoint), never from before.
+        anchor = min(self.open, default=last_end + self.duration)
+        if known_since is not None and not self.open:
+            anchor = max(anchor, math.ceil(known_since / self.duration) * self.duration)
         for start in sorted(self.open):
             if start + self.duration > settled_until:
                 break
