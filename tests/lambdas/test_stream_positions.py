@@ -23,8 +23,8 @@ NOW = 1_800_000_000.0
 
 
 class FakeKinesis:
-    def __init__(self, waiting: dict[str, float | None], fail: dict[str, str] | None = None) -> None:
-        self.waiting, self.fail, self.iterators = waiting, fail or {}, []
+    def __init__(self, waiting: dict[str, float | None], fail: dict[str, str] | None = None, behind: float = 0) -> None:
+        self.waiting, self.fail, self.iterators, self.behind = waiting, fail or {}, [], behind
 
     def get_shard_iterator(self, *, StreamARN: str, ShardId: str, **where: Any) -> dict[str, str]:  # noqa: N803
         self.iterators.append((ShardId, where))
@@ -36,7 +36,7 @@ class FakeKinesis:
     def get_records(self, *, StreamARN: str, ShardIterator: str, Limit: int) -> dict[str, Any]:  # noqa: N803
         arrival = self.waiting[ShardIterator]
         records = [] if arrival is None else [{"ApproximateArrivalTimestamp": datetime.fromtimestamp(arrival, UTC)}]
-        return {"Records": records, "MillisBehindLatest": 0}
+        return {"Records": records, "MillisBehindLatest": int(self.behind * 1000)}
 
 
 def probe(kinesis: FakeKinesis) -> ShardProbe:
@@ -72,3 +72,21 @@ def test_a_shard_never_recorded_is_read_from_the_lookback():
     known = StreamPositions(("c",), {})
     kinesis = FakeKinesis({"c": NOW - 30})
     assert probe_stream(probe(kinesis), known, NOW) == (NOW - 30, {"c": None})
+
+
+def test_an_empty_page_behind_the_latest_record_is_not_caught_up():
+    kinesis = FakeKinesis({"a": None, "b": None}, behind=120)
+    assert probe_stream(probe(kinesis), KNOWN, NOW) == (NOW - 120, {"a": None, "b": NOW - 100})
+
+
+def test_closed_shards_are_listed_too():
+    class Listing(FakeKinesis):
+        def list_shards(self, **_: Any) -> dict[str, Any]:
+            ranges = [{"StartingSequenceNumber": "1", "EndingSequenceNumber": "9"}, {"StartingSequenceNumber": "10"}]
+            return {
+                "Shards": [
+                    {"ShardId": s, "SequenceNumberRange": r} for s, r in zip(("parent", "child"), ranges, strict=True)
+                ]
+            }
+
+    assert probe(Listing({})).open_shards() == ["parent", "child"]
