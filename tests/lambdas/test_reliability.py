@@ -283,6 +283,11 @@ def test_action_log_keeps_the_first_quarantine_when_the_breaker_holds_the_second
     assert audit_tests.invoke(body) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
     moved = [name for name in ("clone-a", "clone-b") if QUARANTINE_GROUP in world.groups_of(name)]
     assert len(moved) == 1 and len(world.action_items(moved[0])) == 1
+    # The change made is announced now, though the record may wait in the dead-letter queue
+    [held] = decisions(world)
+    assert held["held"] is True and held["actionsTaken"] == [
+        f"thing {moved[0]} added to thing group {QUARANTINE_GROUP}"
+    ]
 
     breakers.QuarantineBreaker(TABLE, 0, dynamodb=world.dynamodb, breaker_id=breakers.AUDIT_BREAKER_ID).reset()
     assert audit_tests.invoke(body) == {"batchItemFailures": []}

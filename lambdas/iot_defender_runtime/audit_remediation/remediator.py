@@ -23,6 +23,7 @@ from iot_defender_runtime.remediation.actions import (
     INACTIVE,
     NOTIFICATION_SOURCE,
     ChangeLog,
+    QuarantineHeldError,
     admit_or_hold,
     move_into_quarantine,
     record_state,
@@ -78,7 +79,11 @@ class AuditRemediator:
             self._records, f"audit-finding#{key}", by=BY, why=why, cause={"finding_id": key, "check_name": check.value}
         )
         if decision.changes_anything:
-            self._act(decision, finding, key, log)
+            try:
+                self._act(decision, finding, key, log)
+            except QuarantineHeldError:
+                log.announce_held(self._notifier)
+                raise
         skipped = tuple(_not_about_own_quarantines(decision.skipped, log.all_taken()))
         result = FindingResult(key, check, decision.actions, tuple(log.all_taken()), skipped)
         if log.notice is not None:

@@ -101,7 +101,11 @@ class QuarantineResponder:
             why=decision.reason,
             cause={"violation_id": violation.violation_id, "event_type": violation.violation_event_type.value},
         )
-        skipped = self._act(violation, thing, decision, log) if decision.changes_anything else []
+        try:
+            skipped = self._act(violation, thing, decision, log) if decision.changes_anything else []
+        except QuarantineHeldError:
+            log.announce_held(self._notifier)
+            raise
         if log.notice is None:
             return self._notify(violation, Result(decision, tuple(log.taken), False, tuple(skipped)))
         result = Result(decision_of(log.notice.message["decision"]), tuple(log.all_taken()), False, tuple(skipped))

@@ -245,6 +245,18 @@ class ChangeLog:
             self._records.delete_notice(self.key)
         return published
 
+    def announce_held(self, notifier: Notifier) -> None:
+        """The breaker held a later change of this decision, after earlier ones were made: publish the
+        pending notification with the changes made so far (``held``: true), so they are announced even
+        if the record then waits in the dead-letter queue; it stays pending for the retry that completes
+        the decision."""
+        if self.notice is None or not self.all_taken():
+            return
+        published = dict(self.notice.message)
+        published["actionsTaken"] = self.all_taken()
+        published["held"] = True
+        notifier.publish(f"{self.notice.subject} (further actions held by the breaker)", published)
+
     def close(self) -> None:
         """No notification to deliver (the decision does not notify): forget the pending one."""
         if self.notice is not None:
