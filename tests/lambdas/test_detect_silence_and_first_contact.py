@@ -87,3 +87,26 @@ def test_a_silent_thing_with_nothing_left_to_judge_is_forgotten(world, monkeypat
     assert handler.sweep(now=T0 + 10 + 2 * DAY)["forgotten"] == 1
     assert "Item" not in world.dynamodb.get_item(TableName=TABLE, Key=key)
     assert json.dumps(events(world)) == "[]"
+
+
+def test_a_thing_that_leaves_the_targeted_group_is_forgotten_not_judged_by_the_sweep(world, monkeypatch):
+    from iot_defender_runtime.detect_evaluator import membership
+
+    world.iot.create_thing_group(thingGroupName="sensors")
+    world.add_thing("t1", groups=("sensors",))
+    profile = {"name": "fleet", "behaviors": [HEARTBEAT.to_api()], "targets": {"thingGroups": ["sensors"]}}
+    monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [profile]}))
+    handler.clear_caches()
+
+    def message(sequence: str, seconds: int) -> dict:
+        return kinesis_record(sequence, {"thingName": "t1", "kind": "message", "timestamp": (T0 + seconds) * 1000})
+
+    handler.evaluate_batch([message("1", 10)], now=T0 + 20)
+    assert "Item" in world.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "detect#fleet#t1"}})
+    world.iot.remove_thing_from_thing_group(thingGroupName="sensors", thingName="t1")
+    membership.forget()
+    handler.evaluate_batch([message("2", 70)], now=T0 + 80)  # still sending, no longer targeted
+    assert "Item" not in world.dynamodb.get_item(TableName=TABLE, Key={"id": {"S": "detect#fleet#t1"}})
+    for minute in range(5, 60, 5):
+        handler.sweep(now=T0 + minute * 60)
+    assert events(world) == []

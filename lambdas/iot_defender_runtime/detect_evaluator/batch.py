@@ -21,6 +21,7 @@ from iot_defender_runtime.detect_evaluator.invocation import (
     is_statistical,
     percentiles_of,
     publish,
+    retired_violation,
 )
 from iot_defender_runtime.detect_evaluator.membership import watches
 from iot_defender_runtime.detect_evaluator.observability import metrics, tracer
@@ -57,8 +58,10 @@ def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
         response = dict(process_partial_response({"Records": unique}, intake, processor))
     position = batch_position(unique)
     watched = _watched(run, intake.grouped)
+    unwatched = [pair for pair in intake.grouped if pair not in set(watched)]
     settled = _settled(run, position, watched)
-    stored = run.states.get_many([state_key(profile, thing) for profile, thing in watched])
+    stored = run.states.get_many([state_key(profile, thing) for profile, thing in [*watched, *unwatched]])
+    _forget_unwatched(run, unwatched, stored)
     percentiles = percentiles_of(run.states.fleet_thresholds(_statistical_keys(run.profiles, watched)))
     for profile, thing in watched:
         before = stored.get(state_key(profile, thing), ThingState())
@@ -92,6 +95,24 @@ def _watched(run: Invocation, grouped: Mapping[tuple[str, str], list[ParsedRecor
     if len(watched) < len(grouped):
         metrics.add_metric(name="UnwatchedThings", unit=MetricUnit.Count, value=len(grouped) - len(watched))
     return watched
+
+
+def _forget_unwatched(run: Invocation, unwatched: list[tuple[str, str]], stored: Mapping[str, ThingState]) -> None:
+    """A thing its profile no longer targets (it left the group, or the targets changed) but that has a
+    state: its alarms get ``alarm-invalidated`` and its state is dropped, so the sweep does not go on
+    judging it (its empty windows would look like silence)."""
+    for profile, thing in unwatched:
+        key = state_key(profile, thing)
+        if key not in stored:
+            continue
+        for name, state in stored[key].behaviors.items():
+            if state.in_alarm and state.violation_id:
+                run.notifier.publish(
+                    f"Device Defender alarm-invalidated: {thing} ({name}, no longer targeted)",
+                    retired_violation(profile, name, thing, state.violation_id, run.now),
+                )
+        run.states.delete(key, stored[key].version)
+        run.counts["untargeted"] += 1
 
 
 def _statistical_keys(profiles: DetectProfiles, watched: list[tuple[str, str]]) -> list[str]:
