@@ -21,7 +21,7 @@ from iot_defender_runtime.detect_evaluator.invocation import (
     is_statistical,
     percentiles_of,
     publish,
-    retired_violation,
+    publish_invalidated,
 )
 from iot_defender_runtime.detect_evaluator.membership import watches
 from iot_defender_runtime.detect_evaluator.observability import metrics, tracer
@@ -105,12 +105,7 @@ def _forget_unwatched(run: Invocation, unwatched: list[tuple[str, str]], stored:
         key = state_key(profile, thing)
         if key not in stored:
             continue
-        for name, state in stored[key].behaviors.items():
-            if state.in_alarm and state.violation_id:
-                run.notifier.publish(
-                    f"Device Defender alarm-invalidated: {thing} ({name}, no longer targeted)",
-                    retired_violation(profile, name, thing, state.violation_id, run.now),
-                )
+        publish_invalidated(run, profile, thing, stored[key].behaviors, "no longer targeted")
         run.states.delete(key, stored[key].version)
         run.counts["untargeted"] += 1
 

@@ -4,6 +4,7 @@ becomes a published violation (built and validated by the model the quarantine r
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,6 +82,17 @@ def retired_violation(profile: str, behavior: str, thing: str, violation_id: str
         event_type=ALARM_INVALIDATED,
         at=now,
     ).to_message()
+
+
+def publish_invalidated(run: Invocation, profile: str, thing: str, states: Mapping[str, Any], why: str) -> None:
+    """``alarm-invalidated`` for each alarm among ``states`` (behavior name -> ``BehaviorState``) of a
+    behavior or thing no longer judged (``why``: "no longer configured", "no longer targeted")."""
+    for name, state in states.items():
+        if state.in_alarm and state.violation_id:
+            run.notifier.publish(
+                f"Device Defender alarm-invalidated: {thing} ({name}, {why})",
+                retired_violation(profile, name, thing, state.violation_id, run.now),
+            )
 
 
 def publish(notifier: AlertPublisher, behavior: ProfileBehavior, thing: str, result: Evaluation) -> None:

@@ -19,7 +19,7 @@ from iot_defender_runtime.detect_evaluator.invocation import (
     is_statistical,
     percentiles_of,
     publish,
-    retired_violation,
+    publish_invalidated,
 )
 from iot_defender_runtime.detect_evaluator.observability import logger, tracer
 from iot_defender_runtime.detect_evaluator.stream_time import fills_empty
@@ -206,13 +206,8 @@ def _sweep_behavior(
 
 def _publish_retired(run: Invocation, profile: str, thing: str, retired: Mapping[str, BehaviorState]) -> None:
     """``alarm-invalidated`` for each alarm of a behavior no longer configured."""
-    for name, state in retired.items():
-        run.counts["retired"] += 1
-        if state.in_alarm and state.violation_id:
-            run.notifier.publish(
-                f"Device Defender alarm-invalidated: {thing} ({name}, no longer configured)",
-                retired_violation(profile, name, thing, state.violation_id, run.now),
-            )
+    run.counts["retired"] += len(retired)
+    publish_invalidated(run, profile, thing, retired, "no longer configured")
 
 
 def _write_swept(run: Invocation, key: str, stored: ThingState, after: dict[str, BehaviorState]) -> bool:
