@@ -12,7 +12,6 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from iot_defender_runtime.adapters.detect_state import ThingState, state_key
-from iot_defender_runtime.adapters.stream_positions import StreamPositionStore
 from iot_defender_runtime.detect_evaluator.connection import after_events
 from iot_defender_runtime.detect_evaluator.intake import Intake
 from iot_defender_runtime.detect_evaluator.invocation import (
@@ -23,7 +22,6 @@ from iot_defender_runtime.detect_evaluator.invocation import (
     publish,
     publish_invalidated,
 )
-from iot_defender_runtime.detect_evaluator.membership import watches
 from iot_defender_runtime.detect_evaluator.observability import metrics, tracer
 from iot_defender_runtime.detect_evaluator.records import ParsedRecord
 from iot_defender_runtime.detect_evaluator.stream_time import (
@@ -49,7 +47,11 @@ processor = BatchProcessor(event_type=EventType.KinesisDataStreams, raise_on_ent
 
 @tracer.capture_method
 def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
-    run = Invocation.open(now)
+    return judge_batch(Invocation.open(now), records)
+
+
+def judge_batch(run: Invocation, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """One batch with the adapters ``run`` carries (the Lambda's, or the Detect lab's in memory)."""
     intake = Intake(run.profiles)
     unique = unique_records(records)  # a record delivered twice in one batch counts once
     run.counts["redelivered"] += len(records) - len(unique)
@@ -67,7 +69,8 @@ def evaluate_batch(records: list[dict[str, Any]], now: float) -> dict[str, Any]:
         before = stored.get(state_key(profile, thing), ThingState())
         _judge_thing(run, profile, thing, before, intake.grouped[(profile, thing)], percentiles, settled)
     if position is not None and position.shard:
-        StreamPositionStore(run.config.state_table_name).record(position.shard, position.sequence, position.arrival)
+        run.positions.record(position.shard, position.sequence, position.arrival)
+    run.history.flush()
     _add_batch_metrics(run.counts)
     return response
 
@@ -80,7 +83,7 @@ def _settled(run: Invocation, position: BatchPosition | None, watched: list[tupl
     stream = own
     behaviors = [b for profile in {p for p, _ in watched} for b in run.profiles.by_profile[profile]]
     if position is not None and needs_stream_position(behaviors):
-        stream = StreamPositionStore(run.config.state_table_name).load().position(position.shard, own)
+        stream = run.positions.load().position(position.shard, own)
     return Settled(thing=own - skew, stream=stream - skew)
 
 
@@ -90,7 +93,7 @@ def _watched(run: Invocation, grouped: Mapping[tuple[str, str], list[ParsedRecor
     watched = [
         (profile, thing)
         for profile, thing in grouped
-        if watches(run.profiles.by_profile[profile][0].targets, thing, run.now, max_age)
+        if run.watches(run.profiles.by_profile[profile][0].targets, thing, run.now, max_age)
     ]
     if len(watched) < len(grouped):
         metrics.add_metric(name="UnwatchedThings", unit=MetricUnit.Count, value=len(grouped) - len(watched))
@@ -172,7 +175,7 @@ def _judge_thing(
             known_since=first,
             fleet=percentiles.get(fleet_key_of(behavior)),
         )
-        publish(run.notifier, behavior, thing, result)
+        publish(run, behavior, thing, result)
         after[name], changed = result.state, changed or result.changed
         _count_dropped(run.counts, result)
     if changed or _activity_gone_stale(before, after, run.config.silence_seconds):

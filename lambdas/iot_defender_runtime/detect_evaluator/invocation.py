@@ -1,5 +1,6 @@
-"""What one batch or sweep shares: the configuration and adapters it opened, and how a transition
-becomes a published violation (built and validated by the model the quarantine responder parses)."""
+"""What one batch or sweep shares: the configuration and adapters it opened (``ports``), how a
+transition becomes a published violation (built and validated by the model the quarantine responder
+parses), and where closed windows go."""
 
 from __future__ import annotations
 
@@ -12,9 +13,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from iot_defender_runtime.adapters.detect_state import DetectStates, fleet_key
 from iot_defender_runtime.adapters.sns_notifier import Notifier
+from iot_defender_runtime.adapters.stream_positions import StreamPositionStore
 from iot_defender_runtime.adapters.violation_log import ViolationLog
+from iot_defender_runtime.detect_evaluator import membership
 from iot_defender_runtime.detect_evaluator.config import Config, config
 from iot_defender_runtime.detect_evaluator.observability import metrics
+from iot_defender_runtime.detect_evaluator.ports import (
+    Membership,
+    NoHistory,
+    PositionStore,
+    Publisher,
+    StateStore,
+    WindowSink,
+)
 from iot_defender_runtime.evaluation.engine import ALARM_INVALIDATED, Evaluation, Transition
 from iot_defender_runtime.model.behavior_definition import BehaviorKind
 from iot_defender_runtime.model.detect_profiles import DetectProfiles, ProfileBehavior
@@ -39,19 +50,24 @@ class AlertPublisher:
 
 @dataclass
 class Invocation:
-    """What one batch or sweep works with: the configuration, the adapters, the time, its counters."""
+    """What one batch or sweep works with: the configuration, the adapters, the time, its counters.
+    The Lambda opens the AWS adapters (``open``); the Detect lab passes in-memory ones."""
 
     config: Config
-    states: DetectStates
-    notifier: AlertPublisher
+    states: StateStore
+    notifier: Publisher
     now: float
+    positions: PositionStore
+    history: WindowSink = field(default_factory=NoHistory)
+    watches: Membership = membership.watches
     counts: Counter[str] = field(default_factory=Counter)
 
     @classmethod
     def open(cls, now: float) -> Invocation:
         current = config()
         publisher = AlertPublisher(Notifier(current.alert_topic_arn), ViolationLog(current.state_table_name))
-        return cls(current, DetectStates(current.state_table_name), publisher, now)
+        table = current.state_table_name
+        return cls(current, DetectStates(table), publisher, now, StreamPositionStore(table))
 
     @property
     def profiles(self) -> DetectProfiles:
@@ -95,12 +111,16 @@ def publish_invalidated(run: Invocation, profile: str, thing: str, states: Mappi
             )
 
 
-def publish(notifier: AlertPublisher, behavior: ProfileBehavior, thing: str, result: Evaluation) -> None:
+def publish(run: Invocation, behavior: ProfileBehavior, thing: str, result: Evaluation) -> None:
+    """The evaluation's violations, to the alert topic (none for a behavior with ``suppressAlerts``),
+    and the windows it closed, to the window history."""
+    if result.windows:
+        run.history.record(behavior, thing, result.windows)
     for transition in result.transitions:
         metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=1)
         if behavior.definition.suppress_alerts:
             continue
-        notifier.publish(
+        run.notifier.publish(
             f"Device Defender {transition.event_type}: {thing} ({behavior.definition.name})",
             violation_message(behavior, thing, transition),
         )

@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from iot_defender_runtime.adapters.detect_state import StateConflictError, ThingState, parse_state_key
-from iot_defender_runtime.adapters.stream_positions import ShardProbe, StreamPositionStore, probe_stream
+from iot_defender_runtime.adapters.stream_positions import ShardProbe, probe_stream
 from iot_defender_runtime.detect_evaluator.connection import while_disconnected
 from iot_defender_runtime.detect_evaluator.invocation import (
     Invocation,
@@ -45,7 +45,11 @@ def sweep(now: float) -> dict[str, Any]:
 
     A state the evaluator changed meanwhile is left for the next sweep.
     """
-    run = Invocation.open(now)
+    return sweep_states(Invocation.open(now))
+
+
+def sweep_states(run: Invocation) -> dict[str, Any]:
+    """The sweep with the adapters ``run`` carries (the Lambda's, or the Detect lab's in memory)."""
     settled = stream_settled(run)
     statistical = [b for b in run.profiles.behaviors if is_statistical(b)]
     fleet = run.states.fleet_thresholds([fleet_key_of(b) for b in statistical])
@@ -59,6 +63,7 @@ def sweep(now: float) -> dict[str, Any]:
             if is_statistical(behavior) and behavior.definition.name in after:
                 closed[fleet_key_of(behavior)].extend(after[behavior.definition.name].closed)
     _store_fleet_thresholds(run, statistical, closed, fleet)
+    run.history.flush()
     return {name: run.counts[name] for name in ("invalidated", "windows_judged", "conflicts", "retired", "forgotten")}
 
 
@@ -66,7 +71,7 @@ def stream_settled(run: Invocation) -> float:
     """Windows ending by this time are judged: the stream's position (the arrival of the first record
     not yet counted on any open shard, or now) less the clock skew. Without the stream's ARN, or when
     the stream cannot be listed, the positions the batches recorded."""
-    store = StreamPositionStore(run.config.state_table_name)
+    store = run.positions
     known = store.load()
     position = known.position("", run.now)
     if run.config.stream_arn:
@@ -109,7 +114,7 @@ def _sweep_thing(
             return {} if _write_swept(run, key, stored, {}) else None
         return after
     for behavior, result in results:
-        publish(run.notifier, behavior, thing, result)
+        publish(run, behavior, thing, result)
     _publish_retired(run, profile, thing, retired)
     return after if _write_swept(run, key, stored, after) else None
 

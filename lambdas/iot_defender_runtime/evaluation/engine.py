@@ -81,9 +81,21 @@ class Transition:
 
 
 @dataclass(frozen=True)
+class ClosedWindow:
+    """A window the evaluation closed: its aggregate and the verdict (the window history's row).
+    ``violating`` is None for a statistical window closed without a fleet threshold (unjudged)."""
+
+    start: float
+    end: float
+    value: float
+    violating: bool | None
+
+
+@dataclass(frozen=True)
 class Evaluation:
     state: BehaviorState
     transitions: tuple[Transition, ...] = ()
+    windows: tuple[ClosedWindow, ...] = ()  # windows closed by this evaluation, oldest first
     late: int = 0
     duplicates: int = 0
     future: int = 0
@@ -192,6 +204,7 @@ class _Run:
         self.judged_until = state.judged_until
         self.closed = list(state.closed)
         self.transitions: list[Transition] = []
+        self.windows: list[ClosedWindow] = []
         self.added = False
         self.late = self.duplicates = self.future = self.judged = self.unjudged = 0
 
@@ -271,9 +284,10 @@ class _Run:
             threshold = self._fleet_threshold(start)
             if threshold is None:
                 self.unjudged += 1
+                self.windows.append(ClosedWindow(start, end, value, None))
                 return
             self.normal = compile_criteria(self.definition.comparison_operator or "", None, threshold)
-        self._judge(value, end)
+        self.windows.append(ClosedWindow(start, end, value, not self._judge(value, end)))
 
     def _fleet_threshold(self, window_start: float) -> float | None:
         """The threshold of the latest fleet window that ended before ``window_start``."""
@@ -291,10 +305,12 @@ class _Run:
         if self.last_datapoint_at is None or datapoint.timestamp > self.last_datapoint_at:
             self.last_datapoint_at = datapoint.timestamp
 
-    def _judge(self, value: Any, at: float) -> None:
+    def _judge(self, value: Any, at: float) -> bool:
+        """Judge one value (a datapoint's, or a window's aggregate); whether it was normal."""
         self.judged += 1
         definition = self.definition
-        if self.normal(value):
+        normal = bool(self.normal(value))
+        if normal:
             self.violating_streak = 0
             self.normal_streak = min(self.normal_streak + 1, definition.consecutive_datapoints_to_clear)
             if self.in_alarm and self.normal_streak >= definition.consecutive_datapoints_to_clear:
@@ -308,6 +324,7 @@ class _Run:
                 violation_id = str(uuid.uuid5(_VIOLATION_NAMESPACE, f"{self.thing}|{definition.name}|{at!r}"))
                 self.transitions.append(Transition(IN_ALARM, violation_id, at, self._metric_value(value)))
                 self.in_alarm, self.violation_id = True, violation_id
+        return normal
 
     def _metric_value(self, value: Any) -> dict[str, Any]:
         """The ``MetricValue`` JSON of the judged value: a list kind always a list (one source IP too)."""
@@ -328,6 +345,7 @@ class _Run:
         return Evaluation(
             state=state,
             transitions=tuple(self.transitions),
+            windows=tuple(self.windows),
             late=self.late,
             duplicates=self.duplicates,
             future=self.future,

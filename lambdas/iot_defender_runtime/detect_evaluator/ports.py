@@ -1,0 +1,76 @@
+"""What a batch or sweep needs from the outside world, as protocols: the Lambda passes the AWS
+adapters (``Invocation.open``), the Detect lab passes in-memory ones and replays the same code.
+
+- ``StateStore``: the per-thing alarm state and the fleet thresholds (``adapters.detect_state``).
+- ``PositionStore``: how far each shard has been read (``adapters.stream_positions``).
+- ``Publisher``: where violations go (the alert topic, then the violation log).
+- ``WindowSink``: where closed windows go (the window history, when it is on).
+- ``Membership``: whether a profile's targets include a thing (``membership.watches``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from iot_defender_runtime.adapters.detect_state import FleetThresholds, ThingState
+from iot_defender_runtime.adapters.stream_positions import StreamPositions
+from iot_defender_runtime.evaluation.disconnect_duration import ConnectionState
+from iot_defender_runtime.evaluation.engine import BehaviorState, ClosedWindow
+from iot_defender_runtime.model.detect_profiles import ProfileBehavior, ProfileTargets
+
+
+class StateStore(Protocol):
+    def get_many(self, keys: list[str]) -> dict[str, ThingState]: ...
+
+    def put(
+        self,
+        key: str,
+        behaviors: Mapping[str, BehaviorState],
+        expected_version: int,
+        marks: Mapping[str, int],
+        connection: ConnectionState | None = None,
+    ) -> None: ...
+
+    def delete(self, key: str, expected_version: int) -> None: ...
+
+    def scan(self) -> list[tuple[str, ThingState]]: ...
+
+    def fleet_thresholds(self, keys: list[str]) -> dict[str, FleetThresholds]: ...
+
+    def put_fleet_thresholds(self, key: str, thresholds: FleetThresholds) -> None: ...
+
+
+class PositionStore(Protocol):
+    def record(self, shard: str, sequence: str, arrival: float) -> None: ...
+
+    def load(self, shards: list[str] | None = None) -> StreamPositions: ...
+
+    def save_caught_up(self, caught_up: Mapping[str, float | None]) -> None: ...
+
+
+class Publisher(Protocol):
+    def publish(self, subject: str, message: dict[str, Any]) -> str: ...
+
+
+class WindowSink(Protocol):
+    def record(self, behavior: ProfileBehavior, thing: str, windows: tuple[ClosedWindow, ...]) -> None:
+        """Keep the windows one evaluation closed for ``thing`` under ``behavior``."""
+        ...
+
+    def flush(self) -> None:
+        """Send what was kept; called once at the end of a batch or sweep."""
+        ...
+
+
+class NoHistory:
+    """The window history is off: closed windows are not kept."""
+
+    def record(self, behavior: ProfileBehavior, thing: str, windows: tuple[ClosedWindow, ...]) -> None:
+        return None
+
+    def flush(self) -> None:
+        return None
+
+
+Membership = Callable[[ProfileTargets, str, float, float], bool]  # (targets, thing, now, max age) -> watched
