@@ -11,7 +11,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup synth test lint typecheck dist format clean
+.PHONY: setup synth test demo lint typecheck dist format clean
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ synth: setup
 test: setup lint typecheck
 	$(PY) -m pytest
 
+## demo: the Detect lab on a simulated fleet, without an AWS account: report in demo-out/
+demo: $(PY_STAMP)
+	$(PY) -m detect_lab demo --out demo-out
+
 lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -54,4 +58,4 @@ format: setup
 	$(PY) -m ruff check --fix .
 
 clean:
-	rm -rf cdk.out .pytest_cache .ruff_cache
+	rm -rf cdk.out .pytest_cache .ruff_cache demo-out
