@@ -11,6 +11,7 @@ from aws_cdk import aws_backup as backup
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from constructs_lib._queues import dead_letter_queue
@@ -24,6 +25,7 @@ from constructs_lib.detect.self_hosted_detect import SelfHostedDetect
 from constructs_lib.fleet.fleet_group import FleetGroup, IFleetGroup
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.nag import acknowledge
+from constructs_lib.org.operations_dashboard import OperationsDashboard
 from constructs_lib.response.audit_remediator import AuditRemediator
 from constructs_lib.response.quarantine_responder import QuarantineResponder
 from constructs_lib.response.queued_function import FunctionNetwork, add_to_backup_plan, alarm_on_any
@@ -119,6 +121,7 @@ class DeviceDefender(Construct):
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
         backup_plan: bool = False,
+        dashboard: bool = False,
     ) -> None:
         """
         :param fleet_groups: a list of thing group names to create, or of existing groups to target.
@@ -148,6 +151,9 @@ class DeviceDefender(Construct):
         :param backup_plan: add the state table to an AWS Backup plan (``StateTableBackup``: daily, weekly and
             monthly backups, kept up to 5 years, in a vault of its own). Default: no plan; point-in-time recovery
             (35 days) only.
+        :param dashboard: add an ``OperationsDashboard`` (``Dashboard``): violations, quarantines and releases,
+            held actions and breaker state, dead-letter queue depths and, with self-hosted Detect, the evaluator's
+            iterator age and run time. Default: no dashboard.
         """
         super().__init__(scope, id)
         detect_mode, topic = _validate(
@@ -161,6 +167,7 @@ class DeviceDefender(Construct):
             vpc=vpc,
             vpc_subnets=vpc_subnets,
             backup_plan=backup_plan,
+            dashboard=dashboard,
         )
         network = _Network(vpc=vpc, vpc_subnets=vpc_subnets)
         self._notifications(notification_email, topic)
@@ -200,6 +207,22 @@ class DeviceDefender(Construct):
             self._backup_plan()
         if outputs:
             self._outputs()
+        self.dashboard: OperationsDashboard | None = None
+        if dashboard:
+            self._dashboard()
+
+    def _dashboard(self) -> None:
+        """Every part of this construct an operator watches, and the undelivered notifications when emailed."""
+        undelivered = self.undelivered_notifications
+        self.dashboard = OperationsDashboard(
+            self,
+            "Dashboard",
+            quarantine_responder=self.responder,
+            audit_remediator=self.audit_remediator,
+            self_hosted_detect=self.self_hosted_detect,
+            security_profile=self.security_profile,
+            dead_letter_queues={"Undelivered notifications": undelivered} if undelivered is not None else None,
+        )
 
     def _backup_plan(self) -> None:
         """AWS Backup's daily, weekly and monthly rules (kept up to 5 years) for the state table."""
@@ -224,6 +247,7 @@ class DeviceDefender(Construct):
     def _notifications(self, notification_email: str | None, notification_topic: AnyAlertTopic | None) -> None:
         """The alert topic, and where operators hear: the given topic, or a new one emailing them."""
         self.alert_topic = AlertTopic(self, "AlertTopic", display_name="Device Defender alerts")
+        self.undelivered_notifications: sqs.IQueue | None = None
         if notification_topic is not None:
             self.notification_topic: AnyAlertTopic = notification_topic
             return
@@ -232,9 +256,10 @@ class DeviceDefender(Construct):
         if notification_email is None:
             return
         # Notifications SNS cannot deliver (bounced address, endpoint errors) are kept, not lost.
-        self.undelivered_notifications = dead_letter_queue(self, "UndeliveredNotifications")
+        undelivered = dead_letter_queue(self, "UndeliveredNotifications")
+        self.undelivered_notifications = undelivered
         acknowledge(
-            self.undelivered_notifications,
+            undelivered,
             {
                 "Serverless-SQSRedrivePolicy": (
                     "This queue is the dead-letter queue of the notification email subscription; nothing "
@@ -243,14 +268,14 @@ class DeviceDefender(Construct):
                 "AwsSolutions-SQS3": "This queue is the dead-letter queue of the notification email subscription.",
             },
         )
-        email = subscriptions.EmailSubscription(notification_email, dead_letter_queue=self.undelivered_notifications)
+        email = subscriptions.EmailSubscription(notification_email, dead_letter_queue=undelivered)
         owned.topic.add_subscription(cast(sns.ITopicSubscription, email))  # jsii: see constructs_lib/_jsii.py
         # The alarm state shows in CloudWatch even while the email cannot be delivered; other subscribers hear it.
         self.undelivered_notifications_alarm = alarm_on_any(
             self,
             "UndeliveredNotificationsAlarm",
             "Notifications SNS could not deliver to the notification email (bounced address or endpoint errors)",
-            self.undelivered_notifications.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
+            undelivered.metric_approximate_number_of_messages_visible(period=Duration.minutes(1)),
             notify=owned,
         )
 
@@ -306,6 +331,7 @@ def _validate(
     vpc: ec2.IVpc | None,
     vpc_subnets: ec2.SubnetSelection | None,
     backup_plan: bool,
+    dashboard: bool,
 ) -> tuple[DetectMode, AnyAlertTopic | None]:
     """Every problem at once; the detect mode as a ``DetectMode`` and the notification topic as given."""
     problems: list[str] = []
@@ -335,6 +361,8 @@ def _validate(
     problems.extend(FunctionNetwork(vpc, vpc_subnets).problems())
     if not isinstance(backup_plan, bool):
         problems.append(f"backup_plan {backup_plan!r} must be True or False")
+    if not isinstance(dashboard, bool):
+        problems.append(f"dashboard {dashboard!r} must be True or False")
     raise_if_any(construct, problems)
     return detect_mode, topic
 
