@@ -69,19 +69,19 @@ class AlertTopic(Construct):
             master_key=self.encryption_key,
             enforce_ssl=True,
         )
-        self.topic.add_to_resource_policy(
-            iam.PolicyStatement(
-                sid="DenyOtherAccounts",
-                effect=iam.Effect.DENY,
-                principals=[cast(iam.IPrincipal, iam.AnyPrincipal())],  # jsii: see constructs_lib/_jsii.py
-                actions=_CROSS_ACCOUNT_ACTIONS,
-                resources=[self.topic.topic_arn],
-                conditions={
-                    "StringNotEquals": {"aws:PrincipalAccount": self.topic.env.account},
-                    "Bool": {"aws:PrincipalIsAWSService": "false"},
-                },
-            )
+        self._deny_other_accounts = iam.PolicyStatement(
+            sid="DenyOtherAccounts",
+            effect=iam.Effect.DENY,
+            principals=[cast(iam.IPrincipal, iam.AnyPrincipal())],  # jsii: see constructs_lib/_jsii.py
+            actions=_CROSS_ACCOUNT_ACTIONS,
+            resources=[self.topic.topic_arn],
+            conditions={
+                "StringNotEquals": {"aws:PrincipalAccount": self.topic.env.account},
+                "Bool": {"aws:PrincipalIsAWSService": "false"},
+            },
         )
+        self.topic.add_to_resource_policy(self._deny_other_accounts)
+        self._subscription_endpoints: list[str] = []
 
     @staticmethod
     def from_topic_arn(
@@ -142,6 +142,27 @@ class AlertTopic(Construct):
                 )
             )
         return True
+
+    def allow_queue_subscription(self, account: str, queue_arn: str) -> None:
+        """Let ``account`` subscribe the SQS queue ``queue_arn`` (of that account) to this topic, and nothing
+        else: an allow for ``sns:Subscribe`` with that protocol and endpoint only, and the owner-only deny
+        no longer covers a subscription of exactly that endpoint (``StringNotEquals`` on ``sns:Endpoint``
+        is true for every other action, which carries no endpoint). Cross-account SNS to SQS, created by
+        the queue's account: Amazon SNS developer guide, "Sending Amazon SNS messages to an Amazon SQS queue
+        in a different account" (https://docs.aws.amazon.com/sns/latest/dg/sns-send-message-to-sqs-cross-account.html)."""
+        if queue_arn in self._subscription_endpoints:
+            return
+        self._subscription_endpoints.append(queue_arn)
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid=f"AllowSubscriptionOfQueue{len(self._subscription_endpoints)}",
+                principals=[cast(iam.IPrincipal, iam.AccountPrincipal(account))],  # jsii: see constructs_lib/_jsii.py
+                actions=["sns:Subscribe"],
+                resources=[self.topic.topic_arn],
+                conditions={"StringEquals": {"sns:Protocol": "sqs", "sns:Endpoint": queue_arn}},
+            )
+        )
+        self._deny_other_accounts.add_condition("StringNotEquals", {"sns:Endpoint": list(self._subscription_endpoints)})
 
     def add_defender_publisher_role(self, scope: Construct, id: str, *, description: str) -> iam.Role:
         """A role that Device Defender (``iot.amazonaws.com``) assumes to publish to this topic, and
