@@ -1,0 +1,120 @@
+"""The summary table, per behavior and overall, untuned beside tuned: as plain text for the terminal
+and as a Markdown table for the report. Both come from the same rows, so they never disagree."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from detect_lab.report.model import LabReport, Score
+
+COLUMNS = (
+    "Behavior",
+    "Untuned recall",
+    "Untuned FA/1k dd",
+    "Untuned TTD",
+    "Tuned recall",
+    "Tuned FA/1k dd",
+    "Tuned TTD",
+)
+"""Recall = detected / injected attacks; FA/1k dd = false alarms per 1,000 device-days; TTD = time to
+detect, median (max)."""
+LEGEND = (
+    "Recall: detected / injected attacks on a metric the behavior watches (overall: all attacks); FA/1k dd: "
+    "false alarms per 1,000 device-days (count); TTD: time to detect, median (max)."
+)
+MISSING = "-"
+OVERALL = "all behaviors"
+RECALL_GOAL, FALSE_ALARM_GOAL = 0.95, 1.0  # issue 12, "Done when"
+
+
+def recall_text(score: Score | None) -> str:
+    if score is None or score.recall is None:
+        return MISSING
+    return f"{score.recall * 100:.1f} % ({score.detected}/{score.attacks})"
+
+
+def false_alarm_text(score: Score | None) -> str:
+    if score is None:
+        return MISSING
+    return f"{score.false_alarms_per_1000_device_days:.2f} ({score.false_alarms})"
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return MISSING
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def detect_time_text(score: Score | None) -> str:
+    if score is None or score.median_detect_seconds is None:
+        return MISSING
+    return f"{duration_text(score.median_detect_seconds)} ({duration_text(score.max_detect_seconds)})"
+
+
+def score_cells(score: Score | None) -> list[str]:
+    return [recall_text(score), false_alarm_text(score), detect_time_text(score)]
+
+
+def summary_rows(report: LabReport) -> list[list[str]]:
+    """One row per behavior, then the overall row."""
+    rows = [[view.name, *score_cells(view.untuned), *score_cells(view.tuned)] for view in report.behaviors]
+    rows.append([OVERALL, *score_cells(report.untuned), *score_cells(report.tuned)])
+    return rows
+
+
+def text_table(rows: Sequence[Sequence[str]], header: Sequence[str] = COLUMNS) -> str:
+    """Columns padded to their widest cell, a rule under the header and above the last (overall) row."""
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(str(cell).ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+
+    rule = "  ".join("-" * width for width in widths)
+    body = [line(row) for row in rows]
+    if len(body) > 1:
+        body.insert(len(body) - 1, rule)
+    return "\n".join([line(header), rule, *body])
+
+
+def markdown_table(rows: Sequence[Sequence[str]], header: Sequence[str] = COLUMNS) -> str:
+    """A GitHub Markdown table; the overall row in bold."""
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+
+    body = [line(row) for row in rows[:-1]]
+    if rows:
+        body.append(line([f"**{cell}**" if cell != MISSING else cell for cell in rows[-1]]))
+    return "\n".join([line(header), "|" + "---|" * len(header), *body])
+
+
+def goal_lines(report: LabReport) -> list[str]:
+    """The issue's goal, checked on the evaluation fleet for both behavior sets."""
+    lines = []
+    for name, score in (("untuned (reference app)", report.untuned), ("tuned", report.tuned)):
+        recall = score.recall or 0.0
+        rate = score.false_alarms_per_1000_device_days
+        met = recall >= RECALL_GOAL and rate <= FALSE_ALARM_GOAL
+        lines.append(
+            f"{name}: detected {recall * 100:.1f} % of injected attacks ({score.detected}/{score.attacks}), "
+            f"{rate:.2f} false alarms per 1,000 device-days: goal (>= {RECALL_GOAL * 100:.0f} %, "
+            f"<= {FALSE_ALARM_GOAL:g}) {'met' if met else 'not met'}"
+        )
+    return lines
+
+
+def terminal_summary(report: LabReport) -> str:
+    """What ``iot-defender-lab demo`` prints at the end."""
+    return "\n".join(
+        [
+            report.title,
+            report.fleet,
+            "",
+            text_table(summary_rows(report)),
+            "",
+            LEGEND,
+            *goal_lines(report),
+        ]
+    )
