@@ -1,0 +1,178 @@
+"""Training statistics from the window history, computed by Athena over the history table: the trainer
+never pulls a fleet's windows into the function, it reads one row per slot (73 rows per behavior).
+
+``training_sql`` is the per-slot aggregation of ``evaluation.learned`` (dedup per window, slots, median,
+MAD, trimming, nearest-rank quantiles) in SQL that Athena (Trino) and DuckDB both run with the same
+results: exact ranks by ``row_number``, not ``approx_percentile``, and every constant a DOUBLE (a decimal
+literal would make ``ceil(p x n)`` exact in one engine and IEEE in the other). Tested on DuckDB over
+Parquet of the history schema against the Python trainer.
+
+Athena calls (https://docs.aws.amazon.com/athena/latest/APIReference/API_StartQueryExecution.html,
+``GetQueryExecution``, ``GetQueryResults``: the first row of the first page is the header, and values
+come back as text).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from iot_defender_runtime.adapters.aws_clients import client
+from iot_defender_runtime.evaluation.learned import (
+    MAD_TO_SPREAD,
+    MIN_SPREAD,
+    QUANTILES,
+    TRIM_SPREADS,
+    Level,
+    SlotStats,
+)
+
+_NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
+_TABLE = re.compile(r"^[a-zA-Z0-9_]{1,255}(\.[a-zA-Z0-9_]{1,255})?$")
+COLUMNS = ("level", "key", "windows", "median", "mad", "q_high", "q_medium", "q_low", "earliest")
+_DONE = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+class HistoryQueryError(RuntimeError):
+    """The Athena query failed or returned rows of another shape; the message says which."""
+
+
+def _double(value: float) -> str:
+    return f"CAST({value!r} AS DOUBLE)"
+
+
+def _rank(p: float) -> str:
+    return f"greatest(1, CAST(ceil({_double(p)} * CAST(n AS DOUBLE)) AS BIGINT))"
+
+
+def training_sql(table: str, profile: str, behavior: str, start: float, end: float) -> str:
+    """Statistics per level (``COLUMNS``) of the windows of ``profile``/``behavior`` starting in ``[start, end)``."""
+    if not _TABLE.match(table):
+        raise ValueError(f"table '{table}' must be [database.]name of letters, digits and underscores")
+    for argument, name in (("profile", profile), ("behavior", behavior)):
+        if not _NAME.match(name):
+            raise ValueError(f"{argument} '{name}' must be 1 to 128 characters of [a-zA-Z0-9:_-]")
+    first_day, last_day = (datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d") for t in (start, end + 86_400))
+    high, medium, low = (_rank(p) for p in QUANTILES)
+    spread = f"greatest({_double(MAD_TO_SPREAD)} * d.mad, {_double(MIN_SPREAD)})"
+    return f"""
+WITH windows AS (
+  SELECT thing_name, window_start, max(value) AS value FROM {table}
+  WHERE profile = '{profile}' AND behavior = '{behavior}' AND dt >= '{first_day}' AND dt <= '{last_day}'
+    AND window_start >= {int(start)} AND window_start < {int(end)}
+  GROUP BY thing_name, window_start
+), slotted AS (
+  SELECT window_start, value,
+    CAST(floor(CAST(window_start % 86400 AS DOUBLE) / 3600) AS BIGINT)
+      + CASE WHEN (CAST(floor(CAST(window_start AS DOUBLE) / 86400) AS BIGINT) + 3) % 7 >= 5 THEN 24 ELSE 0 END
+      AS slot
+  FROM windows
+), keyed AS (
+  SELECT 'slot' AS level, slot AS key, window_start, value FROM slotted
+  UNION ALL SELECT 'hour' AS level, slot % 24 AS key, window_start, value FROM slotted
+  UNION ALL SELECT 'all' AS level, 0 AS key, window_start, value FROM slotted
+), ranked AS (
+  SELECT level, key, value, row_number() OVER (PARTITION BY level, key ORDER BY value) AS rn,
+    count(*) OVER (PARTITION BY level, key) AS n
+  FROM keyed
+), medians AS (
+  SELECT level, key, max(n) AS n, max(CASE WHEN rn = {_rank(0.5)} THEN value END) AS median
+  FROM ranked GROUP BY level, key
+), earliest AS (
+  SELECT level, key, min(window_start) AS earliest FROM keyed GROUP BY level, key
+), deviations AS (
+  SELECT k.level, k.key, m.n, abs(k.value - m.median) AS deviation,
+    row_number() OVER (PARTITION BY k.level, k.key ORDER BY abs(k.value - m.median)) AS rn
+  FROM keyed k JOIN medians m ON k.level = m.level AND k.key = m.key
+), mads AS (
+  SELECT level, key, max(CASE WHEN rn = {_rank(0.5)} THEN deviation END) AS mad FROM deviations GROUP BY level, key
+), kept AS (
+  SELECT k.level, k.key, k.value,
+    row_number() OVER (PARTITION BY k.level, k.key ORDER BY k.value) AS rn,
+    count(*) OVER (PARTITION BY k.level, k.key) AS n
+  FROM keyed k JOIN medians m ON k.level = m.level AND k.key = m.key
+    JOIN mads d ON k.level = d.level AND k.key = d.key
+  WHERE k.value <= m.median + {_double(TRIM_SPREADS)} * {spread}
+), quantiles AS (
+  SELECT level, key, max(CASE WHEN rn = {high} THEN value END) AS q_high,
+    max(CASE WHEN rn = {medium} THEN value END) AS q_medium, max(CASE WHEN rn = {low} THEN value END) AS q_low
+  FROM kept GROUP BY level, key
+)
+SELECT m.level, m.key, m.n AS windows, m.median, d.mad, q.q_high, q.q_medium, q.q_low, e.earliest
+FROM medians m JOIN mads d ON m.level = d.level AND m.key = d.key
+  JOIN quantiles q ON m.level = q.level AND m.key = q.key
+  JOIN earliest e ON m.level = e.level AND m.key = e.key
+ORDER BY m.level, m.key
+""".strip()
+
+
+def stats_of_rows(rows: Iterable[Sequence[Any]]) -> tuple[dict[Level, SlotStats], int, float | None]:
+    """Rows of ``COLUMNS`` (text from Athena, or numbers from DuckDB) -> statistics per level, the number
+    of windows, and the first window's start."""
+    stats: dict[Level, SlotStats] = {}
+    earliest: float | None = None
+    try:
+        for row in rows:
+            level, key, windows, median, mad, q_high, q_medium, q_low, first = row
+            stats[(str(level), int(key))] = SlotStats(
+                int(windows), float(median), float(mad), (float(q_high), float(q_medium), float(q_low))
+            )
+            if level == "all":
+                earliest = float(first)
+    except (TypeError, ValueError) as error:
+        raise HistoryQueryError(f"a statistics row is not of the columns {', '.join(COLUMNS)}: {error}") from error
+    total = stats[("all", 0)].windows if ("all", 0) in stats else 0
+    return stats, total, earliest
+
+
+class AthenaHistory:
+    """Runs ``training_sql`` in the history's Athena workgroup and reads the statistics back."""
+
+    def __init__(
+        self,
+        workgroup: str,
+        database: str,
+        table: str,
+        *,
+        poll_seconds: float = 2.0,
+        timeout_seconds: float = 600.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._athena = client("athena")
+        self._workgroup, self._database, self._table = workgroup, database, table
+        self._poll, self._timeout, self._sleep = poll_seconds, timeout_seconds, sleep
+
+    def statistics(
+        self, profile: str, behavior: str, start: float, end: float
+    ) -> tuple[dict[Level, SlotStats], int, float | None]:
+        query = training_sql(self._table, profile, behavior, start, end)
+        execution = self._athena.start_query_execution(
+            QueryString=query, WorkGroup=self._workgroup, QueryExecutionContext={"Database": self._database}
+        )["QueryExecutionId"]
+        self._wait(execution)
+        return stats_of_rows(self._rows(execution))
+
+    def _wait(self, execution: str) -> None:
+        waited = 0.0
+        while True:
+            status = self._athena.get_query_execution(QueryExecutionId=execution)["QueryExecution"]["Status"]
+            if status["State"] == "SUCCEEDED":
+                return
+            if status["State"] in _DONE:
+                reason = status.get("StateChangeReason", "no reason given")
+                raise HistoryQueryError(f"Athena query {execution} {status['State']}: {reason}")
+            if waited >= self._timeout:
+                raise HistoryQueryError(f"Athena query {execution} still {status['State']} after {waited:.0f} s")
+            self._sleep(self._poll)
+            waited += self._poll
+
+    def _rows(self, execution: str) -> list[list[str | None]]:
+        rows: list[list[str | None]] = []
+        for page in self._athena.get_paginator("get_query_results").paginate(QueryExecutionId=execution):
+            rows += [[cell.get("VarCharValue") for cell in row["Data"]] for row in page["ResultSet"]["Rows"]]
+        if not rows or rows[0] != list(COLUMNS):
+            raise HistoryQueryError(f"Athena query {execution} returned the header {rows[:1]}, not {list(COLUMNS)}")
+        return rows[1:]

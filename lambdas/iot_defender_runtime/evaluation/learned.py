@@ -1,0 +1,209 @@
+"""Learned behaviors (ML Detect in self-hosted mode): training a model of normal from the window history,
+and the rules that decide its status. Pure: windows and the previous model in, a model out.
+
+The method, for one profile and one behavior, over the trailing 14 days of closed windows:
+
+1. Each window goes to its time slot (``slot_of``: hour of day x weekday/weekend, UTC), so the model
+   follows the daily cycle and the weekday/weekend difference the guide names as what ML Detect learns
+   (https://docs.aws.amazon.com/iot-device-defender/latest/devguide/dd-detect-ml.html, "ML Detect use
+   cases"). A slot with fewer than ``MIN_SLOT_WINDOWS`` windows borrows the statistics of its hour of day
+   (weekday and weekend together), and failing that of all windows.
+2. Per slot, robust statistics of the fleet's window values: the median and the median absolute
+   deviation (MAD), whose spread ``1.4826 x MAD`` (the standard deviation of normal data) is floored at
+   one unit of the metric, so a slot where nearly every value is equal (0 authorization failures) still
+   has a band one count wide.
+3. Values more than ``TRIM_SPREADS`` spreads above the median are dropped: an attack in the training
+   data (a storm, an exfiltration) sits far above the bulk of the fleet and would otherwise drag the
+   band up to its own level.
+4. The upper bound of normal at each confidence level is a high quantile of what remains plus a margin
+   of spreads: HIGH = quantile 0.9999 + 3 spreads, MEDIUM = 0.999 + 2, LOW = 0.99 + 1. Higher
+   confidence means lower sensitivity, as the guide defines the levels
+   (``AWS::IoT::SecurityProfile MachineLearningDetectionConfig``: "The higher the confidence level, the
+   lower the sensitivity, and the lower the alarm frequency will be").
+
+Quantiles are nearest-rank (the value at rank ``ceil(p x n)`` of the sorted values), so the SQL the
+trainer runs on Athena (``adapters.history_query``) gives the same numbers as this module.
+A window is normal when its value is at most the bound of its slot; learned behaviors alarm on values
+above normal (a storm, a probe, an exfiltration), not below.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+
+from iot_defender_runtime.model.learned_model import (
+    ACTIVE,
+    DAY,
+    EXPIRED,
+    EXPIRY_DAYS,
+    MIN_DATAPOINTS,
+    PENDING_BUILD,
+    REASON_COLLECTING,
+    REASON_GAVE_UP,
+    REASON_STALE,
+    RETRY_DAYS,
+    SLOTS,
+    TRAINING_DAYS,
+    LearnedModel,
+    slot_of,
+)
+
+MAD_TO_SPREAD = 1.4826  # MAD x this = the standard deviation, for normally distributed values
+MIN_SPREAD = 1.0  # one unit of the metric
+TRIM_SPREADS = 12.0
+QUANTILES = (0.9999, 0.999, 0.99)  # HIGH, MEDIUM, LOW
+MARGINS = (3.0, 2.0, 1.0)  # spreads above the quantile: HIGH, MEDIUM, LOW
+MIN_SLOT_WINDOWS = 200
+
+SLOT, HOUR, ALL = "slot", "hour", "all"  # the levels statistics are pooled at
+Level = tuple[str, int]  # (SLOT, 0-47) | (HOUR, 0-23) | (ALL, 0)
+
+
+@dataclass(frozen=True)
+class SlotStats:
+    """The robust statistics of one slot (or pooled level): what the Athena query returns per row."""
+
+    windows: int
+    median: float
+    mad: float
+    quantiles: tuple[float, float, float]  # of the trimmed values, at QUANTILES
+
+    @property
+    def spread(self) -> float:
+        return max(MAD_TO_SPREAD * self.mad, MIN_SPREAD)
+
+    def band(self) -> tuple[float, float, float]:
+        """The upper bounds of normal at HIGH, MEDIUM and LOW confidence."""
+        high, medium, low = (q + k * self.spread for q, k in zip(self.quantiles, MARGINS, strict=True))
+        return high, medium, low
+
+
+def nearest_rank(ordered: list[float], p: float) -> float:
+    """The value at rank ``ceil(p x n)`` (at least 1) of ``ordered`` (sorted, not empty)."""
+    return ordered[max(1, math.ceil(p * len(ordered))) - 1]
+
+
+def slot_stats(values: Iterable[float]) -> SlotStats:
+    """Median, MAD, and the QUANTILES of the values left after trimming the top tail."""
+    ordered = sorted(values)
+    if not ordered:
+        raise ValueError("no windows to take statistics of")
+    median = nearest_rank(ordered, 0.5)
+    mad = nearest_rank(sorted(abs(v - median) for v in ordered), 0.5)
+    limit = median + TRIM_SPREADS * max(MAD_TO_SPREAD * mad, MIN_SPREAD)
+    kept = ordered[: _count_at_most(ordered, limit)]
+    high, medium, low = (nearest_rank(kept, p) for p in QUANTILES)
+    return SlotStats(len(ordered), median, mad, (high, medium, low))
+
+
+def _count_at_most(ordered: list[float], limit: float) -> int:
+    low, high = 0, len(ordered)
+    while low < high:
+        middle = (low + high) // 2
+        if ordered[middle] <= limit:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def levels_of(window_start: float) -> tuple[Level, Level, Level]:
+    slot = slot_of(window_start)
+    return (SLOT, slot), (HOUR, slot % 24), (ALL, 0)
+
+
+def aggregate(windows: Iterable[tuple[str, float, float]]) -> tuple[dict[Level, SlotStats], int]:
+    """Statistics per level from ``(thing, window start, value)`` rows, and how many windows there were.
+    A window delivered twice (the history is written at least once) counts once, with its larger value."""
+    unique: dict[tuple[str, float], float] = {}
+    for thing, start, value in windows:
+        key = (thing, start)
+        previous = unique.get(key)
+        unique[key] = value if previous is None else max(previous, value)
+    grouped: dict[Level, list[float]] = defaultdict(list)
+    for (_, start), value in unique.items():
+        for level in levels_of(start):
+            grouped[level].append(value)
+    return {level: slot_stats(values) for level, values in grouped.items()}, len(unique)
+
+
+def bands_from(stats: Mapping[Level, SlotStats]) -> tuple[tuple[float, float, float], ...]:
+    """One band per slot, pooling a sparse slot with its hour of day, then with all windows."""
+    bands = []
+    for slot in range(SLOTS):
+        chosen = stats[(ALL, 0)]
+        for level in ((SLOT, slot), (HOUR, slot % 24)):
+            found = stats.get(level)
+            if found is not None and found.windows >= MIN_SLOT_WINDOWS:
+                chosen = found
+                break
+        bands.append(chosen.band())
+    return tuple(bands)
+
+
+def training_span(now: float) -> tuple[float, float]:
+    """The trailing 14 days the model is trained on: windows starting in ``[start, end)``."""
+    return now - TRAINING_DAYS * DAY, now
+
+
+def train(
+    previous: LearnedModel | None,
+    *,
+    profile: str,
+    behavior: str,
+    metric: str,
+    stats: Mapping[Level, SlotStats],
+    datapoints: int,
+    earliest: float | None,
+    now: float,
+) -> LearnedModel:
+    """The model after today's training run (``stats``: the trailing 14 days' statistics per level,
+    ``datapoints`` windows in them, ``earliest`` the first window's start).
+
+    Built (ACTIVE) once collection has run 14 days and the 14 days hold 25,000 windows; otherwise the
+    previous bands are kept (EXPIRED once 30 days old), or, with none, PENDING_BUILD until 30 days of
+    daily retries after the first 14 days have passed, then EXPIRED (given up), as the guide says."""
+    starts = [t for t in (earliest, previous.collection_start if previous else None, now) if t is not None]
+    collection_start = min(starts)
+    base = LearnedModel(profile, behavior, metric, PENDING_BUILD, collection_start, datapoints)
+    if previous is not None and previous.reason == REASON_GAVE_UP and previous.last_refresh is None:
+        return previous  # given up: no more retries (the operator removes the model item to start again)
+    if now - collection_start >= TRAINING_DAYS * DAY and datapoints >= MIN_DATAPOINTS and (ALL, 0) in stats:
+        return replace(base, status=ACTIVE, last_refresh=now, reason="", bands=bands_from(stats))
+    if previous is not None and previous.last_refresh is not None:
+        stale = now - previous.last_refresh > EXPIRY_DAYS * DAY
+        return replace(
+            base,
+            status=EXPIRED if stale else ACTIVE,
+            last_refresh=previous.last_refresh,
+            reason=REASON_STALE if stale else "",
+            bands=previous.bands,
+        )
+    if now - collection_start > (TRAINING_DAYS + RETRY_DAYS) * DAY:
+        return replace(base, status=EXPIRED, reason=REASON_GAVE_UP)
+    return replace(base, reason=REASON_COLLECTING)
+
+
+def why_not_judging(model: LearnedModel, now: float) -> str | None:
+    """The log line's reason when the model cannot judge, or None when it can."""
+    status = model.judging_status(now)
+    if status == ACTIVE:
+        return None
+    if status == PENDING_BUILD:
+        return (
+            f"model of '{model.behavior}' is PENDING_BUILD: {model.datapoints} of {MIN_DATAPOINTS} datapoints, "
+            f"{model.collection_percentage(now)} % collected"
+        )
+    if model.reason == REASON_GAVE_UP:
+        return (
+            f"model of '{model.behavior}' EXPIRED: the minimum of {MIN_DATAPOINTS} datapoints in "
+            f"{TRAINING_DAYS} days was not met within {RETRY_DAYS} days of daily retries"
+        )
+    refreshed = model.last_refresh if model.last_refresh is not None else model.collection_start
+    return (
+        f"model of '{model.behavior}' EXPIRED: not refreshed for {(now - refreshed) / DAY:.1f} days "
+        f"(more than {EXPIRY_DAYS}); the behavior does not alarm until the trainer refreshes it"
+    )
