@@ -59,6 +59,7 @@ def judge_batch(run: Invocation, records: list[dict[str, Any]]) -> dict[str, Any
     if unique:
         response = dict(process_partial_response({"Records": unique}, intake, processor))
     position = batch_position(unique)
+    run.counts["datapoints"] += sum(len(parsed) for parsed in intake.grouped.values())  # per profile watching
     watched = _watched(run, intake.grouped)
     unwatched = [pair for pair in intake.grouped if pair not in set(watched)]
     settled = _settled(run, position, watched)
