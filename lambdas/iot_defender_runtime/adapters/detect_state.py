@@ -13,12 +13,19 @@ Item ``detect#<profile>#<thing>``:
 
 Item ``detect-fleet#<profile>#<behavior>`` (statistical behaviors): the fleet percentile of each
 recent window, ``{"<window start>": [threshold, things]}`` as JSON, written by the sweep only.
+
+Item ``detect-fleet-part#<segments>#<segment>#<profile>#<behavior>``: the sketch of the recent closed
+windows one sweep segment scanned (``evaluation.fleet.part_to_document``), overwritten by that segment
+at each sweep; the thresholds are merged from the parts of one segment count.
+
+Item ``detect-sweep#<sweep id>``: the segments of one sweep that have finished (a string set), so the
+last to finish merges the parts; it expires a day later (the table's TTL attribute ``expiresAt``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -30,6 +37,9 @@ from iot_defender_runtime.evaluation.engine import BehaviorState
 
 PREFIX = "detect#"
 FLEET_PREFIX = "detect-fleet#"
+FLEET_PART_PREFIX = "detect-fleet-part#"
+SWEEP_PREFIX = "detect-sweep#"
+SWEEP_RECORD_SECONDS = 24 * 3600
 
 FleetThresholds = dict[float, tuple[float, int]]  # window start -> (percentile, things in it)
 
@@ -70,7 +80,7 @@ class DetectStates:
 
     def get_many(self, keys: list[str]) -> dict[str, ThingState]:
         """The stored state of each key; missing keys are absent from the result."""
-        return {key: _stored(item) for key, item in self._get_items(keys).items()}
+        return {key: decode_item(item) for key, item in self._get_items(keys).items()}
 
     def put(
         self,
@@ -101,19 +111,22 @@ class DetectStates:
         if not delete_if_version(self._dynamodb, self._table, {"id": {"S": key}}, expected_version):
             raise StateConflictError(f"state {key} changed concurrently")
 
-    def scan(self) -> list[tuple[str, ThingState]]:
-        """Every thing's state (for the sweep), page after page."""
-        found = []
+    def scan(self, segment: int = 0, segments: int = 1) -> Iterator[tuple[str, ThingState]]:
+        """The states of one parallel scan segment (every thing's with the defaults), page by page as
+        they are read, so a segment run holds one page in memory. DynamoDB Scan ``Segment`` and
+        ``TotalSegments``: each item is in exactly one segment of a given count
+        (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Scan.html#Scan.ParallelScan)."""
         paginator = self._dynamodb.get_paginator("scan")
+        parallel = {"Segment": segment, "TotalSegments": segments} if segments > 1 else {}
         for page in paginator.paginate(
             TableName=self._table,
             FilterExpression="begins_with(id, :prefix)",
             ExpressionAttributeValues={":prefix": {"S": PREFIX}},
             ConsistentRead=True,
+            **parallel,
         ):
             for item in page.get("Items", []):
-                found.append((item["id"]["S"], _stored(item)))
-        return found
+                yield item["id"]["S"], decode_item(item)
 
     def fleet_thresholds(self, keys: list[str]) -> dict[str, FleetThresholds]:
         """The fleet percentiles of each statistical behavior's recent windows; missing keys are absent."""
@@ -133,11 +146,48 @@ class DetectStates:
             Item={"id": {"S": key}, "thresholds": {"S": json.dumps(document, separators=(",", ":"))}},
         )
 
+    def put_fleet_part(self, key: str, segment: int, segments: int, part: Mapping[str, Any]) -> None:
+        """One segment's sketches of a behavior's windows (``part_to_document``); only that segment writes it."""
+        self._dynamodb.put_item(
+            TableName=self._table,
+            Item={"id": {"S": fleet_part_key(key, segment, segments)}, "part": {"S": _compact(part)}},
+        )
+
+    def fleet_parts(self, key: str, segments: int) -> list[dict[str, Any]]:
+        """The parts the ``segments`` segments last wrote for a behavior; a segment that never finished is absent."""
+        keys = [fleet_part_key(key, segment, segments) for segment in range(segments)]
+        return [json.loads(item["part"]["S"]) for item in self._get_items(keys).values()]
+
+    def finish_segment(self, sweep_id: str, segment: int, now: float) -> int:
+        """Marks ``segment`` of the sweep finished; how many distinct segments of it have finished
+        (a segment run twice counts once: ``ADD`` to a string set)."""
+        response = self._dynamodb.update_item(
+            TableName=self._table,
+            Key={"id": {"S": f"{SWEEP_PREFIX}{sweep_id}"}},
+            UpdateExpression="ADD finished :segment SET expiresAt = :expires",
+            ExpressionAttributeValues={
+                ":segment": {"SS": [str(segment)]},
+                ":expires": {"N": str(int(now + SWEEP_RECORD_SECONDS))},
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return len(response["Attributes"]["finished"]["SS"])
+
     def _get_items(self, keys: list[str]) -> dict[str, dict[str, Any]]:
         return get_items(self._dynamodb, self._table, keys)
 
 
-def _stored(item: Mapping[str, Any]) -> ThingState:
+def fleet_part_key(fleet_key: str, segment: int, segments: int) -> str:
+    """``detect-fleet-part#<segments>#<segment>#<profile>#<behavior>`` for the fleet key of a behavior."""
+    return f"{FLEET_PART_PREFIX}{segments}#{segment}#{fleet_key.removeprefix(FLEET_PREFIX)}"
+
+
+def _compact(document: Mapping[str, Any]) -> str:
+    return json.dumps(document, separators=(",", ":"))
+
+
+def decode_item(item: Mapping[str, Any]) -> ThingState:
+    """A state item as read from the table."""
     marks = json.loads(item["marks"]["S"]) if "marks" in item else {}
     behaviors = json.loads(item["behaviors"]["S"]) if "behaviors" in item else {}
     return ThingState(

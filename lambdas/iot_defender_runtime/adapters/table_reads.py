@@ -1,5 +1,5 @@
 """Strongly consistent reads of state-table items by their ``id``, 100 keys per ``BatchGetItem``
-(its limit), following ``UnprocessedKeys`` until every key has been read."""
+(its limit), following ``UnprocessedKeys`` until every key has been read; and the table's size."""
 
 from __future__ import annotations
 
@@ -21,3 +21,10 @@ def get_items(dynamodb: Any, table: str, keys: list[str]) -> dict[str, dict[str,
                 found[item["id"]["S"]] = item
             request = response.get("UnprocessedKeys") or {}
     return found
+
+
+def item_count(dynamodb: Any, table: str) -> int:
+    """The table's approximate number of items (``DescribeTable`` ``ItemCount``, which DynamoDB refreshes
+    about every six hours; it costs no read capacity):
+    https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TableDescription.html"""
+    return int(dynamodb.describe_table(TableName=table)["Table"].get("ItemCount", 0))

@@ -17,7 +17,9 @@ is idempotent on it) rather than losing it.
 
 A scheduled ``{"sweep": true}`` event (every 5 minutes) does what needs no datapoint: it judges
 windows that ended for things that went quiet, invalidates alarms of things that stopped reporting,
-and computes the fleet percentiles that statistical behaviors are judged against. Behaviors with
+and computes the fleet percentiles that statistical behaviors are judged against. For a large state
+table it coordinates instead: it invokes this function once per parallel scan segment
+(``{"sweep": true, "segment": i, "segments": n, ...}``, see ``sweep_segments``). Behaviors with
 ``suppressAlerts`` keep their state but publish nothing, as in managed Detect.
 """
 
@@ -32,12 +34,16 @@ from iot_defender_runtime.detect_evaluator import membership
 from iot_defender_runtime.detect_evaluator.batch import evaluate_batch
 from iot_defender_runtime.detect_evaluator.config import config
 from iot_defender_runtime.detect_evaluator.observability import logger, metrics, tracer
-from iot_defender_runtime.detect_evaluator.sweep import sweep
+from iot_defender_runtime.detect_evaluator.sweep import sweep, sweep_event
+from iot_defender_runtime.detect_evaluator.sweep_segments import layout as sweep_layout
+
+__all__ = ["clear_caches", "evaluate_batch", "lambda_handler", "sweep"]  # tests and the lab drive these
 
 
 def clear_caches() -> None:
     """Forget the configuration, clients and memberships read so far (tests, and a changed environment)."""
     config.cache_clear()
+    sweep_layout.cache_clear()
     membership.registry.cache_clear()
     membership.forget()
 
@@ -47,5 +53,5 @@ def clear_caches() -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("sweep") is True:
-        return sweep(time.time())
+        return sweep_event(event, time.time(), context.invoked_function_arn)
     return evaluate_batch(event.get("Records") or [], time.time())

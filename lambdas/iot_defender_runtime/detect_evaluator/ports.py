@@ -1,7 +1,8 @@
 """What a batch or sweep needs from the outside world, as protocols: the Lambda passes the AWS
 adapters (``Invocation.open``), the Detect lab passes in-memory ones and replays the same code.
 
-- ``StateStore``: the per-thing alarm state and the fleet thresholds (``adapters.detect_state``).
+- ``StateStore``: the per-thing alarm state, scanned by parallel segments, and the fleet thresholds with
+  the segments' sketches they are merged from (``adapters.detect_state``).
 - ``PositionStore``: how far each shard has been read (``adapters.stream_positions``).
 - ``Publisher``: where violations go (the alert topic, then the violation log).
 - ``WindowSink``: where closed windows go (the window history, when it is on).
@@ -10,7 +11,7 @@ adapters (``Invocation.open``), the Detect lab passes in-memory ones and replays
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from iot_defender_runtime.adapters.detect_state import FleetThresholds, ThingState
@@ -34,11 +35,25 @@ class StateStore(Protocol):
 
     def delete(self, key: str, expected_version: int) -> None: ...
 
-    def scan(self) -> list[tuple[str, ThingState]]: ...
+    def scan(self, segment: int = 0, segments: int = 1) -> Iterable[tuple[str, ThingState]]:
+        """The states of one of ``segments`` disjoint segments (all of them: every state)."""
+        ...
 
     def fleet_thresholds(self, keys: list[str]) -> dict[str, FleetThresholds]: ...
 
     def put_fleet_thresholds(self, key: str, thresholds: FleetThresholds) -> None: ...
+
+    def put_fleet_part(self, key: str, segment: int, segments: int, part: Mapping[str, Any]) -> None:
+        """Keep (replace) one segment's sketches of a behavior's windows (``fleet.part_to_document``)."""
+        ...
+
+    def fleet_parts(self, key: str, segments: int) -> list[dict[str, Any]]:
+        """The parts last kept by the segments of that count, for a behavior."""
+        ...
+
+    def finish_segment(self, sweep_id: str, segment: int, now: float) -> int:
+        """Mark a segment of a sweep finished; the number of distinct segments of it finished so far."""
+        ...
 
 
 class PositionStore(Protocol):

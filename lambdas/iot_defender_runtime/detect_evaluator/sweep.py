@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import BotoCoreError, ClientError
 
+from iot_defender_runtime.adapters.aws_clients import client
 from iot_defender_runtime.adapters.detect_state import StateConflictError, ThingState, parse_state_key
+from iot_defender_runtime.adapters.function_invoke import AsyncInvoker
 from iot_defender_runtime.adapters.stream_positions import ShardProbe, probe_stream
+from iot_defender_runtime.adapters.table_reads import item_count
 from iot_defender_runtime.detect_evaluator.connection import while_disconnected
 from iot_defender_runtime.detect_evaluator.invocation import (
     Invocation,
@@ -21,11 +25,20 @@ from iot_defender_runtime.detect_evaluator.invocation import (
     publish,
     publish_invalidated,
 )
-from iot_defender_runtime.detect_evaluator.observability import logger, tracer
+from iot_defender_runtime.detect_evaluator.observability import logger, metrics, tracer
 from iot_defender_runtime.detect_evaluator.stream_time import fills_empty
+from iot_defender_runtime.detect_evaluator.sweep_segments import WHOLE, Segment, layout, plan, segment_of, segments_for
 from iot_defender_runtime.evaluation.disconnect_duration import DISCONNECT_DURATION_METRIC
-from iot_defender_runtime.evaluation.engine import BehaviorState, Evaluation, check_silence, evaluate
-from iot_defender_runtime.evaluation.fleet import fleet_thresholds
+from iot_defender_runtime.evaluation.engine import RECENT_WINDOWS, BehaviorState, Evaluation, check_silence, evaluate
+from iot_defender_runtime.evaluation.fleet import (
+    FleetPart,
+    WindowSketch,
+    latest,
+    merge_parts,
+    part_from_document,
+    part_to_document,
+    thresholds_of,
+)
 from iot_defender_runtime.model.detect_profiles import ProfileBehavior
 
 
@@ -43,28 +56,62 @@ def sweep(now: float) -> dict[str, Any]:
       ``alarm-invalidated``, as managed Detect does when a behavior is deleted;
     - a thing silent for ``SILENCE_SECONDS`` with nothing left to judge is forgotten (its item deleted).
 
-    A state the evaluator changed meanwhile is left for the next sweep.
+    A state the evaluator changed meanwhile is left for the next sweep. This is one run over every
+    state; ``sweep_event`` spreads a large fleet over parallel segments (``sweep_segments``).
     """
     return sweep_states(Invocation.open(now))
 
 
-def sweep_states(run: Invocation) -> dict[str, Any]:
-    """The sweep with the adapters ``run`` carries (the Lambda's, or the Detect lab's in memory)."""
-    settled = stream_settled(run)
+@tracer.capture_method
+def sweep_event(event: dict[str, Any], now: float, function_arn: str) -> dict[str, Any]:
+    """The schedule's event coordinates (``coordinate``); a segment event sweeps its segment."""
+    run = Invocation.open(now)
+    if "segment" in event:
+        return sweep_states(run, segment_of(event))
+    total = segments_for(item_count(client("dynamodb"), run.config.state_table_name), layout())
+    return coordinate(run, total, AsyncInvoker(function_arn))
+
+
+def coordinate(run: Invocation, total: int, invoke: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+    """One segment: the whole sweep in this run. More: the stream position read once, then one
+    asynchronous run per segment, all judging by that position."""
+    if total == 1:
+        return sweep_states(run)
+    segments = plan(total, f"{total}@{run.now:.3f}", stream_settled(run))
+    for segment in segments:
+        invoke(segment.to_event())
+    metrics.add_metric(name="SweepSegments", unit=MetricUnit.Count, value=total)
+    return {"segments": total, "sweepId": segments[0].sweep_id}
+
+
+def sweep_states(run: Invocation, segment: Segment = WHOLE) -> dict[str, Any]:
+    """The sweep of one segment (every state by default) with the adapters ``run`` carries (the
+    Lambda's, or the Detect lab's in memory)."""
+    settled = stream_settled(run) if segment.settled is None else segment.settled
     statistical = [b for b in run.profiles.behaviors if is_statistical(b)]
     fleet = run.states.fleet_thresholds([fleet_key_of(b) for b in statistical])
     percentiles = percentiles_of(fleet)
-    closed: dict[str, list[tuple[float, float]]] = defaultdict(list)
-    for key, stored in run.states.scan():
+    sketches: dict[str, FleetPart] = defaultdict(dict)
+    for key, stored in run.states.scan(segment.index, segment.total):
+        run.counts["swept"] += 1
         after = _sweep_thing(run, key, stored, percentiles, settled)
         if after is None:
             continue  # left for the next sweep
-        for behavior in run.profiles.by_profile.get(parse_state_key(key)[0], ()):
-            if is_statistical(behavior) and behavior.definition.name in after:
-                closed[fleet_key_of(behavior)].extend(after[behavior.definition.name].closed)
-    _store_fleet_thresholds(run, statistical, closed, fleet)
+        _fold_closed(run, key, after, sketches)
+    if statistical:
+        _update_fleet_thresholds(run, segment, statistical, sketches, fleet)
     run.history.flush()
-    return {name: run.counts[name] for name in ("invalidated", "windows_judged", "conflicts", "retired", "forgotten")}
+    names = ("invalidated", "windows_judged", "conflicts", "retired", "forgotten", "swept")
+    return {name: run.counts[name] for name in names}
+
+
+def _fold_closed(run: Invocation, key: str, after: Mapping[str, BehaviorState], sketches: dict[str, FleetPart]) -> None:
+    """The thing's closed windows of each statistical behavior, into this segment's sketches."""
+    for behavior in run.profiles.by_profile.get(parse_state_key(key)[0], ()):
+        if is_statistical(behavior) and behavior.definition.name in after:
+            part = sketches[fleet_key_of(behavior)]
+            for start, value in after[behavior.definition.name].closed:
+                part.setdefault(start, WindowSketch()).add(value)
 
 
 def stream_settled(run: Invocation) -> float:
@@ -230,17 +277,35 @@ def _write_swept(run: Invocation, key: str, stored: ThingState, after: dict[str,
     return True
 
 
-def _store_fleet_thresholds(
+# Window starts a part keeps: the RECENT_WINDOWS latest settled ones, and room for windows closed but
+# not yet settled for the merger's clock (at most clock skew / duration + 1 of them).
+PART_WINDOWS = RECENT_WINDOWS + 4
+
+
+def _update_fleet_thresholds(
     run: Invocation,
+    segment: Segment,
     statistical: list[ProfileBehavior],
-    closed: Mapping[str, list[tuple[float, float]]],
+    sketches: Mapping[str, FleetPart],
     fleet: Mapping[str, dict[float, tuple[float, int]]],
 ) -> None:
-    """Each statistical behavior's fleet percentiles of the settled windows, written when they changed."""
+    """Each statistical behavior's fleet percentiles of the settled windows, written when they changed.
+    Alone, a run takes them from its own sketches; a segment keeps its part, and the last segment of the
+    sweep to finish merges every part (``evaluation.fleet.merge_parts``)."""
+    parts = {fleet_key_of(b): latest(sketches.get(fleet_key_of(b), {}), PART_WINDOWS) for b in statistical}
+    if segment.total > 1:
+        for key, part in parts.items():
+            run.states.put_fleet_part(key, segment.index, segment.total, part_to_document(part))
+        if run.states.finish_segment(segment.sweep_id, segment.index, run.now) < segment.total:
+            return
+        parts = {
+            key: merge_parts(part_from_document(kept) for kept in run.states.fleet_parts(key, segment.total))
+            for key in parts
+        }
     for behavior in statistical:
         assert behavior.definition.statistic is not None and behavior.definition.duration_seconds is not None
-        thresholds = fleet_thresholds(
-            closed.get(fleet_key_of(behavior), []),
+        thresholds = thresholds_of(
+            parts[fleet_key_of(behavior)],
             behavior.definition.statistic,
             duration_seconds=behavior.definition.duration_seconds,
             now=run.now,
