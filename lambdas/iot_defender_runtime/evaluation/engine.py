@@ -24,6 +24,12 @@
   against the threshold of the latest window that ended before it started; with none, the window
   is closed unjudged (counted, never guessed). The last closed windows are kept in the state so
   that the caller can compute the next percentiles from them.
+- Learned (ML) behaviors are judged against a model's upper bound of normal, which the caller passes
+  as ``band``: the bound for a window (or datapoint) by its start time, or None when no model can judge
+  it (still being built, expired, unreadable): the window is then closed unjudged, as a statistical
+  window without a threshold. On a periodic metric an ML behavior is judged per ``WINDOW_SECONDS``
+  window (ML behaviors have no ``durationSeconds``); on a per-message metric per datapoint, each
+  reported as a window from its time to its time (the history's form for per-datapoint values).
 - A thing in steady normal state on a per-datapoint metric (not in alarm, no violating streak)
   reports ``changed=False`` even though it saw new datapoints: nothing it would need later changed,
   so the caller need not write its state.
@@ -36,13 +42,14 @@ from __future__ import annotations
 
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from iot_defender_runtime.evaluation.criteria import compile_criteria
 from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind
-from iot_defender_runtime.model.metric_catalog import NUMERIC_KINDS, MetricSpec
+from iot_defender_runtime.model.learned_model import WINDOW_SECONDS
+from iot_defender_runtime.model.metric_catalog import NUMERIC_KINDS, DurationRule, MetricSpec
 from iot_defender_runtime.model.violation import metric_value_of
 
 IN_ALARM, ALARM_CLEARED, ALARM_INVALIDATED = "in-alarm", "alarm-cleared", "alarm-invalidated"
@@ -104,8 +111,18 @@ class Evaluation:
     changed: bool = field(default=False)
 
 
+Band = Callable[[float], float | None]  # ML behaviors: window start -> upper bound of normal, or None
+
+
 def is_windowed(definition: BehaviorDefinition, spec: MetricSpec) -> bool:
+    if definition.kind is BehaviorKind.ML:
+        return spec.duration is not DurationRule.NONE and spec.value_kind in NUMERIC_KINDS
     return definition.duration_seconds is not None and spec.value_kind in NUMERIC_KINDS
+
+
+def window_seconds(definition: BehaviorDefinition) -> int:
+    """The window of a windowed behavior: its ``durationSeconds``, or ``WINDOW_SECONDS`` for an ML one."""
+    return definition.duration_seconds or (WINDOW_SECONDS if definition.kind is BehaviorKind.ML else 0)
 
 
 def evaluate(
@@ -122,6 +139,7 @@ def evaluate(
     known_since: float | None = None,
     threshold: float | None = None,
     fleet: Mapping[float, float] | None = None,
+    band: Band | None = None,
 ) -> Evaluation:
     """Judge ``datapoints`` and every window that ended by ``settled_until`` (default ``now``).
 
@@ -130,8 +148,9 @@ def evaluate(
     first window that starts at or after ``known_since`` (the thing's first datapoint the caller knows
     of) when the behavior has judged nothing yet.
     ``threshold`` fixes the value a statistical behavior is judged against; ``fleet`` gives it per
-    window start."""
-    run = _Run(thing_name, definition, spec, state, threshold, fleet)
+    window start. ``band`` gives an ML behavior's upper bound of normal by window start (see the module
+    docstring); without it every ML window is unjudged."""
+    run = _Run(thing_name, definition, spec, state, threshold, fleet, band)
     for datapoint in sorted(datapoints, key=lambda d: d.timestamp):
         run.add(datapoint, now=now, max_clock_skew=max_clock_skew)
     run.close_settled(now if settled_until is None else settled_until, fill_empty=fill_empty, known_since=known_since)
@@ -181,19 +200,24 @@ class _Run:
         state: BehaviorState,
         threshold: float | None,
         fleet: Mapping[float, float] | None,
+        band: Band | None = None,
     ) -> None:
         self.thing = thing
         self.definition = definition
         self.spec = spec
         self.statistical = definition.kind is BehaviorKind.STATISTICAL and threshold is None
+        self.ml = definition.kind is BehaviorKind.ML
+        self.band = band
         self.fleet = sorted((fleet or {}).items())
-        self.normal = (
-            _never_called
-            if self.statistical
-            else compile_criteria(definition.comparison_operator or "", definition.value, threshold)
-        )
+        self.normal: Callable[[Any], bool]
+        if self.statistical:
+            self.normal = _never_called
+        elif self.ml:
+            self.normal = _at_or_below(math.inf)  # until a window's bound is known: 0 is always normal
+        else:
+            self.normal = compile_criteria(definition.comparison_operator or "", definition.value, threshold)
         self.windowed = is_windowed(definition, spec)
-        self.duration = float(definition.duration_seconds or 0)
+        self.duration = float(window_seconds(definition))
         self.open = dict(state.open_windows)  # window start -> total
         self.seen_ids = list(state.seen_ids)
         self.violating_streak = state.violating_streak
@@ -218,6 +242,9 @@ class _Run:
             return
         if not self.windowed:
             self._remember(datapoint)
+            if self.ml:
+                self._judge_learned(timestamp, timestamp, datapoint.value)
+                return
             self._judge(datapoint.value, timestamp)
             return
         window = math.floor(timestamp / self.duration) * self.duration
@@ -279,6 +306,9 @@ class _Run:
         if self.judged_until is None or end > self.judged_until:
             self.judged_until = end
         value = int(aggregate) if aggregate.is_integer() else aggregate
+        if self.ml:
+            self._judge_learned(start, end, value)
+            return
         if self.statistical:
             self.closed = [*self.closed, (start, value)][-RECENT_WINDOWS:]
             threshold = self._fleet_threshold(start)
@@ -287,6 +317,16 @@ class _Run:
                 self.windows.append(ClosedWindow(start, end, value, None))
                 return
             self.normal = compile_criteria(self.definition.comparison_operator or "", None, threshold)
+        self.windows.append(ClosedWindow(start, end, value, not self._judge(value, end)))
+
+    def _judge_learned(self, start: float, end: float, value: Any) -> None:
+        """An ML window (or datapoint) against the model's bound for its start; unjudged without one."""
+        upper = self.band(start) if self.band is not None else None
+        if upper is None:
+            self.unjudged += 1
+            self.windows.append(ClosedWindow(start, end, value, None))
+            return
+        self.normal = _at_or_below(upper)
         self.windows.append(ClosedWindow(start, end, value, not self._judge(value, end)))
 
     def _fleet_threshold(self, window_start: float) -> float | None:
@@ -362,6 +402,10 @@ class _Run:
         return replace(state, seen_ids=(), last_datapoint_at=None) == replace(
             before, seen_ids=(), last_datapoint_at=None
         )
+
+
+def _at_or_below(upper: float) -> Callable[[Any], bool]:
+    return lambda value: float(value) <= upper
 
 
 def _never_called(value: Any) -> bool:
