@@ -15,6 +15,7 @@ Lambda's own batch and sweep code (``batch.judge_batch``, ``sweep.sweep_states``
 from __future__ import annotations
 
 import json
+import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict
@@ -41,6 +42,8 @@ class MemoryStates:
     def __init__(self) -> None:
         self._states: dict[str, ThingState] = {}
         self._fleet: dict[str, FleetThresholds] = {}
+        self._parts: dict[tuple[str, int, int], str] = {}  # (fleet key, segment, segments) -> part JSON
+        self._finished: dict[str, set[int]] = {}  # sweep id -> segments finished
 
     def get_many(self, keys: list[str]) -> dict[str, ThingState]:
         """The stored state of each key; missing keys are absent from the result."""
@@ -70,9 +73,14 @@ class MemoryStates:
         self._check_version(key, expected_version)
         self._states.pop(key, None)
 
-    def scan(self) -> list[tuple[str, ThingState]]:
-        """Every thing's state (not the fleet thresholds), in key order."""
-        return sorted((key, state) for key, state in self._states.items() if key.startswith(PREFIX))
+    def scan(self, segment: int = 0, segments: int = 1) -> list[tuple[str, ThingState]]:
+        """The things' states of one of ``segments`` disjoint segments (a key's by its CRC-32, as DynamoDB
+        places an item in a parallel scan segment by its key's hash), in key order; all with the defaults."""
+        return sorted(
+            (key, state)
+            for key, state in self._states.items()
+            if key.startswith(PREFIX) and (segments == 1 or zlib.crc32(key.encode()) % segments == segment)
+        )
 
     def fleet_thresholds(self, keys: list[str]) -> dict[str, FleetThresholds]:
         """The fleet percentiles of each statistical behavior; missing keys are absent."""
@@ -83,6 +91,21 @@ class MemoryStates:
         self._fleet[key] = {
             float(repr(start)): (float(value), int(things)) for start, (value, things) in sorted(thresholds.items())
         }
+
+    def put_fleet_part(self, key: str, segment: int, segments: int, part: Mapping[str, Any]) -> None:
+        """One segment's sketches of a behavior's windows, kept as the table keeps them (JSON)."""
+        self._parts[(key, segment, segments)] = json.dumps(part)
+
+    def fleet_parts(self, key: str, segments: int) -> list[dict[str, Any]]:
+        """The parts the segments of that count last kept for a behavior."""
+        found = (self._parts.get((key, segment, segments)) for segment in range(segments))
+        return [json.loads(part) for part in found if part is not None]
+
+    def finish_segment(self, sweep_id: str, segment: int, now: float) -> int:
+        """How many distinct segments of the sweep have finished, this one included."""
+        finished = self._finished.setdefault(sweep_id, set())
+        finished.add(segment)
+        return len(finished)
 
     def __len__(self) -> int:
         return len(self._states)
