@@ -7,6 +7,7 @@ adapters (``Invocation.open``), the Detect lab passes in-memory ones and replays
 - ``Publisher``: where violations go (the alert topic, then the violation log).
 - ``WindowSink``: where closed windows go (the window history, when it is on).
 - ``Membership``: whether a profile's targets include a thing (``membership.watches``).
+- ``ModelStore``: the learned behaviors' models (``adapters.model_store``).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from iot_defender_runtime.adapters.stream_positions import StreamPositions
 from iot_defender_runtime.evaluation.disconnect_duration import ConnectionState
 from iot_defender_runtime.evaluation.engine import BehaviorState, ClosedWindow
 from iot_defender_runtime.model.detect_profiles import ProfileBehavior, ProfileTargets
+from iot_defender_runtime.model.learned_model import CorruptModelError, LearnedModel
 
 
 class StateStore(Protocol):
@@ -86,6 +88,19 @@ class NoHistory:
 
     def flush(self) -> None:
         return None
+
+
+class ModelStore(Protocol):
+    def get_many(self, keys: list[str]) -> dict[str, LearnedModel | CorruptModelError]:
+        """The stored models by key (``model_key``); an unreadable one as its error; a missing key absent."""
+        ...
+
+
+class NoModels:
+    """No learned behaviors' models (the lab replaying without training): learned behaviors are unjudged."""
+
+    def get_many(self, keys: list[str]) -> dict[str, LearnedModel | CorruptModelError]:
+        return {}
 
 
 Membership = Callable[[ProfileTargets, str, float, float], bool]  # (targets, thing, now, max age) -> watched
