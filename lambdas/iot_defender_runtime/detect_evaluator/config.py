@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from functools import cache
 
@@ -13,6 +14,8 @@ from iot_defender_runtime.model.remediation_policy import PolicyError
 # (ViolationEvent "alarm-invalidated"; AWS IoT Device Defender developer guide, Detect concepts:
 # https://docs.aws.amazon.com/iot-device-defender/latest/devguide/detect-concepts.html).
 DEFAULT_SILENCE_SECONDS = 2 * 24 * 3600
+# Firehose stream names (the firehose API model's DeliveryStreamName).
+_STREAM_NAME = re.compile(r"[a-zA-Z0-9_.-]{1,64}")
 
 
 class ConfigurationError(ValueError):
@@ -28,6 +31,7 @@ class Config:
     max_clock_skew_seconds: float
     membership_cache_seconds: float = 300.0
     stream_arn: str = ""  # the datapoint stream, read by the sweep to find how far the evaluator has got
+    history_stream_name: str = ""  # the window history's Firehose stream; empty: the history is off
 
 
 @cache
@@ -53,6 +57,9 @@ def config() -> Config:
         if not raw.isdigit():
             problems.append(f"{name} '{raw}' must be a whole number of seconds")
         numbers[name] = float(raw) if raw.isdigit() else float(default)
+    history = os.environ.get("HISTORY_STREAM_NAME", "")
+    if history and not _STREAM_NAME.fullmatch(history):
+        problems.append(f"HISTORY_STREAM_NAME '{history}' must be 1 to 64 characters of [a-zA-Z0-9_.-]")
     if problems:
         raise ConfigurationError("invalid evaluator configuration: " + "; ".join(problems))
     return Config(
@@ -63,4 +70,5 @@ def config() -> Config:
         numbers["MAX_CLOCK_SKEW_SECONDS"],
         numbers["MEMBERSHIP_CACHE_SECONDS"],
         os.environ.get("STREAM_ARN", ""),
+        history,
     )

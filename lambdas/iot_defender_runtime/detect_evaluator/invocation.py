@@ -15,9 +15,10 @@ from iot_defender_runtime.adapters.detect_state import DetectStates, fleet_key
 from iot_defender_runtime.adapters.sns_notifier import Notifier
 from iot_defender_runtime.adapters.stream_positions import StreamPositionStore
 from iot_defender_runtime.adapters.violation_log import ViolationLog
+from iot_defender_runtime.adapters.window_history import FirehoseWindowSink
 from iot_defender_runtime.detect_evaluator import membership
 from iot_defender_runtime.detect_evaluator.config import Config, config
-from iot_defender_runtime.detect_evaluator.observability import metrics
+from iot_defender_runtime.detect_evaluator.observability import logger, metrics
 from iot_defender_runtime.detect_evaluator.ports import (
     Membership,
     NoHistory,
@@ -67,11 +68,21 @@ class Invocation:
         current = config()
         publisher = AlertPublisher(Notifier(current.alert_topic_arn), ViolationLog(current.state_table_name))
         table = current.state_table_name
-        return cls(current, DetectStates(table), publisher, now, StreamPositionStore(table))
+        history: WindowSink = NoHistory()
+        if current.history_stream_name:
+            history = FirehoseWindowSink(current.history_stream_name, on_dropped=report_dropped_rows)
+        return cls(current, DetectStates(table), publisher, now, StreamPositionStore(table), history)
 
     @property
     def profiles(self) -> DetectProfiles:
         return self.config.profiles
+
+
+def report_dropped_rows(rows: int, why: str) -> None:
+    """History rows Firehose did not take: logged and counted, the batch goes on (``adapters/window_history.py``
+    says why)."""
+    logger.warning("window history rows dropped", extra={"rows": rows, "reason": why})
+    metrics.add_metric(name="HistoryRowsDropped", unit=MetricUnit.Count, value=rows)
 
 
 def violation_message(behavior: ProfileBehavior, thing: str, transition: Transition) -> dict[str, Any]:
