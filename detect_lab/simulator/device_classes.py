@@ -38,6 +38,8 @@ class DeviceClass:
     :param destinations: ``ip:port`` of the established TCP connections of a normal device.
     :param reconnects_per_day: connection drops a day (each followed by a reconnect).
     :param commands_per_hour: messages delivered to the device per hour at peak (AWS IoT ``Publish-Out``).
+    :param periodic: telemetry on a schedule (its period follows the hourly factors, +/- 10 % jitter)
+        rather than as events (a Poisson process).
     """
 
     name: str
@@ -55,6 +57,7 @@ class DeviceClass:
     destinations: tuple[str, ...]
     reconnects_per_day: float
     commands_per_hour: float
+    periodic: bool = False
 
     @property
     def weekly_peak(self) -> float:
@@ -103,6 +106,7 @@ SENSOR = DeviceClass(
     destinations=(IOT_ENDPOINT,),
     reconnects_per_day=2.0,  # cellular
     commands_per_hour=0.5,
+    periodic=True,
 )
 GATEWAY = DeviceClass(
     name="gateway",

@@ -9,8 +9,9 @@ What a normal thing does:
 - its Device Defender agent collects metrics every ``report_interval`` seconds (timer jitter +/- 1 s)
   and publishes them while connected; network stats are deltas since the previous collection (the
   agent SDK's collector), so a report lost while offline loses its interval, as on a real device;
-- telemetry messages arrive as a Poisson process following the class's daily and weekly pattern
-  (thinning against the week's peak), each thing with its own rate factor (0.6-1.5);
+- telemetry messages come on a schedule (periodic classes) or as a Poisson process (thinning against
+  the week's peak), following the class's daily and weekly pattern, each thing with its own rate
+  factor (0.6-1.5);
 - commands reach it (``Publish-Out`` log entries) the same way; rarely (about once in two days) its
   firmware subscribes to a topic its policy denies (an authorization failure);
 - its connection drops now and then (``reconnects_per_day``) for 5 s to 30 minutes; every reconnect
@@ -162,9 +163,15 @@ class ThingSimulator:
         self._push(t + self.interval + rng.uniform(-1.0, 1.0), REPORT)
 
     def _on_message(self, t: float, _: object) -> None:
+        cls = self.cls
+        if cls.periodic:
+            self._publish(t)
+            period = 3600 / (cls.messages_per_hour * cls.activity(t) * self.factor)
+            self._push(t + period * self.rng.uniform(0.9, 1.1), MESSAGE)
+            return
         if self._accept(t):
             self._publish(t)
-        self._push(t + self.rng.expovariate(self._peak(self.cls.messages_per_hour)), MESSAGE)
+        self._push(t + self.rng.expovariate(self._peak(cls.messages_per_hour)), MESSAGE)
 
     def _publish(self, t: float) -> None:
         if not self.connection.connected:
