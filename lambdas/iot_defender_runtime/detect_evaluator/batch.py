@@ -22,6 +22,7 @@ from iot_defender_runtime.detect_evaluator.invocation import (
     publish,
     publish_invalidated,
 )
+from iot_defender_runtime.detect_evaluator.learned_bands import learned_bands, learned_key
 from iot_defender_runtime.detect_evaluator.observability import metrics, tracer
 from iot_defender_runtime.detect_evaluator.records import ParsedRecord
 from iot_defender_runtime.detect_evaluator.stream_time import (
@@ -33,7 +34,7 @@ from iot_defender_runtime.detect_evaluator.stream_time import (
     unique_records,
 )
 from iot_defender_runtime.evaluation.disconnect_duration import DISCONNECT_DURATION_METRIC
-from iot_defender_runtime.evaluation.engine import BehaviorState, Datapoint, Evaluation, evaluate
+from iot_defender_runtime.evaluation.engine import Band, BehaviorState, Datapoint, Evaluation, evaluate
 from iot_defender_runtime.model.detect_profiles import DetectProfiles, ProfileBehavior
 
 # Powertools' BatchProcessor takes the records in one by one and reports those whose record handler
@@ -66,9 +67,10 @@ def judge_batch(run: Invocation, records: list[dict[str, Any]]) -> dict[str, Any
     stored = run.states.get_many([state_key(profile, thing) for profile, thing in [*watched, *unwatched]])
     _forget_unwatched(run, unwatched, stored)
     percentiles = percentiles_of(run.states.fleet_thresholds(_statistical_keys(run.profiles, watched)))
+    bands = learned_bands(run.models, _watched_behaviors(run.profiles, watched), run.now)
     for profile, thing in watched:
         before = stored.get(state_key(profile, thing), ThingState())
-        _judge_thing(run, profile, thing, before, intake.grouped[(profile, thing)], percentiles, settled)
+        _judge_thing(run, profile, thing, before, intake.grouped[(profile, thing)], (percentiles, bands), settled)
     if position is not None and position.shard:
         run.positions.record(position.shard, position.sequence, position.arrival)
     run.history.flush()
@@ -119,6 +121,10 @@ def _statistical_keys(profiles: DetectProfiles, watched: list[tuple[str, str]]) 
     return list({fleet_key_of(b) for profile, _ in watched for b in profiles.by_profile[profile] if is_statistical(b)})
 
 
+def _watched_behaviors(profiles: DetectProfiles, watched: list[tuple[str, str]]) -> list[ProfileBehavior]:
+    return [b for profile in {p for p, _ in watched} for b in profiles.by_profile[profile]]
+
+
 Fresh = dict[str, list[tuple[str | None, Datapoint]]]  # metric -> (topic, datapoint) not counted before
 
 
@@ -151,11 +157,12 @@ def _judge_thing(
     thing: str,
     before: ThingState,
     records: list[ParsedRecord],
-    percentiles: dict[str, dict[float, float]],
+    thresholds: tuple[dict[str, dict[float, float]], dict[str, Band]],
     settled: Settled,
 ) -> None:
     """Every behavior of the profile over the thing's fresh datapoints and the windows settled by now;
     violations published, then the state written once if anything changed."""
+    percentiles, bands = thresholds  # statistical behaviors' fleet percentiles, learned behaviors' bands
     fresh, marks = _fresh_datapoints(records, before, run.counts)
     lifecycle = [point for _, point in fresh.get(DISCONNECT_DURATION_METRIC, ())]
     connection, disconnects = after_events(before.connection, lifecycle)
@@ -175,6 +182,7 @@ def _judge_thing(
             fill_empty=fills_empty(behavior),  # the thing reports: it is not silent
             known_since=first,
             fleet=percentiles.get(fleet_key_of(behavior)),
+            band=bands.get(learned_key(behavior)),
         )
         publish(run, behavior, thing, result)
         after[name], changed = result.state, changed or result.changed

@@ -12,6 +12,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 
 from iot_defender_runtime.adapters.detect_state import DetectStates, fleet_key
+from iot_defender_runtime.adapters.model_store import LearnedModels
 from iot_defender_runtime.adapters.sns_notifier import Notifier
 from iot_defender_runtime.adapters.stream_positions import StreamPositionStore
 from iot_defender_runtime.adapters.violation_log import ViolationLog
@@ -21,7 +22,9 @@ from iot_defender_runtime.detect_evaluator.config import Config, config
 from iot_defender_runtime.detect_evaluator.observability import logger, metrics
 from iot_defender_runtime.detect_evaluator.ports import (
     Membership,
+    ModelStore,
     NoHistory,
+    NoModels,
     PositionStore,
     Publisher,
     StateStore,
@@ -62,6 +65,7 @@ class Invocation:
     history: WindowSink = field(default_factory=NoHistory)
     watches: Membership = membership.watches
     counts: Counter[str] = field(default_factory=Counter)
+    models: ModelStore = field(default_factory=NoModels)  # learned behaviors' models
 
     @classmethod
     def open(cls, now: float) -> Invocation:
@@ -71,7 +75,15 @@ class Invocation:
         history: WindowSink = NoHistory()
         if current.history_stream_name:
             history = FirehoseWindowSink(current.history_stream_name, on_dropped=report_dropped_rows)
-        return cls(current, DetectStates(table), publisher, now, StreamPositionStore(table), history)
+        return cls(
+            current,
+            DetectStates(table),
+            publisher,
+            now,
+            StreamPositionStore(table),
+            history,
+            models=LearnedModels(table),
+        )
 
     @property
     def profiles(self) -> DetectProfiles:
