@@ -99,7 +99,7 @@ class CentralSecurityView(Construct):
             "Queue",
             queue_name=view_name if delivery is CentralDelivery.QUEUE else None,
             encryption=sqs.QueueEncryption.KMS,
-            encryption_master_key=self.encryption_key,
+            encryption_master_key=cast(kms.IKey, self.encryption_key),  # jsii: see constructs_lib/_jsii.py
             enforce_ssl=True,
             retention_period=QUEUE_RETENTION,
             dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=5),
@@ -175,7 +175,8 @@ class CentralSecurityView(Construct):
             resource_name=f"{name}/{rule_name}",
             arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
-        rule.add_target(targets.SqsQueue(self.queue, dead_letter_queue=self.dead_letter_queue, retry_attempts=185))
+        target = targets.SqsQueue(self.queue, dead_letter_queue=self.dead_letter_queue, retry_attempts=185)
+        rule.add_target(cast(events.IRuleTarget, target))  # jsii: see constructs_lib/_jsii.py
         self.encryption_key.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="EventBridgeDeliversToTheQueue",

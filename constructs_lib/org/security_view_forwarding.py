@@ -122,7 +122,8 @@ class SecurityViewForwarding(Construct):
             self, "ToCentralBus", event_bus=self.event_bus, event_pattern=events.EventPattern(source=[EVENT_SOURCE])
         )
         central = events.EventBus.from_event_bus_arn(self, "CentralBus", self.central_arn)
-        rule.add_target(targets.EventBus(central, dead_letter_queue=self.dead_letter_queue))
+        target = targets.EventBus(central, dead_letter_queue=self.dead_letter_queue)
+        rule.add_target(cast(events.IRuleTarget, target))  # jsii: see constructs_lib/_jsii.py
         acknowledge(
             self.dead_letter_queue,
             {

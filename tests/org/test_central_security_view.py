@@ -199,14 +199,17 @@ def test_fails_when_organization_id_does_not_match():
     with pytest.raises(ConstructValidationError) as raised:
         _central(organization_id="o-ABC")
     assert str(raised.value) == (
-        "S/View: organization_id 'o-ABC' must be an AWS Organizations id: 'o-' then 10 to 32 lowercase letters or digits"
+        "S/View: organization_id 'o-ABC' must be an AWS Organizations id: "
+        "'o-' then 10 to 32 lowercase letters or digits"
     )
 
 
 def test_fails_when_region_does_not_exist():
     with pytest.raises(ConstructValidationError) as raised:
         _central(member_accounts=[MEMBER], member_regions=["eu-middle-9"])
-    assert str(raised.value).startswith("S/View: member_regions[0] 'eu-middle-9' is not an AWS Region; use one of af-south-1, ")
+    assert str(raised.value).startswith(
+        "S/View: member_regions[0] 'eu-middle-9' is not an AWS Region; use one of af-south-1, "
+    )
 
 
 def test_fails_when_no_account_may_deliver():
@@ -232,7 +235,9 @@ def test_any_account_id_but_twelve_digits_fails_naming_the_argument(value):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.text(max_size=40).filter(lambda text: not re.fullmatch(r"o-[a-z0-9]{10,32}", text) and "${Token[" not in text))
+@given(
+    st.text(max_size=40).filter(lambda text: not re.fullmatch(r"o-[a-z0-9]{10,32}", text) and "${Token[" not in text)
+)
 def test_any_malformed_organization_id_fails_naming_the_argument(value):
     with pytest.raises(ConstructValidationError) as raised:
         _central(organization_id=value)
