@@ -152,12 +152,19 @@ class Behavior:
         datapoints_to_alarm: int = 1,
         datapoints_to_clear: int = 1,
         suppress_alerts: bool = False,
+        dimension: Dimension | None = None,
+        dimension_operator: DimensionOperator | str = DimensionOperator.IN,
         export_metric: bool = False,
     ) -> Behavior:
-        """ML Detect: the model learns normal behavior (14 days, 25,000 datapoints per metric).
+        """ML Detect: the model learns normal behavior (14 days, 25,000 datapoints per metric). Managed
+        Detect trains AWS's model; ``SelfHostedDetect`` trains its own from the window history (its
+        ``history`` must be on). The metrics ML Detect supports, custom metrics of type number, and a
+        dimension on the cloud-side metrics that take one.
 
         :param confidence: ``Confidence.LOW`` (most alarms), ``MEDIUM`` or ``HIGH`` (fewest alarms); the
             strings "LOW", "MEDIUM" and "HIGH" are accepted too. Default: HIGH.
+        :param dimension: limit the metric to some MQTT topics. Default: all topics.
+        :param dimension_operator: as in ``Behavior.rule``. Default: IN.
         """
         spec, metric_name, dependencies = _resolve_metric(metric)
         return _build(
@@ -169,10 +176,11 @@ class Behavior:
                 consecutive_datapoints_to_alarm=datapoints_to_alarm,
                 consecutive_datapoints_to_clear=datapoints_to_clear,
                 suppress_alerts=suppress_alerts,
+                dimension=_dimension(dimension, dimension_operator),
                 export_metric=export_metric,
             ),
             spec,
-            dependencies,
+            dependencies + ((dimension,) if dimension is not None else ()),
         )
 
 

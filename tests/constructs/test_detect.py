@@ -251,8 +251,20 @@ def test_fails_when_ml_is_asked_of_a_metric_it_does_not_support():
     )
 
 
-def test_fails_when_ml_is_asked_of_a_custom_metric(custom):
-    assert ml_error(metric=custom["number"]) == "behavior 'Msgs': ML Detect cannot use custom metric 'm-number'"
+def test_fails_when_ml_is_asked_of_a_custom_metric_not_of_type_number(custom):
+    assert ml_error(metric=custom["string-list"]) == (
+        "behavior 'Msgs': ML Detect uses custom metrics of type number only, got 'm-string-list' (strings)"
+    )
+
+
+def test_ml_takes_a_custom_metric_of_type_number_and_a_dimension_where_the_metric_takes_one(custom, topic_dimension):
+    assert Behavior.ml("Battery", metric=custom["number"]).definition.metric == "m-number"
+    scoped = Behavior.ml("Msgs", metric="aws:num-messages-sent", dimension=topic_dimension)
+    assert scoped.definition.to_api()["metricDimension"] == {"dimensionName": "telemetry", "operator": "IN"}
+    assert ml_error(metric="aws:num-disconnects", dimension=topic_dimension) == (
+        "behavior 'Msgs': aws:num-disconnects does not accept a dimension; aws:message-byte-size, "
+        "aws:num-messages-sent, aws:num-messages-received and aws:num-authorization-failures do"
+    )
 
 
 def test_fails_when_ml_confidence_is_unknown():

@@ -79,8 +79,9 @@ def test_periodic_metrics_need_a_duration_and_per_message_ones_refuse_it():
     assert METRICS["aws:num-established-tcp-connections"].duration is DurationRule.OPTIONAL
 
 
-def test_custom_metrics_never_take_ml_or_dimensions_and_only_numbers_take_percentiles():
+def test_custom_metrics_never_take_dimensions_and_only_numbers_take_percentiles_and_ml():
     specs = {t: custom_metric_spec("m", t) for t in CustomMetricType}
-    assert not any(spec.ml or spec.dimensions for spec in specs.values())
+    assert not any(spec.dimensions for spec in specs.values())
     assert [t for t, spec in specs.items() if spec.statistical] == [CustomMetricType.NUMBER]
+    assert [t for t, spec in specs.items() if spec.ml] == [CustomMetricType.NUMBER]
     assert specs[CustomMetricType.IP_ADDRESS_LIST].value_kind is ValueKind.CIDRS

@@ -201,12 +201,15 @@ def problems(definition: BehaviorDefinition, spec: MetricSpec | None) -> list[st
 
 
 def _ml_problems(definition: BehaviorDefinition, spec: MetricSpec, add: Any) -> None:
+    """ML Detect's limitations (developer guide, "ML Detect", Limitations and Supported metrics:
+    https://docs.aws.amazon.com/iot-device-defender/latest/devguide/dd-detect-ml.html): 6 cloud-side and
+    7 device-side metrics, custom metrics of type number only, and dimensions on the cloud-side metrics
+    that take one (checked with every behavior's dimension above)."""
     if spec.source is MetricSource.CUSTOM:
-        add(f"ML Detect cannot use custom metric '{spec.name}'")
+        if spec.value_kind is not ValueKind.NUMBER:
+            add(f"ML Detect uses custom metrics of type number only, got '{spec.name}' ({spec.value_kind.value})")
     elif not spec.ml:
         add(f"ML Detect does not support {spec.name}")
-    if definition.dimension is not None:
-        add("ML Detect cannot be used with a dimension")
     if definition.confidence not in CONFIDENCE_LEVELS:
         add(f"confidence '{definition.confidence}' is not one of LOW, MEDIUM, HIGH")
     if definition.value is not None or definition.comparison_operator is not None:

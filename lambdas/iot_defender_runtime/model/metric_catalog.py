@@ -189,7 +189,7 @@ _CUSTOM_KINDS = {
 
 
 def custom_metric_spec(name: str, metric_type: CustomMetricType) -> MetricSpec:
-    """Custom metrics are device-reported; no ML Detect and no dimensions on them; percentiles only on numbers."""
+    """Custom metrics are device-reported; no dimensions on them; percentiles and ML Detect only on numbers."""
     metric_type = CustomMetricType(metric_type)
     kind, operators = _CUSTOM_KINDS[metric_type]
     return MetricSpec(
@@ -199,7 +199,7 @@ def custom_metric_spec(name: str, metric_type: CustomMetricType) -> MetricSpec:
         value_kind=kind,
         operators=operators,
         duration=DurationRule.NONE,
-        ml=False,
+        ml=metric_type is CustomMetricType.NUMBER,
         dimensions=False,
         unit="custom",
         statistical=metric_type is CustomMetricType.NUMBER,
