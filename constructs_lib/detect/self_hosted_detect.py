@@ -130,6 +130,7 @@ class SelfHostedDetect(Construct):
         clock_skew: Duration | None = None,
         max_batching_window: Duration | None = None,
         reserved_concurrency: int = DEFAULT_EVALUATOR_CONCURRENCY,
+        max_sweep_segments: int = 1,
         powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
@@ -172,6 +173,13 @@ class SelfHostedDetect(Construct):
             for the sweep. The on-demand stream starts with 4 shards and adds more as traffic grows; a shard
             whose invocation is throttled waits and is retried within the event source's limits (records up to an
             hour old, then the dead-letter queue), so raise it with the shard count. Default: 10.
+        :param max_sweep_segments: how many parallel runs the 5-minute sweep may be spread over, 1 to 1000 and
+            less than ``reserved_concurrency``. Each sweep takes one segment per 20,000 items of the state table
+            (``DescribeTable`` ``ItemCount``), up to this many: a coordinator run invokes the function
+            asynchronously once per segment (it gets ``lambda:InvokeFunction`` on itself alone), so each run scans
+            at most about 20,000 things, well inside the 2-minute timeout (see "Scaling and cost" in the README).
+            Raise it with the fleet: 50 for 1,000,000 things, with ``reserved_concurrency`` at least the stream's
+            shards plus this. Default: 1, one run sweeps the whole table (fleets up to about 20,000 things).
         :param vpc: run the evaluator in this VPC, with a security group of its own that allows only outbound
             traffic (the subnets need a route to the AWS APIs it calls: NAT or VPC endpoints). Default: no VPC.
         :param vpc_subnets: which subnets of ``vpc``. Default: its private subnets.
@@ -189,6 +197,7 @@ class SelfHostedDetect(Construct):
         problems += _settings_problems(silence, skew, batching, iot_log_group_name, telemetry_topic_filters)
         network = FunctionNetwork(vpc, vpc_subnets)
         problems += network.problems() + _concurrency_problems(reserved_concurrency)
+        problems += _sweep_segments_problems(max_sweep_segments, reserved_concurrency)
         document = _write_profiles(chosen, problems)
         raise_if_any(self, problems)
         assert topic is not None  # raise_if_any raised otherwise
@@ -208,6 +217,7 @@ class SelfHostedDetect(Construct):
             powertools_layer_version=powertools_layer_version,
             reserved_concurrency=reserved_concurrency,
             network=network,
+            max_sweep_segments=max_sweep_segments,
         )
         self._grant(role, topic)
         self.notification_topic: AnyAlertTopic = notify or AlertTopic(
@@ -340,6 +350,7 @@ class SelfHostedDetect(Construct):
         powertools_layer_version: int,
         reserved_concurrency: int,
         network: FunctionNetwork,
+        max_sweep_segments: int,
     ) -> iam.Role:
         """The evaluator, fed by the stream and swept every five minutes; returns its role."""
         role, self.function = build_function(
@@ -354,6 +365,7 @@ class SelfHostedDetect(Construct):
                 "SILENCE_SECONDS": str(int(silence.to_seconds())),
                 "STREAM_ARN": self.stream.stream_arn,  # the sweep reads how far each shard has been counted
                 "MAX_CLOCK_SKEW_SECONDS": str(int(skew.to_seconds())),
+                "SWEEP_MAX_SEGMENTS": str(max_sweep_segments),
                 "POWERTOOLS_SERVICE_NAME": SERVICE,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
@@ -394,7 +406,21 @@ class SelfHostedDetect(Construct):
                 )
             ],
         )
+        if max_sweep_segments > 1:
+            self._allow_sweep_fan_out(role)
         return role
+
+    def _allow_sweep_fan_out(self, role: iam.Role) -> None:
+        """The sweep's coordinator invokes this function once per segment and reads the table's size. The
+        invoke permission is a policy of its own: in the role's default policy, which the function depends
+        on, the function's ARN would make a dependency cycle."""
+        self.table.grant(role, "dynamodb:DescribeTable")
+        iam.Policy(
+            self,
+            "SweepFanOutPolicy",
+            roles=[role],
+            statements=[iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])],
+        )
 
     def _grant(self, role: iam.Role, alert_topic: AnyAlertTopic) -> None:
         """The state table (UpdateItem: the violation log), the group membership of reporting things (when a
@@ -520,6 +546,21 @@ def _concurrency_problems(reserved_concurrency: int) -> list[str]:
         return [
             f"reserved_concurrency {reserved_concurrency!r} must be an integer from 2 to 1000 "
             "(one per stream shard and one for the sweep)"
+        ]
+    return []
+
+
+def _sweep_segments_problems(max_sweep_segments: int, reserved_concurrency: int) -> list[str]:
+    if (
+        isinstance(max_sweep_segments, bool)
+        or not isinstance(max_sweep_segments, int)
+        or not 1 <= max_sweep_segments <= 1000
+    ):
+        return [f"max_sweep_segments {max_sweep_segments!r} must be an integer from 1 to 1000"]
+    if not _concurrency_problems(reserved_concurrency) and max_sweep_segments >= reserved_concurrency:
+        return [
+            f"max_sweep_segments {max_sweep_segments} must be less than reserved_concurrency {reserved_concurrency}, "
+            "so the stream's shards keep at least one concurrent run while every segment runs"
         ]
     return []
 

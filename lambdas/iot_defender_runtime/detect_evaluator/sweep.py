@@ -68,7 +68,10 @@ def sweep_event(event: dict[str, Any], now: float, function_arn: str) -> dict[st
     run = Invocation.open(now)
     if "segment" in event:
         return sweep_states(run, segment_of(event))
-    total = segments_for(item_count(client("dynamodb"), run.config.state_table_name), layout())
+    chosen = layout()
+    total = 1
+    if chosen.max_segments > 1:
+        total = segments_for(item_count(client("dynamodb"), run.config.state_table_name), chosen)
     return coordinate(run, total, AsyncInvoker(function_arn))
 
 
