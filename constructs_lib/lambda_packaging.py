@@ -33,6 +33,7 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     "quarantine": ("model", "adapters", "remediation"),
     "audit_remediation": ("model", "adapters", "remediation"),
     "detect_evaluator": ("model", "evaluation", "adapters"),
+    "security_hub_findings": ("model", "adapters", "remediation"),
 }
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from enum import Enum
 
 import jsii
-from aws_cdk import Acknowledgment, App, Aspects, IAspect, Stack, Validations
+from aws_cdk import Acknowledgment, App, Aspects, IAspect, Stack, Token, Validations
 from aws_cdk import aws_iam as iam
 from cdk_nag import AwsSolutionsChecks, HIPAASecurityChecks, NIST80053R5Checks, ServerlessChecks
 from constructs import IConstruct
@@ -85,10 +85,31 @@ def apply_nag_packs(app: App, *, compliance: Sequence[CompliancePack | str] = ()
 
 
 def acknowledge(construct: IConstruct, reasons: Mapping[str, str]) -> None:
-    """Acknowledge findings (``Rule[Finding]`` ids) on the narrowest construct, one reason each."""
+    """Acknowledge findings (``Rule[Finding]`` ids) on the narrowest construct, one reason each.
+
+    Finding ids name ARNs as cdk-nag shows them in an environment-agnostic stack (``<AWS::Region>``,
+    ``<AWS::AccountId>``); in a stack with a concrete account and Region cdk-nag shows those literally,
+    so the id is acknowledged in that form too."""
+    concrete = _concrete_environment(Stack.of(construct))
+    acknowledged = dict(reasons)
+    for rule_id, reason in reasons.items():
+        literal = rule_id
+        for placeholder, value in concrete.items():
+            literal = literal.replace(placeholder, value)
+        acknowledged.setdefault(literal, reason)
     Validations.of(construct).acknowledge(
-        *(Acknowledgment(id=rule_id, reason=reason) for rule_id, reason in reasons.items())
+        *(Acknowledgment(id=rule_id, reason=reason) for rule_id, reason in acknowledged.items())
     )
+
+
+def _concrete_environment(stack: Stack) -> dict[str, str]:
+    """The placeholders of cdk-nag's finding ids that this stack's environment makes literal."""
+    concrete = {}
+    if not Token.is_unresolved(stack.region):
+        concrete["<AWS::Region>"] = stack.region
+    if not Token.is_unresolved(stack.account):
+        concrete["<AWS::AccountId>"] = stack.account
+    return concrete
 
 
 def acknowledge_compliance(

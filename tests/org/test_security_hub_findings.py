@@ -20,7 +20,6 @@ from hypothesis import strategies as st
 from moto import mock_aws
 
 from constructs_lib import AlertTopic, ConstructValidationError, apply_nag_packs
-from constructs_lib.lambda_packaging import FUNCTION_LAYERS
 from constructs_lib.synth_report import cfn_lint_findings
 from iot_defender_runtime.model.security_finding import (
     FindingContext,
@@ -46,8 +45,6 @@ DOCUMENTED_REQUIRED = {
     "SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId", "Types",
     "CreatedAt", "UpdatedAt", "Severity", "Title", "Description", "Resources",
 }  # fmt: skip
-# The function package, until the lead registers it in constructs_lib/lambda_packaging.FUNCTION_LAYERS.
-FUNCTION_LAYERS.setdefault("security_hub_findings", ("model", "adapters", "remediation"))
 
 
 @cache

@@ -29,7 +29,6 @@ class DeviceDefenderStack(cdk.Stack):
             dry_run=stage.dry_run,
             dashboard=True,
         )
-        acknowledge_in_environment(self)
 
 
 class DefenderStage(cdk.Stage):
@@ -114,24 +113,6 @@ def _literal_or_pseudo(part: object) -> bool:
     if isinstance(part, str):
         return "${" not in part
     return isinstance(part, dict) and list(part) == ["Ref"] and str(part["Ref"]).startswith("AWS::")
-
-
-def acknowledge_in_environment(stack: cdk.Stack) -> None:
-    """The library's acknowledgments name ``<AWS::Region>`` and ``<AWS::AccountId>``, as cdk-nag shows
-    ARNs of an environment-agnostic stack; in a stack with an account and Region cdk-nag shows them
-    literally, so each such acknowledgment is repeated with this stack's account and Region."""
-    concrete = {"<AWS::Region>": stack.region, "<AWS::AccountId>": stack.account}
-    for construct in stack.node.find_all():
-        for entry in construct.node.metadata:
-            if entry.type != cdk.Validations.ACKNOWLEDGED_RULES_METADATA_KEY:
-                continue
-            for key, reason in dict(entry.data).items():
-                rule = key.split("::", 1)[1] if key.startswith("Annotation::") else key
-                literal = rule
-                for placeholder, value in concrete.items():
-                    literal = literal.replace(placeholder, value)
-                if literal != rule:
-                    acknowledge(construct, {literal: reason})
 
 
 _ARTIFACT_GRANTS = (
