@@ -418,7 +418,7 @@ class SelfHostedDetect(Construct):
         iam.Policy(
             self,
             "SweepFanOutPolicy",
-            roles=[role],
+            roles=[cast(iam.IRole, role)],
             statements=[iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])],
         )
 
