@@ -153,16 +153,11 @@ def test_evaluator_output_drives_the_quarantine_responder_unchanged(evaluator):
     assert QUARANTINE_GROUP in evaluator.groups_of("t1")
 
 
-def test_fails_at_cold_start_for_behaviors_it_cannot_run(world, monkeypatch):
+def test_ml_behaviors_are_run_by_the_self_hosted_evaluator(world, monkeypatch):
     ml = {"name": "Ml", "metric": "aws:num-disconnects", "criteria": {"mlDetectionConfig": {"confidenceLevel": "HIGH"}}}
     monkeypatch.setenv("DETECT_PROFILES", json.dumps({"profiles": [{"name": "fleet", "behaviors": [ml]}]}))
-    with pytest.raises(evaluator_config.ConfigurationError) as raised:
-        evaluator_config.config()
-    assert str(raised.value) == (
-        "invalid evaluator configuration: DETECT_PROFILES profiles[0].behaviors[0] ('Ml') is an ML behavior; ML "
-        "Detect trains AWS's models on 14 days of a fleet's data and needs managed Detect: the self-hosted "
-        "evaluator runs rule and statistical behaviors"
-    )
+    [behavior] = evaluator_config.config().profiles.behaviors
+    assert behavior.definition.confidence == "HIGH"
 
 
 def test_fails_at_cold_start_for_a_statistical_behavior_on_a_per_message_metric(world, monkeypatch):

@@ -265,11 +265,6 @@ class DetectProfiles:
 
 def self_hosted_problem(definition: BehaviorDefinition, spec: MetricSpec | None) -> str | None:
     """Why the self-hosted evaluator cannot run a behavior that managed Detect can, or None."""
-    if definition.kind is BehaviorKind.ML:
-        return (
-            "is an ML behavior; ML Detect trains AWS's models on 14 days of a fleet's data and needs managed "
-            "Detect: the self-hosted evaluator runs rule and statistical behaviors"
-        )
     if definition.kind is BehaviorKind.STATISTICAL and spec is not None and spec.duration is DurationRule.NONE:
         return (
             f"is a statistical behavior on {spec.name}, which is judged per message or per report; the "

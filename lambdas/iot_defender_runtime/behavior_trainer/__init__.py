@@ -1,0 +1,1 @@
+"""The daily trainer of learned (ML) behaviors in self-hosted mode."""

@@ -1,0 +1,168 @@
+"""The daily trainer and the evaluator on moto: Athena answers the trainer's statistics query (moto runs
+no SQL, so the rows are those the query gives on DuckDB for the same windows, see
+tests/evaluation/test_learned_sql.py), the models land in the state table, and the evaluator judges ML
+behaviors with them: an ML alert for a storm, nothing for a behavior whose model is still collecting,
+and a corrupt model item that leaves its behavior unjudged and the others judged."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import boto3
+import pytest
+from moto.athena.models import QueryResults, athena_backends
+
+from iot_defender_runtime.adapters.history_query import COLUMNS
+from iot_defender_runtime.adapters.model_store import LearnedModels
+from iot_defender_runtime.behavior_trainer import config as trainer_config
+from iot_defender_runtime.behavior_trainer.handler import train_now
+from iot_defender_runtime.behavior_trainer.training import train_all
+from iot_defender_runtime.detect_evaluator import handler as evaluator
+from iot_defender_runtime.evaluation.learned import Level, SlotStats, aggregate
+from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind
+from iot_defender_runtime.model.detect_profiles import DetectProfiles
+from iot_defender_runtime.model.learned_model import DAY, CorruptModelError, LearnedModel, model_key
+from tests.lambdas.api_shapes import api_shape, problems
+from tests.lambdas.conftest import REGION, TABLE
+from tests.lambdas.test_detect_evaluator import T0, kinesis_record
+
+NOW = float(T0)
+STORM = BehaviorDefinition(name="Storm", metric="aws:num-messages-sent", kind=BehaviorKind.ML, confidence="HIGH")
+AUTH = BehaviorDefinition(
+    name="Probe", metric="aws:num-authorization-failures", kind=BehaviorKind.ML, confidence="MEDIUM"
+)
+PROFILES = {"profiles": [{"name": "fleet", "behaviors": [STORM.to_api(), AUTH.to_api()]}]}
+
+
+def fleet_stats(windows: int, seed: int = 3) -> tuple[dict[Level, SlotStats], int]:
+    """Statistics of ``windows`` 5-minute windows of ~10 messages, over the trailing 14 days."""
+    rng = random.Random(seed)
+    step = 14 * DAY / windows
+    rows = [(f"t{i % 90}", NOW - 14 * DAY + i * step, float(rng.randint(5, 15))) for i in range(windows)]
+    return aggregate(rows)
+
+
+def athena_rows(stats: Mapping[Level, SlotStats], earliest: float) -> QueryResults:
+    header = [{"VarCharValue": name} for name in COLUMNS]
+    rows = [{"Data": header}]
+    for (level, key), s in sorted(stats.items()):
+        values = [level, key, s.windows, s.median, s.mad, *s.quantiles, int(earliest)]
+        rows.append({"Data": [{"VarCharValue": str(v) if isinstance(v, str | int) else repr(v)} for v in values]})
+    return QueryResults(rows=rows, column_info=[{"Name": name, "Type": "varchar"} for name in COLUMNS])
+
+
+@pytest.fixture
+def trained(world, monkeypatch):
+    """Both behaviors trained: Storm on 30,000 windows (ACTIVE), Probe on 40 (PENDING_BUILD)."""
+    monkeypatch.setenv("DETECT_PROFILES", json.dumps(PROFILES))
+    for name, value in (
+        ("HISTORY_WORKGROUP", "history"),
+        ("HISTORY_DATABASE", "defender"),
+        ("HISTORY_TABLE", "windows"),
+    ):
+        monkeypatch.setenv(name, value)
+    boto3.client("athena", region_name=REGION).create_work_group(
+        Name="history", Configuration={"ResultConfiguration": {"OutputLocation": "s3://results/"}}
+    )
+    backend = athena_backends["123456789012"][REGION]
+    storm, _ = fleet_stats(30_000)
+    probe, _ = fleet_stats(40)
+    backend.query_results_queue.extend([athena_rows(storm, NOW - 14 * DAY), athena_rows(probe, NOW - 14 * DAY)])
+    trainer_config.config.cache_clear()
+    result = train_now(NOW)
+    yield world, result, backend
+    trainer_config.config.cache_clear()
+
+
+def test_trainer_writes_an_active_model_and_a_pending_one_with_their_summaries(trained):
+    _, result, backend = trained
+    assert result["failed"] == {} and len(result["summaries"]) == 2
+    statuses = {s["behaviorName"]: s["modelStatus"] for s in result["summaries"]}
+    assert statuses == {"Storm": "ACTIVE", "Probe": "PENDING_BUILD"}
+    stored = LearnedModels(TABLE).get_many([model_key("fleet", "Storm"), model_key("fleet", "Probe")])
+    for model in stored.values():
+        assert isinstance(model, LearnedModel)
+        assert problems(model.summary(NOW), api_shape("BehaviorModelTrainingSummary")) == []
+    queries = [execution.query for execution in backend.executions.values()]
+    assert len(queries) == 2 and "behavior = 'Storm'" in queries[0] and "behavior = 'Probe'" in queries[1]
+    assert all(execution.workgroup.name == "history" for execution in backend.executions.values())
+
+
+def sent(sequence: str, thing: str, value: int, at: float) -> dict[str, Any]:
+    return kinesis_record(
+        sequence, {"thingName": thing, "metric": "aws:num-messages-sent", "value": value, "timestamp": int(at * 1000)}
+    )
+
+
+def failures(sequence: str, thing: str, value: int, at: float) -> dict[str, Any]:
+    return kinesis_record(
+        sequence,
+        {"thingName": thing, "metric": "aws:num-authorization-failures", "value": value, "timestamp": int(at * 1000)},
+    )
+
+
+def test_evaluator_alarms_on_a_storm_with_the_model_in_the_ml_alert_shape(trained):
+    world, _, _ = trained
+    evaluator.clear_caches()
+    records = [sent("1", "t1", 12, NOW + 10), sent("2", "t2", 900, NOW + 20), failures("3", "t2", 500, NOW + 30)]
+    assert evaluator.evaluate_batch(records, now=NOW + 400) == {"batchItemFailures": []}
+    [message] = world.notifications()  # Probe's model is still collecting: it does not alarm
+    assert message["thingName"] == "t2" and message["violationEventType"] == "in-alarm"
+    assert message["behavior"]["name"] == "Storm"
+    assert message["behavior"]["criteria"]["mlDetectionConfig"] == {"confidenceLevel": "HIGH"}
+    assert message["metricValue"] == {"count": 900}
+
+
+def test_a_corrupt_model_item_leaves_its_behavior_unjudged_and_the_others_judged(trained):
+    world, _, _ = trained
+    active = LearnedModels(TABLE).get_many([model_key("fleet", "Storm")])[model_key("fleet", "Storm")]
+    assert isinstance(active, LearnedModel)
+    LearnedModels(TABLE).put(replace(active, behavior="Probe"))  # Probe judged with Storm's bands
+    world.dynamodb.update_item(
+        TableName=TABLE,
+        Key={"id": {"S": model_key("fleet", "Storm")}},
+        UpdateExpression="SET bands = :b",
+        ExpressionAttributeValues={":b": {"S": "not,a,band"}},
+    )
+    evaluator.clear_caches()
+    records = [sent("1", "t2", 900, NOW + 20), failures("2", "t2", 500, NOW + 30)]
+    assert evaluator.evaluate_batch(records, now=NOW + 400) == {"batchItemFailures": []}
+    [message] = world.notifications()
+    assert message["behavior"]["name"] == "Probe" and message["metricValue"] == {"count": 500}
+
+
+class History:
+    def __init__(self, fails: str) -> None:
+        self.fails = fails
+
+    def statistics(self, profile: str, behavior: str, start: float, end: float) -> tuple[dict, int, float]:
+        if behavior == self.fails:
+            raise RuntimeError("Athena query q-1 FAILED: HIVE_CURSOR_ERROR")
+        stats, count = fleet_stats(26_000)
+        return stats, count, start
+
+
+class Store:
+    def __init__(self, stored: dict[str, LearnedModel | CorruptModelError]) -> None:
+        self.stored = stored
+        self.written: list[LearnedModel] = []
+
+    def get_many(self, keys: list[str]) -> dict[str, LearnedModel | CorruptModelError]:
+        return {key: self.stored[key] for key in keys if key in self.stored}
+
+    def put(self, model: LearnedModel) -> None:
+        self.written.append(model)
+
+
+def test_fails_for_one_behavior_alone_when_its_query_fails_and_rebuilds_a_corrupt_item():
+    profiles = DetectProfiles.from_json(json.dumps(PROFILES))
+    corrupt = CorruptModelError("model item 'learned#fleet#Probe': bands 'x' is not a finite number")
+    store = Store({model_key("fleet", "Probe"): corrupt})
+    run = train_all(profiles, History(fails="Storm"), store, NOW)
+    assert run.failed == {model_key("fleet", "Storm"): "RuntimeError: Athena query q-1 FAILED: HIVE_CURSOR_ERROR"}
+    assert run.replaced_corrupt == [model_key("fleet", "Probe")]
+    assert [(m.behavior, m.status) for m in store.written] == [("Probe", "ACTIVE")]
