@@ -166,3 +166,13 @@ def test_fails_for_one_behavior_alone_when_its_query_fails_and_rebuilds_a_corrup
     assert run.failed == {model_key("fleet", "Storm"): "RuntimeError: Athena query q-1 FAILED: HIVE_CURSOR_ERROR"}
     assert run.replaced_corrupt == [model_key("fleet", "Probe")]
     assert [(m.behavior, m.status) for m in store.written] == [("Probe", "ACTIVE")]
+
+
+def test_the_sweep_judges_a_quiet_things_windows_with_the_model_and_clears_the_storm(trained):
+    world, _, _ = trained
+    evaluator.clear_caches()
+    evaluator.evaluate_batch([sent("1", "t2", 900, NOW + 20)], now=NOW + 400)
+    evaluator.sweep(now=NOW + 1000)
+    messages = world.notifications()
+    assert [m["violationEventType"] for m in messages] == ["in-alarm", "alarm-cleared"]
+    assert messages[1]["behavior"]["criteria"]["mlDetectionConfig"] == {"confidenceLevel": "HIGH"}

@@ -25,11 +25,19 @@ from iot_defender_runtime.detect_evaluator.invocation import (
     publish,
     publish_invalidated,
 )
+from iot_defender_runtime.detect_evaluator.learned_bands import learned_bands, learned_key
 from iot_defender_runtime.detect_evaluator.observability import logger, metrics, tracer
 from iot_defender_runtime.detect_evaluator.stream_time import fills_empty
 from iot_defender_runtime.detect_evaluator.sweep_segments import WHOLE, Segment, layout, plan, segment_of, segments_for
 from iot_defender_runtime.evaluation.disconnect_duration import DISCONNECT_DURATION_METRIC
-from iot_defender_runtime.evaluation.engine import RECENT_WINDOWS, BehaviorState, Evaluation, check_silence, evaluate
+from iot_defender_runtime.evaluation.engine import (
+    RECENT_WINDOWS,
+    Band,
+    BehaviorState,
+    Evaluation,
+    check_silence,
+    evaluate,
+)
 from iot_defender_runtime.evaluation.fleet import (
     FleetPart,
     WindowSketch,
@@ -87,17 +95,21 @@ def coordinate(run: Invocation, total: int, invoke: Callable[[dict[str, Any]], N
     return {"segments": total, "sweepId": segments[0].sweep_id}
 
 
+# Statistical behaviors' fleet percentiles by fleet key, learned behaviors' bands by model key.
+Thresholds = tuple[dict[str, dict[float, float]], dict[str, Band]]
+
+
 def sweep_states(run: Invocation, segment: Segment = WHOLE) -> dict[str, Any]:
     """The sweep of one segment (every state by default) with the adapters ``run`` carries (the
     Lambda's, or the Detect lab's in memory)."""
     settled = stream_settled(run) if segment.settled is None else segment.settled
     statistical = [b for b in run.profiles.behaviors if is_statistical(b)]
     fleet = run.states.fleet_thresholds([fleet_key_of(b) for b in statistical])
-    percentiles = percentiles_of(fleet)
+    thresholds = (percentiles_of(fleet), learned_bands(run.models, run.profiles.behaviors, run.now))
     sketches: dict[str, FleetPart] = defaultdict(dict)
     for key, stored in run.states.scan(segment.index, segment.total):
         run.counts["swept"] += 1
-        after = _sweep_thing(run, key, stored, percentiles, settled)
+        after = _sweep_thing(run, key, stored, thresholds, settled)
         if after is None:
             continue  # left for the next sweep
         _fold_closed(run, key, after, sketches)
@@ -138,7 +150,7 @@ def _sweep_thing(
     run: Invocation,
     key: str,
     stored: ThingState,
-    percentiles: dict[str, dict[float, float]],
+    thresholds: Thresholds,
     settled: float,
 ) -> dict[str, BehaviorState] | None:
     """One thing's state after the sweep, written (with its violations published) if it changed;
@@ -155,7 +167,7 @@ def _sweep_thing(
         if behavior.definition.metric == DISCONNECT_DURATION_METRIC:
             result = _sweep_disconnected(run, thing, behavior, state, stored)
         else:
-            result = _sweep_behavior(run, thing, behavior, state, percentiles, settled, last_activity)
+            result = _sweep_behavior(run, thing, behavior, state, thresholds, settled, last_activity)
         after[behavior.definition.name], changed = result.state, changed or result.changed
         results.append((behavior, result))
     if not changed:
@@ -227,7 +239,7 @@ def _sweep_behavior(
     thing: str,
     behavior: ProfileBehavior,
     state: BehaviorState,
-    percentiles: dict[str, dict[float, float]],
+    thresholds: Thresholds,
     settled: float,
     last_activity: float | None,
 ) -> Evaluation:
@@ -253,7 +265,8 @@ def _sweep_behavior(
         settled_until=settled,
         max_clock_skew=run.config.max_clock_skew_seconds,
         fill_empty=fills_empty(behavior) and not silent,
-        fleet=percentiles.get(fleet_key_of(behavior)),
+        fleet=thresholds[0].get(fleet_key_of(behavior)),
+        band=thresholds[1].get(learned_key(behavior)),
     )
     run.counts["windows_judged"] += result.judged + result.unjudged
     return result
