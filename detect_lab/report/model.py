@@ -8,7 +8,6 @@ figures; ``detect_lab.demo`` gathers them into a ``LabReport``.
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, field
 
 PER_DEVICE_DAYS = 1000.0  # false alarms are counted per 1,000 device-days
@@ -22,7 +21,8 @@ class Score:
     :param detected: of those, how many it alarmed on in time (``detect_lab.scoring`` decides "in time").
     :param false_alarms: in-alarm events no attack explains.
     :param device_days: things x days of the fleet it judged.
-    :param detect_seconds: for each detected attack, seconds from its start to the first alarm.
+    :param detect_median: median seconds from a detected attack's start to its first alarm.
+    :param detect_max: the longest of those.
     :param alarms: every in-alarm event.
     :param devices_in_alarm: things with at least one in-alarm event.
     """
@@ -31,7 +31,8 @@ class Score:
     detected: int
     false_alarms: int
     device_days: float
-    detect_seconds: tuple[float, ...] = ()
+    detect_median: float | None = None
+    detect_max: float | None = None
     alarms: int = 0
     devices_in_alarm: int = 0
 
@@ -43,14 +44,6 @@ class Score:
     @property
     def false_alarms_per_1000_device_days(self) -> float:
         return self.false_alarms * PER_DEVICE_DAYS / self.device_days if self.device_days > 0 else 0.0
-
-    @property
-    def median_detect_seconds(self) -> float | None:
-        return statistics.median(self.detect_seconds) if self.detect_seconds else None
-
-    @property
-    def max_detect_seconds(self) -> float | None:
-        return max(self.detect_seconds) if self.detect_seconds else None
 
 
 @dataclass(frozen=True)

@@ -48,9 +48,9 @@ def duration_text(seconds: float | None) -> str:
 
 
 def detect_time_text(score: Score | None) -> str:
-    if score is None or score.median_detect_seconds is None:
+    if score is None or score.detect_median is None:
         return MISSING
-    return f"{duration_text(score.median_detect_seconds)} ({duration_text(score.max_detect_seconds)})"
+    return f"{duration_text(score.detect_median)} ({duration_text(score.detect_max)})"
 
 
 def score_cells(score: Score | None) -> list[str]:
@@ -64,8 +64,8 @@ def summary_rows(report: LabReport) -> list[list[str]]:
     return rows
 
 
-def text_table(rows: Sequence[Sequence[str]], header: Sequence[str] = COLUMNS) -> str:
-    """Columns padded to their widest cell, a rule under the header and above the last (overall) row."""
+def text_table(rows: Sequence[Sequence[str]], header: Sequence[str] = COLUMNS, *, total_row: bool = True) -> str:
+    """Columns padded to their widest cell, a rule under the header and (``total_row``) above the last row."""
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
@@ -73,7 +73,7 @@ def text_table(rows: Sequence[Sequence[str]], header: Sequence[str] = COLUMNS) -
 
     rule = "  ".join("-" * width for width in widths)
     body = [line(row) for row in rows]
-    if len(body) > 1:
+    if total_row and len(body) > 1:
         body.insert(len(body) - 1, rule)
     return "\n".join([line(header), rule, *body])
 
