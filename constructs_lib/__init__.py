@@ -32,6 +32,10 @@ if TYPE_CHECKING:
     from constructs_lib.fleet.fleet_indexing import FleetIndexing, FleetIndexingSettings, ThingIndexingMode
     from constructs_lib.fleet.quarantine_group import QuarantineGroup
     from constructs_lib.nag import CompliancePack, acknowledge, apply_nag_packs, compliance_pack
+    from constructs_lib.org.central_security_view import CentralDelivery, CentralSecurityView
+    from constructs_lib.org.operations_dashboard import OperationsDashboard
+    from constructs_lib.org.security_hub_findings import SecurityHubFindings
+    from constructs_lib.org.security_view_forwarding import SecurityViewForwarding, SecurityViewTarget
     from constructs_lib.response.audit_remediator import AuditRemediator
     from constructs_lib.response.quarantine_responder import QuarantineResponder
     from iot_defender_runtime.model.audit_checks import (
@@ -53,6 +57,7 @@ if TYPE_CHECKING:
         RemediationPolicy,
         RemediationRule,
     )
+    from iot_defender_runtime.model.security_finding import SeverityLabel
 
 _EXPORTS: dict[str, str] = {
     "ALL_AUDIT_CHECKS": "iot_defender_runtime.model.audit_checks",
@@ -69,7 +74,10 @@ _EXPORTS: dict[str, str] = {
     "BehaviorKind": "iot_defender_runtime.model.behavior_definition",
     "BehaviorValidationError": "constructs_lib.detect.behavior",
     "CERTIFICATE_CHECKS": "iot_defender_runtime.model.audit_checks",
+    "CentralDelivery": "constructs_lib.org.central_security_view",
+    "CentralSecurityView": "constructs_lib.org.central_security_view",
     "ComparisonOperator": "iot_defender_runtime.model.metric_catalog",
+    "CompliancePack": "constructs_lib.nag",
     "Confidence": "iot_defender_runtime.model.remediation_policy",
     "ConstructValidationError": "constructs_lib._validation",
     "CustomMetric": "constructs_lib.detect.custom_metric",
@@ -96,6 +104,7 @@ _EXPORTS: dict[str, str] = {
     "METRICS": "iot_defender_runtime.model.metric_catalog",
     "MetricSpec": "iot_defender_runtime.model.metric_catalog",
     "MitigationAction": "constructs_lib.audit.mitigation_action",
+    "OperationsDashboard": "constructs_lib.org.operations_dashboard",
     "POLICY_CHECKS": "iot_defender_runtime.model.audit_checks",
     "PolicyError": "iot_defender_runtime.model.remediation_policy",
     "QuarantineGroup": "constructs_lib.fleet.quarantine_group",
@@ -104,15 +113,18 @@ _EXPORTS: dict[str, str] = {
     "RemediationPolicy": "iot_defender_runtime.model.remediation_policy",
     "RemediationRule": "iot_defender_runtime.model.remediation_policy",
     "ScheduledAudit": "constructs_lib.audit.scheduled_audit",
+    "SecurityHubFindings": "constructs_lib.org.security_hub_findings",
     "SecurityProfile": "constructs_lib.detect.security_profile",
     "SecurityProfileTarget": "constructs_lib.detect.security_profile",
+    "SecurityViewForwarding": "constructs_lib.org.security_view_forwarding",
+    "SecurityViewTarget": "constructs_lib.org.security_view_forwarding",
     "SelfHostedDetect": "constructs_lib.detect.self_hosted_detect",
+    "SeverityLabel": "iot_defender_runtime.model.security_finding",
     "StarterBehaviors": "constructs_lib.detect.starter_behaviors",
     "ThingIndexingMode": "constructs_lib.fleet.fleet_indexing",
     "acknowledge": "constructs_lib.nag",
-    "CompliancePack": "constructs_lib.nag",
-    "compliance_pack": "constructs_lib.nag",
     "apply_nag_packs": "constructs_lib.nag",
+    "compliance_pack": "constructs_lib.nag",
     "policy_of": "iot_defender_runtime.model.audit_remediation_policy",
 }
 
@@ -150,6 +162,8 @@ __all__ = [
     "BehaviorDefinition",
     "BehaviorKind",
     "BehaviorValidationError",
+    "CentralDelivery",
+    "CentralSecurityView",
     "ComparisonOperator",
     "CompliancePack",
     "Confidence",
@@ -174,6 +188,7 @@ __all__ = [
     "LogLevel",
     "MetricSpec",
     "MitigationAction",
+    "OperationsDashboard",
     "PolicyError",
     "QuarantineGroup",
     "QuarantineResponder",
@@ -181,9 +196,13 @@ __all__ = [
     "RemediationPolicy",
     "RemediationRule",
     "ScheduledAudit",
+    "SecurityHubFindings",
     "SecurityProfile",
     "SecurityProfileTarget",
+    "SecurityViewForwarding",
+    "SecurityViewTarget",
     "SelfHostedDetect",
+    "SeverityLabel",
     "StarterBehaviors",
     "ThingIndexingMode",
     "acknowledge",

@@ -26,6 +26,8 @@ from constructs_lib.fleet.fleet_group import FleetGroup, IFleetGroup
 from constructs_lib.fleet.quarantine_group import QuarantineGroup
 from constructs_lib.nag import acknowledge
 from constructs_lib.org.operations_dashboard import OperationsDashboard
+from constructs_lib.org.security_hub_findings import SecurityHubFindings
+from constructs_lib.org.security_view_forwarding import SecurityViewForwarding, SecurityViewTarget
 from constructs_lib.response.audit_remediator import AuditRemediator
 from constructs_lib.response.quarantine_responder import QuarantineResponder
 from constructs_lib.response.queued_function import FunctionNetwork, add_to_backup_plan, alarm_on_any
@@ -122,6 +124,8 @@ class DeviceDefender(Construct):
         vpc_subnets: ec2.SubnetSelection | None = None,
         backup_plan: bool = False,
         dashboard: bool = False,
+        security_view: SecurityViewTarget | None = None,
+        security_hub: bool = False,
     ) -> None:
         """
         :param fleet_groups: a list of thing group names to create, or of existing groups to target.
@@ -154,6 +158,14 @@ class DeviceDefender(Construct):
         :param dashboard: add an ``OperationsDashboard`` (``Dashboard``): violations, quarantines and releases,
             held actions and breaker state, dead-letter queue depths and, with self-hosted Detect, the evaluator's
             iterator age and run time. Default: no dashboard.
+        :param security_view: forward the alert topic (violations, audit notifications) and the notification
+            topic (quarantine decisions, audit remediations) to the ``CentralSecurityView`` of a central account
+            (``SecurityViewForwarding``, ``SecurityView``). With QUEUE delivery, give ``notification_email`` (or an
+            ``AlertTopic`` of this app as ``notification_topic``): the topic's policy changes. Default: nothing
+            forwarded.
+        :param security_hub: import self-hosted violations, quarantine decisions and audit remediations into this
+            account's Security Hub as findings (``SecurityHubFindings``, ``SecurityHub``). Managed Detect and audit
+            findings reach Security Hub through AWS's own integration (README). Default: false.
         """
         super().__init__(scope, id)
         detect_mode, topic = _validate(
@@ -168,6 +180,8 @@ class DeviceDefender(Construct):
             vpc_subnets=vpc_subnets,
             backup_plan=backup_plan,
             dashboard=dashboard,
+            security_view=security_view,
+            security_hub=security_hub,
         )
         network = _Network(vpc=vpc, vpc_subnets=vpc_subnets)
         self._notifications(notification_email, topic)
@@ -207,9 +221,35 @@ class DeviceDefender(Construct):
             self._backup_plan()
         if outputs:
             self._outputs()
+        self._security_integrations(detect_mode, security_view, security_hub)
         self.dashboard: OperationsDashboard | None = None
         if dashboard:
             self._dashboard()
+
+    def _security_integrations(
+        self, detect_mode: DetectMode, security_view: SecurityViewTarget | None, security_hub: bool
+    ) -> None:
+        """The central security view's forwarding and the Security Hub findings, when asked for."""
+        self.security_view: SecurityViewForwarding | None = None
+        if security_view is not None:
+            self.security_view = SecurityViewForwarding(
+                self,
+                "SecurityView",
+                topics=[self.alert_topic, self.notification_topic],
+                central_account=security_view.central_account,
+                central_region=security_view.central_region,
+                delivery=security_view.delivery,
+                view_name=security_view.view_name,
+            )
+        self.security_hub: SecurityHubFindings | None = None
+        if security_hub:
+            # Managed Detect's violations reach Security Hub through AWS's own integration: not imported twice.
+            self.security_hub = SecurityHubFindings(
+                self,
+                "SecurityHub",
+                notification_topic=self.notification_topic,
+                alert_topic=self.alert_topic if detect_mode is DetectMode.SELF_HOSTED else None,
+            )
 
     def _dashboard(self) -> None:
         """Every part of this construct an operator watches, and the undelivered notifications when emailed."""
@@ -332,6 +372,8 @@ def _validate(
     vpc_subnets: ec2.SubnetSelection | None,
     backup_plan: bool,
     dashboard: bool,
+    security_view: SecurityViewTarget | None,
+    security_hub: bool,
 ) -> tuple[DetectMode, AnyAlertTopic | None]:
     """Every problem at once; the detect mode as a ``DetectMode`` and the notification topic as given."""
     problems: list[str] = []
@@ -361,8 +403,14 @@ def _validate(
     problems.extend(FunctionNetwork(vpc, vpc_subnets).problems())
     if not isinstance(backup_plan, bool):
         problems.append(f"backup_plan {backup_plan!r} must be True or False")
-    if not isinstance(dashboard, bool):
-        problems.append(f"dashboard {dashboard!r} must be True or False")
+    for name, flag in (("dashboard", dashboard), ("security_hub", security_hub)):
+        if not isinstance(flag, bool):
+            problems.append(f"{name} {flag!r} must be True or False")
+    if security_view is not None and not isinstance(security_view, SecurityViewTarget):
+        problems.append(
+            f"security_view {security_view!r} must be a SecurityViewTarget(central_account=..., central_region=..., "
+            "delivery=...) or None"
+        )
     raise_if_any(construct, problems)
     return detect_mode, topic
 

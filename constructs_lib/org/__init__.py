@@ -1,9 +1,17 @@
-"""Pieces for fleets that span accounts and regions, and for the people who run them.
+"""Pieces for fleets that span accounts and regions, and for the people who run them: the operations
+dashboard, the central security view (``CentralSecurityView`` in the security account,
+``SecurityViewForwarding`` in each member account) and Security Hub findings."""
 
-``OperationsDashboard`` is re-exported here; the central security view and Security Hub modules of
-this package are imported by their full module path.
-"""
-
+from constructs_lib.org.central_security_view import CentralDelivery, CentralSecurityView
 from constructs_lib.org.operations_dashboard import OperationsDashboard
+from constructs_lib.org.security_hub_findings import SecurityHubFindings
+from constructs_lib.org.security_view_forwarding import SecurityViewForwarding, SecurityViewTarget
 
-__all__ = ["OperationsDashboard"]
+__all__ = [
+    "CentralDelivery",
+    "CentralSecurityView",
+    "OperationsDashboard",
+    "SecurityHubFindings",
+    "SecurityViewForwarding",
+    "SecurityViewTarget",
+]

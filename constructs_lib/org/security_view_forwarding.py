@@ -4,6 +4,7 @@ notifications, quarantine decisions and audit remediations) reaches the central 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import cast
 
 from aws_cdk import Duration, Stack
@@ -28,6 +29,18 @@ from constructs_lib.org.central_security_view import (
     CentralDelivery,
     view_arn,
 )
+
+
+@dataclass(frozen=True)
+class SecurityViewTarget:
+    """Where ``DeviceDefender(security_view=...)`` forwards its alert and notification topics: the
+    ``CentralSecurityView`` of ``central_account`` (in ``central_region``, default this stack's), by
+    ``delivery`` (the central view's choice: EVENT_BUS or QUEUE)."""
+
+    central_account: str
+    central_region: str | None = None
+    delivery: CentralDelivery = CentralDelivery.EVENT_BUS
+    view_name: str = DEFAULT_VIEW_NAME
 
 
 class SecurityViewForwarding(Construct):
