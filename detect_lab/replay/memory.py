@@ -3,8 +3,10 @@ Lambda's own batch and sweep code (``batch.judge_batch``, ``sweep.sweep_states``
 
 - ``MemoryStates``: the state table's detect items, with ``adapters.detect_state.DetectStates``'s
   semantics: versions start at 1, a write or delete at a version other than the stored one (0: no
-  item) raises ``StateConflictError``, and every state is stored as its JSON document would be read
-  back (tuples, floats), so a replay cannot depend on sharing objects with the store.
+  item) raises ``StateConflictError``. States are kept as the objects given: ``BehaviorState`` and
+  ``ConnectionState`` are frozen and hold tuples, so nothing can change them behind the store's back
+  (a JSON round trip per write cost a third of a replay's time; ``tests/lab/test_replay_memory.py``
+  holds the store to ``DetectStates`` on moto).
 - ``MemoryPositions``: the shard positions (``adapters.stream_positions.StreamPositionStore``).
 - ``CollectingPublisher``: keeps every violation message instead of publishing it.
 - ``CollectingHistory``: keeps every closed window as the window history's row
@@ -18,16 +20,9 @@ import json
 import zlib
 from array import array
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import asdict
 from typing import Any
 
-from iot_defender_runtime.adapters.detect_state import (  # _decode: the table's own reading of a state
-    PREFIX,
-    FleetThresholds,
-    StateConflictError,
-    ThingState,
-    _decode,
-)
+from iot_defender_runtime.adapters.detect_state import PREFIX, FleetThresholds, StateConflictError, ThingState
 from iot_defender_runtime.adapters.stream_positions import ShardPosition, StreamPositions
 from iot_defender_runtime.detect_evaluator.ports import Membership
 from iot_defender_runtime.evaluation.disconnect_duration import ConnectionState
@@ -61,10 +56,10 @@ class MemoryStates:
         is not ``expected_version`` (0: no item)."""
         self._check_version(key, expected_version)
         self._states[key] = ThingState(
-            {name: _round_trip(state) for name, state in sorted(behaviors.items())},
+            dict(sorted(behaviors.items())),
             expected_version + 1,
             {shard: int(number) for shard, number in marks.items()},
-            ConnectionState.from_item(json.loads(json.dumps(connection.to_item()))) if connection else None,
+            ConnectionState.from_item(connection.to_item()) if connection else None,  # as the item keeps it (ms)
         )
 
     def delete(self, key: str, expected_version: int) -> None:
@@ -114,11 +109,6 @@ class MemoryStates:
         stored = self._states.get(key)
         if (stored.version if stored else 0) != expected_version:
             raise StateConflictError(f"state {key} changed concurrently")
-
-
-def _round_trip(state: BehaviorState) -> BehaviorState:
-    """The state as ``DetectStates`` reads it back from its JSON document."""
-    return _decode(json.loads(json.dumps(asdict(state))))
 
 
 class MemoryPositions:
