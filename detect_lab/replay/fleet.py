@@ -1,0 +1,190 @@
+"""Replay a simulated fleet through the evaluator's own code, in accelerated time.
+
+Each ``StreamBatch`` goes to ``batch.judge_batch`` with ``run.now`` its arrival time, as the Lambda's
+event source would deliver it; ``sweep.sweep_states`` runs every ``sweep_every`` simulated seconds
+(the construct schedules it every 5 minutes) and, after the last batch, until every window of the
+run has settled. The adapters are in memory (``detect_lab.replay.memory``).
+
+Powertools: the evaluator's ``Metrics`` singleton keeps what it is given until the Lambda flushes it,
+and prints a metric set once one holds 100 values; the replay clears it after every batch and sweep,
+so nothing is printed and nothing grows.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from detect_lab.behaviors import class_group
+from detect_lab.replay.memory import (
+    CollectingHistory,
+    CollectingPublisher,
+    MemoryPositions,
+    MemoryStates,
+    class_membership,
+)
+from detect_lab.replay.observe import SetObserver
+from detect_lab.replay.result import ReplayResult
+from iot_defender_runtime.detect_evaluator.batch import judge_batch
+from iot_defender_runtime.detect_evaluator.config import DEFAULT_SILENCE_SECONDS, Config
+from iot_defender_runtime.detect_evaluator.invocation import Invocation
+from iot_defender_runtime.detect_evaluator.observability import metrics
+from iot_defender_runtime.detect_evaluator.sweep import sweep_states
+from iot_defender_runtime.model.detect_profiles import DetectProfiles
+
+SWEEP_SECONDS = 300.0  # the construct's sweep schedule
+MAX_CLOCK_SKEW_SECONDS = 60.0  # the evaluator's default
+LAB_TABLE = "detect-lab"
+LAB_TOPIC = "arn:aws:sns:us-east-1:123456789012:detect-lab"
+
+
+class Batch(Protocol):
+    arrival: float
+    shard: str
+    records: list[dict[str, Any]]
+
+
+class Thing(Protocol):
+    name: str
+
+    @property
+    def device_class(self) -> Any: ...
+
+
+class Fleet(Protocol):
+    """What the replay needs of ``detect_lab.simulator.simulate(spec)``."""
+
+    @property
+    def things(self) -> Sequence[Thing]: ...
+
+    @property
+    def labels(self) -> Sequence[Any]: ...
+
+    @property
+    def device_days(self) -> float: ...
+
+    @property
+    def spec(self) -> Any: ...  # FleetSpec: start, end, shards
+
+    def batches(self) -> Iterable[Batch]: ...
+
+
+def lab_config(profiles: DetectProfiles) -> Config:
+    """The evaluator's configuration with the lab's profiles and the evaluator's defaults."""
+    return Config(LAB_TABLE, LAB_TOPIC, profiles, float(DEFAULT_SILENCE_SECONDS), MAX_CLOCK_SKEW_SECONDS)
+
+
+def groups_of(fleet: Fleet) -> dict[str, frozenset[str]]:
+    """Each thing's thing groups: its device class's."""
+    return {thing.name: frozenset({class_group(thing.device_class.name)}) for thing in fleet.things}
+
+
+def replay_fleet(
+    fleet: Fleet,
+    profiles: DetectProfiles,
+    *,
+    sweep_every: float = SWEEP_SECONDS,
+    progress: bool = False,
+    observe_sets: bool = False,
+) -> ReplayResult:
+    """Run every batch of ``fleet`` through ``judge_batch`` and the sweep every ``sweep_every`` seconds.
+
+    :param progress: show a progress bar on stderr (tqdm when installed). Default: none.
+    :param observe_sets: also collect the set-metric values each thing reports outside its labelled
+        attacks (``ReplayResult.observed``), for the tuner; this parses the agent reports a second
+        time. Default: off.
+    """
+    spec = fleet.spec
+    groups = groups_of(fleet)
+    run = Invocation(
+        lab_config(profiles),
+        MemoryStates(),
+        CollectingPublisher(),
+        spec.start,
+        MemoryPositions(),
+        CollectingHistory(),
+        class_membership(groups),
+    )
+    shards = sorted({f"shardId-{index:012d}" for index in range(spec.shards)})
+    run.positions.save_caught_up({shard: None for shard in shards})  # the open shards, as a sweep lists them
+    observer = SetObserver(profiles, fleet.labels) if observe_sets else None
+    started, records, next_sweep = time.perf_counter(), 0, spec.start + sweep_every
+    total = int(spec.days * 86_400 / 60) * spec.shards
+    for batch in _progress(fleet.batches(), total, progress):
+        while batch.arrival >= next_sweep:
+            _sweep(run, next_sweep)
+            next_sweep += sweep_every
+        run.now = batch.arrival
+        judge_batch(run, batch.records)
+        metrics.clear_metrics()
+        records += len(batch.records)
+        if observer is not None:
+            observer.add(batch.records)
+    for at in _settling_sweeps(profiles, next_sweep, spec.end, sweep_every):
+        _sweep(run, at)
+    return _result(run, fleet, groups, records, time.perf_counter() - started, observer)
+
+
+def _sweep(run: Invocation, at: float) -> None:
+    run.now = at
+    sweep_states(run)
+    metrics.clear_metrics()
+
+
+def _settling_sweeps(profiles: DetectProfiles, first: float, end: float, every: float) -> Iterator[float]:
+    """The sweeps after the last batch until every window that ended by ``end`` has settled."""
+    longest = max((b.definition.duration_seconds or 0 for b in profiles.behaviors), default=0)
+    at = first
+    while at <= end + longest + MAX_CLOCK_SKEW_SECONDS + every:
+        yield at
+        at += every
+
+
+def _result(
+    run: Invocation,
+    fleet: Fleet,
+    groups: Mapping[str, frozenset[str]],
+    records: int,
+    seconds: float,
+    observer: SetObserver | None,
+) -> ReplayResult:
+    assert isinstance(run.notifier, CollectingPublisher) and isinstance(run.history, CollectingHistory)
+    return ReplayResult(
+        profiles=run.config.profiles,
+        violations=run.notifier.messages,
+        history=run.history,
+        things=groups,
+        start=fleet.spec.start,
+        end=fleet.spec.end,
+        device_days=fleet.device_days,
+        records=records,
+        datapoints=run.counts["datapoints"],
+        seconds=seconds,
+        counts=Counter(run.counts),
+        observed=observer.observations() if observer is not None else None,
+    )
+
+
+def _progress(batches: Iterable[Batch], total: int, on: bool) -> Iterable[Batch]:
+    """``batches`` with a progress bar on stderr when ``on``: tqdm's when installed, else a line a second."""
+    if not on:
+        return batches
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return _plain_progress(batches, total, lambda text: print(text, end="", file=sys.stderr, flush=True))
+    return tqdm(batches, total=total, unit="batch", file=sys.stderr, desc="replay")
+
+
+def _plain_progress(batches: Iterable[Batch], total: int, write: Callable[[str], None]) -> Iterator[Batch]:
+    last = 0.0
+    for done, batch in enumerate(batches, 1):
+        now = time.monotonic()
+        if now - last >= 1.0 or done == total:
+            write(f"\rreplay: {done}/{total} batches ({100 * done / max(total, 1):.0f} %)")
+            last = now
+        yield batch
+    write("\n")
