@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from iot_defender_runtime.adapters.detect_state import DetectStates, fleet_key
 from iot_defender_runtime.adapters.model_store import LearnedModels
@@ -19,7 +19,7 @@ from iot_defender_runtime.adapters.violation_log import ViolationLog
 from iot_defender_runtime.adapters.window_history import FirehoseWindowSink
 from iot_defender_runtime.detect_evaluator import membership
 from iot_defender_runtime.detect_evaluator.config import Config, config
-from iot_defender_runtime.detect_evaluator.observability import logger, metrics
+from iot_defender_runtime.detect_evaluator.observability import NAMESPACE, SERVICE, logger, metrics
 from iot_defender_runtime.detect_evaluator.ports import (
     Membership,
     ModelStore,
@@ -141,12 +141,33 @@ def publish(run: Invocation, behavior: ProfileBehavior, thing: str, result: Eval
         run.history.record(behavior, thing, result.windows)
     for transition in result.transitions:
         metrics.add_metric(name="Transitions", unit=MetricUnit.Count, value=1)
+        _count_violation(behavior, transition)
         if behavior.definition.suppress_alerts:
             continue
         run.notifier.publish(
             f"Device Defender {transition.event_type}: {thing} ({behavior.definition.name})",
             violation_message(behavior, thing, transition),
         )
+
+
+def _count_violation(behavior: ProfileBehavior, transition: Transition) -> None:
+    """``Violations`` by profile, behavior and event type (the operations dashboard's "violations by
+    behavior"), as AWS IoT's own ``Violations`` metric has them for managed Detect. One EMF line per
+    transition: transitions are rare next to datapoints."""
+    dimensions = {
+        "service": SERVICE,
+        "SecurityProfileName": behavior.profile,
+        "BehaviorName": behavior.definition.name,
+        "EventType": transition.event_type,
+    }
+    with single_metric(
+        name="Violations",
+        unit=MetricUnit.Count,
+        value=1,
+        namespace=NAMESPACE,
+        default_dimensions=dimensions,
+    ):
+        pass
 
 
 def is_statistical(behavior: ProfileBehavior) -> bool:

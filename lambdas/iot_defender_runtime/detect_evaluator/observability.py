@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics, Tracer
 
 SERVICE = "detect-evaluator"
+NAMESPACE = "DeviceDefender/SelfHostedDetect"
 
 
 logger = Logger(service=SERVICE)
@@ -13,4 +14,4 @@ logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 
 
-metrics = Metrics(namespace="DeviceDefender/SelfHostedDetect", service=SERVICE)
+metrics = Metrics(namespace=NAMESPACE, service=SERVICE)
