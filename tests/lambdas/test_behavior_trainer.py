@@ -176,3 +176,30 @@ def test_the_sweep_judges_a_quiet_things_windows_with_the_model_and_clears_the_s
     messages = world.notifications()
     assert [m["violationEventType"] for m in messages] == ["in-alarm", "alarm-cleared"]
     assert messages[1]["behavior"]["criteria"]["mlDetectionConfig"] == {"confidenceLevel": "HIGH"}
+
+
+def test_models_status_lists_each_model_with_its_summary_and_a_corrupt_item(trained, capsys, monkeypatch):
+    from iot_defender_runtime.operator import models
+    from iot_defender_runtime.operator.cli import main
+
+    world, _, _ = trained
+    monkeypatch.setattr(models, "clock", lambda: NOW + DAY)
+    world.dynamodb.put_item(
+        TableName=TABLE,
+        Item={"id": {"S": model_key("other", "Broken")}, "metric": {"S": "aws:num-disconnects"}},
+    )
+    capsys.readouterr()
+    assert main(["models", "status", "--table", TABLE, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [(s["behaviorName"], s["modelStatus"]) for s in data["summaries"]] == [
+        ("Probe", "PENDING_BUILD"),
+        ("Storm", "ACTIVE"),
+    ]
+    assert data["corrupt"] == ["model item 'learned#other#Broken': 'modelStatus'"]
+    assert main(["models", "status", "--table", TABLE, "--security-profile", "fleet"]) == 0
+    text = capsys.readouterr().out
+    assert "fleet/Storm: ACTIVE, 100.0 % collected" in text and "fleet/Probe: PENDING_BUILD" in text
+    assert main(["models", "--help"]) == 0
+    monkeypatch.setattr(models, "clock", lambda: NOW + 31 * DAY)
+    assert main(["models", "status", "--table", TABLE, "--security-profile", "fleet"]) == 0
+    assert "fleet/Storm: EXPIRED, 100.0 % collected" in capsys.readouterr().out

@@ -2,7 +2,7 @@
 
     iot-defender [--stack NAME | --table T --quarantine-group G --notify-topic ARN] [--region R] [--profile P] [--json]
         quarantined | release THING [--reason TEXT] | breaker status|reset [quarantines|audit-actions]
-        | actions THING | violations active|events|verify ...
+        | actions THING | violations active|events|verify ... | models status [--security-profile NAME]
 
 Exit status: 0 done; 1 an AWS call failed; 2 bad usage, or refused (the message says why).
 """
@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from iot_defender_runtime.adapters.operator_reads import StackNotFoundError, use_session
 from iot_defender_runtime.adapters.violation_log import UnknownViolationError
-from iot_defender_runtime.operator import breakers, quarantine, violations
+from iot_defender_runtime.operator import breakers, models, quarantine, violations
 from iot_defender_runtime.operator.results import Result, UsageError
 from iot_defender_runtime.operator.where import Where, resolve
 from iot_defender_runtime.remediation.breaker import ConcurrentUpdateError
@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     actions.add_argument("subject", metavar="THING", help="a thing name, or a certificate id")
     _add_breaker(commands)
     _add_violations(commands)
+    _add_models(commands)
     return parser
 
 
@@ -130,3 +131,10 @@ def _add_violations(commands: argparse._SubParsersAction) -> None:
     verify.add_argument("--description", help="at most 1000 characters, no control characters")
     verify.add_argument("--release", action="store_true", help="with FALSE_POSITIVE: release the thing it quarantined")
     verify.add_argument("--reason", help="why, for the release's notification (default: the verdict)")
+
+
+def _add_models(commands: argparse._SubParsersAction) -> None:
+    group = _add(commands, "models", None, "self-hosted ML Detect: the learned behaviors' models")
+    kinds = group.add_subparsers(required=True, metavar="status")
+    status = _add(kinds, "status", models.status, "each model's status (GetBehaviorModelTrainingSummaries)")
+    status.add_argument("--security-profile", metavar="NAME", help="only this security profile's models")
