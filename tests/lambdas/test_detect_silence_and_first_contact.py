@@ -10,7 +10,7 @@ import json
 from iot_defender_runtime.adapters.detect_state import DetectStates
 from iot_defender_runtime.detect_evaluator import handler
 from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind
-from tests.lambdas.conftest import TABLE
+from tests.lambdas.conftest import TABLE, LambdaContext
 from tests.lambdas.test_detect_dimensions_and_lifecycle import DISCONNECTED_TOO_LONG, lifecycle
 from tests.lambdas.test_detect_evaluator import SIZE_LIMIT, T0, at_most, kinesis_record, telemetry, with_profile
 
@@ -110,3 +110,19 @@ def test_a_thing_that_leaves_the_targeted_group_is_forgotten_not_judged_by_the_s
     for minute in range(5, 60, 5):
         handler.sweep(now=T0 + minute * 60)
     assert events(world) == []
+
+
+def test_each_sweep_run_publishes_its_duration_and_a_violation_its_behavior(world, monkeypatch, capsys):
+    """The operations dashboard's sweep duration and violations by behavior come from these EMF lines."""
+    with_profile(monkeypatch, SIZE_LIMIT)
+    handler.lambda_handler({"sweep": True}, LambdaContext())
+    handler.lambda_handler({"Records": [telemetry("1", "t1", b"x" * 5000, 0)]}, LambdaContext())
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    sweep = [line for line in lines if "SweepDuration" in line]
+    assert len(sweep) == 1 and sweep[0]["SweepDuration"][0] >= 0
+    [violation] = [line for line in lines if "Violations" in line]
+    assert (violation["BehaviorName"], violation["EventType"], violation["SecurityProfileName"]) == (
+        SIZE_LIMIT.name,
+        "in-alarm",
+        "fleet",
+    )

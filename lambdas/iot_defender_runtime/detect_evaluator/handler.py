@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from iot_defender_runtime.detect_evaluator import membership
@@ -53,5 +54,11 @@ def clear_caches() -> None:
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if event.get("sweep") is True:
-        return sweep_event(event, time.time(), context.invoked_function_arn)
+        started = time.monotonic()
+        try:
+            return sweep_event(event, time.time(), context.invoked_function_arn)
+        finally:
+            # Each sweep run (the coordinator, each segment): the operations dashboard's sweep duration.
+            elapsed_ms = (time.monotonic() - started) * 1000
+            metrics.add_metric(name="SweepDuration", unit=MetricUnit.Milliseconds, value=elapsed_ms)
     return evaluate_batch(event.get("Records") or [], time.time())
