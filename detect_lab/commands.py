@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from detect_lab.behaviors import BehaviorSetError, profiles_json, select, starter_profiles, untuned_profiles
-from detect_lab.demo import DemoSettings, run_demo, summary
+from detect_lab.demo import DemoSettings, evaluator_quiet, run_demo, summary
 from detect_lab.export_managed import ExportError, describe_behaviors, export_managed
 from detect_lab.replay import HistoryError, ReplayResult, replay_fleet, replay_history
 from detect_lab.report.gather import behavior_score, overall, threshold
@@ -197,11 +197,13 @@ def _source(arguments: argparse.Namespace, profiles: DetectProfiles, *, observe_
     """Replay what the arguments name: saved history, a saved fleet, or a fleet simulated now; and its labels."""
     if arguments.history:
         try:
-            return replay_history(arguments.history, profiles, progress=arguments.progress), ()
+            with evaluator_quiet():
+                return replay_history(arguments.history, profiles, progress=arguments.progress), ()
         except HistoryError as error:
             raise LabUsageError(f"--history: {error}") from error
     fleet: Any = SavedFleet(Path(arguments.records)) if arguments.records else simulate(fleet_spec(arguments))
-    replayed = replay_fleet(fleet, profiles, progress=arguments.progress, observe_sets=observe_sets)
+    with evaluator_quiet():
+        replayed = replay_fleet(fleet, profiles, progress=arguments.progress, observe_sets=observe_sets)
     return replayed, fleet.labels
 
 

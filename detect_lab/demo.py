@@ -13,8 +13,10 @@ the very windows they are scored on would flatter them.
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -116,7 +118,17 @@ def _timed(steps: list[tuple[str, float]], name: str, work: Callable[[], T]) -> 
 
 
 def _replay(fleet: Any, profiles: DetectProfiles, settings: DemoSettings, observe_sets: bool = True) -> ReplayResult:
-    return replay_fleet(fleet, profiles, progress=settings.progress, observe_sets=observe_sets)
+    with evaluator_quiet():
+        return replay_fleet(fleet, profiles, progress=settings.progress, observe_sets=observe_sets)
+
+
+@contextmanager
+def evaluator_quiet() -> Iterator[None]:
+    """The evaluator's code runs here outside Lambda: the CloudWatch embedded-metric lines it prints
+    (Powertools ``single_metric``, one per violation) would only bury the lab's output, so its stdout
+    goes nowhere while it runs (progress bars are on stderr and still show)."""
+    with open(os.devnull, "w") as nowhere, redirect_stdout(nowhere):
+        yield
 
 
 def _score_of(run: ReplayResult, profiles: DetectProfiles, labels: Sequence[Any]) -> Score:
