@@ -19,9 +19,10 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from constructs_lib._metrics import service_metric
 from constructs_lib._validation import check_duration, raise_if_any
 from constructs_lib.detect.security_profile import SecurityProfile
-from constructs_lib.detect.self_hosted_detect import SelfHostedDetect
+from constructs_lib.detect.self_hosted_detect import METRICS_NAMESPACE, SERVICE, SelfHostedDetect
 from constructs_lib.response.audit_remediator import AuditRemediator
 from constructs_lib.response.quarantine_responder import QuarantineResponder
 
@@ -87,7 +88,8 @@ class OperationsDashboard(Construct):
         return cloudwatch.GraphWidget(title=title, left=list(metrics), width=width, height=6, period=self.period)
 
     def _violations(self, detect: SelfHostedDetect | None, profile: SecurityProfile | None) -> None:
-        """Managed Detect per behavior (AWS IoT's metrics); self-hosted Detect's transitions (no behavior dimension)."""
+        """Managed Detect per behavior (AWS IoT's metrics); self-hosted Detect per behavior (the evaluator's
+        ``Violations`` by profile, behavior and event type) and all its transitions."""
         if profile is not None:
             name = profile.resource.ref  # Ref of AWS::IoT::SecurityProfile is its name
             self.dashboard.add_widgets(
@@ -103,10 +105,17 @@ class OperationsDashboard(Construct):
         if detect is not None:
             self.dashboard.add_widgets(
                 self._graph(
+                    "Violations by behavior (self-hosted Detect)",
+                    [
+                        _self_hosted_violations(profile.name, behavior.name)
+                        for profile in detect.profiles
+                        for behavior in profile.behaviors
+                    ],
+                ),
+                self._graph(
                     "Alarm transitions (self-hosted Detect)",
                     [detect.metric_transitions(label="Violations, clears and invalidations")],
-                    width=WIDTH,
-                )
+                ),
             )
 
     def _responses(self, responder: QuarantineResponder, remediator: AuditRemediator | None) -> None:
@@ -179,6 +188,11 @@ class OperationsDashboard(Construct):
             height=6,
             period=self.period,
         )
+        sweep = self._graph(
+            "Sweep duration per run (coordinator and each segment)",
+            [service_metric(METRICS_NAMESPACE, SERVICE, "SweepDuration", {"statistic": "Maximum", "label": "Maximum"})],
+            width=WIDTH,
+        )
         self.dashboard.add_widgets(
             self._graph(
                 "Evaluator iterator age (how far behind the stream)",
@@ -186,6 +200,20 @@ class OperationsDashboard(Construct):
             ),
             run_time,
         )
+        self.dashboard.add_widgets(sweep)
+
+
+def _self_hosted_violations(profile_name: str, behavior: str) -> cloudwatch.Metric:
+    """The evaluator's ``in-alarm`` violations of one behavior; the Sum per period."""
+    dimensions = {
+        "service": SERVICE,
+        "SecurityProfileName": profile_name,
+        "BehaviorName": behavior,
+        "EventType": "in-alarm",
+    }
+    return service_metric(
+        METRICS_NAMESPACE, SERVICE, "Violations", {"dimensions_map": dimensions, "label": f"{profile_name}/{behavior}"}
+    )
 
 
 def _managed_metric(name: str, profile_name: str, behavior: str | None = None) -> cloudwatch.Metric:

@@ -164,7 +164,7 @@ def test_every_library_metric_on_the_dashboard_is_published_by_the_runtime(templ
         for metrics in _widgets(template).values():
             for namespace, name in (tuple(m[:2]) for m in metrics if len(m) > 1 and m[0] in PUBLISHERS):
                 own, *shared = (_sources(package) for package in PUBLISHERS[namespace])
-                assert f'Metrics(namespace="{namespace}"' in own, namespace
+                assert f'Metrics(namespace="{namespace}"' in own or f'NAMESPACE = "{namespace}"' in own, namespace
                 assert f'"{name}"' in own + "".join(shared), f"{namespace} {name} is published by nothing"
 
 
@@ -223,3 +223,20 @@ def test_an_allowed_dashboard_name_is_the_dashboards_name(responder_stack):
     stack, responder = responder_stack
     board = OperationsDashboard(stack, f"D{next(_ids)}", quarantine_responder=responder, dashboard_name="iot-ops_1")
     assert stack.resolve(board.dashboard.node.default_child.dashboard_name) == "iot-ops_1"  # type: ignore[union-attr]
+
+
+def test_self_hosted_violations_by_behavior_and_the_sweep_duration(templates):
+    # Given self-hosted Detect with two behaviors, When synthesized, Then one in-alarm line per behavior,
+    # with the dimensions the evaluator publishes Violations with, and the sweep's run time
+    widgets = _widgets(templates["self-hosted"])
+    lines = widgets["Violations by behavior (self-hosted Detect)"]
+    assert [(m[0], m[1]) for m in lines] == [("DeviceDefender/SelfHostedDetect", "Violations")] * 2
+    for metric in lines:
+        dimensions = dict(zip(metric[2:-1:2], metric[3:-1:2], strict=True))
+        assert dimensions["EventType"] == "in-alarm" and dimensions["service"] == "detect-evaluator"
+        assert dimensions["SecurityProfileName"] == "self-hosted"
+    assert sorted(dict(zip(m[2:-1:2], m[3:-1:2], strict=True))["BehaviorName"] for m in lines) == sorted(
+        b.name for b in (StarterBehaviors.message_storm(max_messages=600), StarterBehaviors.connection_churn())
+    )
+    [sweep] = widgets["Sweep duration per run (coordinator and each segment)"]
+    assert sweep[:2] == ["DeviceDefender/SelfHostedDetect", "SweepDuration"] and sweep[-1]["stat"] == "Maximum"
