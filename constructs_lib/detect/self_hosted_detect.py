@@ -52,6 +52,7 @@ from constructs_lib.alerts.alert_topic import AlertTopic, AnyAlertTopic, TopicAr
 from constructs_lib.detect.behavior import Behavior
 from constructs_lib.detect.custom_metric import Dimension
 from constructs_lib.detect.security_profile import SecurityProfileTarget
+from constructs_lib.detect.window_history import WindowHistory, WindowHistoryOptions, window_history_problems
 from constructs_lib.fleet.fleet_group import IFleetGroup
 from constructs_lib.lambda_packaging import (
     DEFAULT_POWERTOOLS_LAYER_VERSION,
@@ -134,6 +135,7 @@ class SelfHostedDetect(Construct):
         powertools_layer_version: int = DEFAULT_POWERTOOLS_LAYER_VERSION,
         vpc: ec2.IVpc | None = None,
         vpc_subnets: ec2.SubnetSelection | None = None,
+        history: bool | WindowHistoryOptions = False,
     ) -> None:
         """
         Give one profile with ``behaviors`` (and ``profile_name``, ``targets``), or several with ``profiles``:
@@ -183,6 +185,12 @@ class SelfHostedDetect(Construct):
         :param vpc: run the evaluator in this VPC, with a security group of its own that allows only outbound
             traffic (the subnets need a route to the AWS APIs it calls: NAT or VPC endpoints). Default: no VPC.
         :param vpc_subnets: which subnets of ``vpc``. Default: its private subnets.
+        :param history: record every window the evaluator closes (thing, profile, behavior, metric, window, value,
+            verdict) as Parquet in an encrypted S3 bucket, with a Glue table and an Athena workgroup over it
+            (``WindowHistory``, available as ``.history``): ``True``, or ``WindowHistoryOptions(retention=...,
+            buffer_interval=..., query_scan_limit=...)``. The evaluator gets ``firehose:PutRecordBatch`` on its
+            stream; rows Firehose does not take are counted (``metric_history_rows_dropped``), never retried by
+            failing the batch. Default: off (no history resources).
         """
         super().__init__(scope, id)
         chosen = list(profiles) or [DetectProfile(profile_name, behaviors, targets)]
@@ -198,6 +206,7 @@ class SelfHostedDetect(Construct):
         network = FunctionNetwork(vpc, vpc_subnets)
         problems += network.problems() + _concurrency_problems(reserved_concurrency)
         problems += _sweep_segments_problems(max_sweep_segments, reserved_concurrency)
+        problems += window_history_problems(history)
         document = _write_profiles(chosen, problems)
         raise_if_any(self, problems)
         assert topic is not None  # raise_if_any raised otherwise
@@ -220,6 +229,7 @@ class SelfHostedDetect(Construct):
             max_sweep_segments=max_sweep_segments,
         )
         self._grant(role, topic)
+        self.history: WindowHistory | None = self._add_history(role, history)
         self.notification_topic: AnyAlertTopic = notify or AlertTopic(
             self, "NotificationTopic", display_name="Self-hosted Detect alarms"
         )
@@ -260,6 +270,10 @@ class SelfHostedDetect(Construct):
     def metric_future_datapoints(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
         """Datapoints stamped further in the future than the clock skew allows; they are dropped."""
         return self._evaluator_metric("FutureDatapoints", options)
+
+    def metric_history_rows_dropped(self, **options: Unpack[MetricOptions]) -> cloudwatch.Metric:
+        """Window history rows Firehose did not take after retries; logged and dropped, the batch goes on."""
+        return self._evaluator_metric("HistoryRowsDropped", options)
 
     def _evaluator_metric(self, name: str, options: MetricOptions) -> cloudwatch.Metric:
         return service_metric(METRICS_NAMESPACE, SERVICE, name, options)
@@ -421,6 +435,16 @@ class SelfHostedDetect(Construct):
             roles=[cast(iam.IRole, role)],
             statements=[iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[self.function.function_arn])],
         )
+
+    def _add_history(self, role: iam.Role, history: bool | WindowHistoryOptions) -> WindowHistory | None:
+        """The window history, when asked for: the evaluator may put record batches on its stream alone."""
+        if history is False:
+            return None
+        options = history if isinstance(history, WindowHistoryOptions) else WindowHistoryOptions()
+        window_history = WindowHistory(self, "History", options=options)
+        window_history.grant_put_records(role)
+        self.function.add_environment("HISTORY_STREAM_NAME", window_history.delivery_stream_name)
+        return window_history
 
     def _grant(self, role: iam.Role, alert_topic: AnyAlertTopic) -> None:
         """The state table (UpdateItem: the violation log), the group membership of reporting things (when a
