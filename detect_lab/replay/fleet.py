@@ -7,15 +7,20 @@ run has settled. The adapters are in memory (``detect_lab.replay.memory``).
 
 Powertools: the evaluator's ``Metrics`` singleton keeps what it is given until the Lambda flushes it,
 and prints a metric set once one holds 100 values; the replay clears it after every batch and sweep,
-so nothing is printed and nothing grows.
+so nothing grows. EMF lines the evaluator prints at once (``single_metric``, which Powertools prints
+even with ``POWERTOOLS_METRICS_DISABLED``) are CloudWatch's input, not the lab's output: standard
+output is discarded while the evaluator's code runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from detect_lab.behaviors import class_group
@@ -36,6 +41,8 @@ from iot_defender_runtime.detect_evaluator.sweep import sweep_states
 from iot_defender_runtime.model.detect_profiles import DetectProfiles
 
 SWEEP_SECONDS = 300.0  # the construct's sweep schedule
+BATCHING_WINDOW_SECONDS = 300.0  # the longest MaximumBatchingWindowInSeconds SelfHostedDetect allows
+BATCH_SIZE = 500  # SelfHostedDetect's event source
 MAX_CLOCK_SKEW_SECONDS = 60.0  # the evaluator's default
 LAB_TABLE = "detect-lab"
 LAB_TOPIC = "arn:aws:sns:us-east-1:123456789012:detect-lab"
@@ -86,12 +93,18 @@ def replay_fleet(
     fleet: Fleet,
     profiles: DetectProfiles,
     *,
+    batching_window: float = BATCHING_WINDOW_SECONDS,
+    batch_size: int = BATCH_SIZE,
     sweep_every: float = SWEEP_SECONDS,
     progress: bool = False,
     observe_sets: bool = False,
 ) -> ReplayResult:
     """Run every batch of ``fleet`` through ``judge_batch`` and the sweep every ``sweep_every`` seconds.
 
+    :param batching_window: seconds of a shard's records one invocation takes at most, as the event
+        source's ``MaximumBatchingWindowInSeconds`` (``SelfHostedDetect(max_batching_window=...)``, 0 to
+        300). Default: 300, the longest: the fewest state writes, and the fastest replay.
+    :param batch_size: records one invocation takes at most (the construct's event source: 500).
     :param progress: show a progress bar on stderr (tqdm when installed). Default: none.
     :param observe_sets: also collect the set-metric values each thing reports outside its labelled
         attacks (``ReplayResult.observed``), for the tuner; this parses the agent reports a second
@@ -113,19 +126,53 @@ def replay_fleet(
     observer = SetObserver(profiles, fleet.labels) if observe_sets else None
     started, records, next_sweep = time.perf_counter(), 0, spec.start + sweep_every
     total = int(spec.days * 86_400 / 60) * spec.shards
-    for batch in _progress(fleet.batches(), total, progress):
-        while batch.arrival >= next_sweep:
-            _sweep(run, next_sweep)
-            next_sweep += sweep_every
-        run.now = batch.arrival
-        judge_batch(run, batch.records)
-        metrics.clear_metrics()
-        records += len(batch.records)
-        if observer is not None:
-            observer.add(batch.records)
-    for at in _settling_sweeps(profiles, next_sweep, spec.end, sweep_every):
-        _sweep(run, at)
+    batches = merged(fleet.batches(), batching_window, batch_size)
+    with contextlib.redirect_stdout(_Discard()):
+        for batch in _progress(batches, total, progress):
+            while batch.arrival >= next_sweep:
+                _sweep(run, next_sweep)
+                next_sweep += sweep_every
+            run.now = batch.arrival
+            judge_batch(run, batch.records)
+            metrics.clear_metrics()
+            records += len(batch.records)
+            if observer is not None:
+                observer.add(batch.records)
+        for at in _settling_sweeps(profiles, next_sweep, spec.end, sweep_every):
+            _sweep(run, at)
     return _result(run, fleet, groups, records, time.perf_counter() - started, observer)
+
+
+@dataclass
+class Gathered:
+    """Records of one shard gathered for one invocation; ``arrival``: when it is delivered."""
+
+    arrival: float
+    shard: str
+    records: list[dict[str, Any]]
+    opened: float = 0.0
+
+
+def merged(batches: Iterable[Batch], window: float, size: int) -> Iterator[Batch]:
+    """The simulator's per-minute batches as an event source with a batching window delivers them: a
+    shard's records gathered from the first one for ``window`` seconds, or until ``size`` records, and
+    delivered then (so the invocation's time never goes back)."""
+    gathering: dict[str, Gathered] = {}
+    for batch in batches:
+        due = sorted((g.opened, shard) for shard, g in gathering.items() if batch.arrival >= g.opened + window)
+        for _, shard in due:
+            done = gathering.pop(shard)
+            done.arrival = batch.arrival
+            yield done
+        records = batch.records
+        while records:
+            current = gathering.setdefault(batch.shard, Gathered(batch.arrival, batch.shard, [], batch.arrival))
+            room = size - len(current.records)
+            current.records.extend(records[:room])
+            current.arrival, records = batch.arrival, records[room:]
+            if len(current.records) >= size:
+                yield gathering.pop(batch.shard)
+    yield from sorted(gathering.values(), key=lambda g: g.opened)
 
 
 def _sweep(run: Invocation, at: float) -> None:
@@ -166,6 +213,11 @@ def _result(
         counts=Counter(run.counts),
         observed=observer.observations() if observer is not None else None,
     )
+
+
+class _Discard(io.TextIOBase):
+    def write(self, text: str) -> int:
+        return len(text)
 
 
 def _progress(batches: Iterable[Batch], total: int, on: bool) -> Iterable[Batch]:

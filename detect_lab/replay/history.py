@@ -75,10 +75,13 @@ class Windows:
         return Windows(*(getattr(self, name)[index] for name in _FIELDS))
 
     def unique(self) -> Windows:
-        """One row per (profile, behavior, thing, window start): the first delivered."""
-        keys = {}
-        for i, key in enumerate(zip(self.profile, self.behavior, self.thing, self.start, strict=True)):
-            keys.setdefault(key, i)
+        """One row per (profile, behavior, thing, window start): a window delivered twice (a retried
+        batch) counts once, with its largest value (as ``detect_lab.sql`` reads it)."""
+        keys: dict[tuple[Any, ...], int] = {}
+        for i, key in enumerate(zip(self.profile, self.behavior, self.thing, self.start.tolist(), strict=True)):
+            kept = keys.setdefault(key, i)
+            if self.value[i] > self.value[kept]:
+                keys[key] = i
         if len(keys) == len(self):
             return self
         return self.take(np.fromiter(sorted(keys.values()), dtype=np.int64, count=len(keys)))

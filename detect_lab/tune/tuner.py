@@ -155,8 +155,7 @@ def profile_device_days(windows: Windows) -> dict[str, float]:
     for profile in sorted(set(windows.profile)):
         mask = windows.profile == profile
         things = len(set(windows.thing[mask]))
-        span = float(windows.end[mask].max() - windows.start[mask].min()) / 86_400
-        found[profile] = things * span
+        found[profile] = things * float(windows.end[mask].max() - windows.start[mask].min()) / 86_400
     return found
 
 
