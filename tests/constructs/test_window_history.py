@@ -329,3 +329,34 @@ def test_fails_when_the_query_scan_limit_is_below_athenas_10_mb():
     assert fails_with(WindowHistoryOptions(query_scan_limit=cdk.Size.mebibytes(1))) == (
         "history.query_scan_limit must be a known size of at least 10 MB (10,000,000 bytes)",
     )
+
+
+def test_grant_query_gives_the_workgroup_the_table_the_rows_the_results_prefix_and_the_key():
+    stack = cdk.Stack(cdk.App(context=CONTEXT), "S")
+    detect = SelfHostedDetect(
+        stack, "D", behaviors=[StarterBehaviors.message_storm()], alert_topic=AlertTopic(stack, "A"), history=True
+    )
+    assert detect.history is not None
+    analyst = cdk.aws_iam.Role(stack, "Analyst", assumed_by=cdk.aws_iam.AccountRootPrincipal())
+    detect.history.grant_query(analyst)
+    template = dict(cdk.assertions.Template.from_stack(stack).to_json())
+    granted = statements_of(template, logical_id(template, "AWS::IAM::Role", "Analyst"))
+    actions = [statement["Action"] for statement in granted]
+    assert actions == [
+        [
+            "athena:StartQueryExecution",
+            "athena:GetQueryExecution",
+            "athena:GetQueryResults",
+            "athena:StopQueryExecution",
+            "athena:GetWorkGroup",
+        ],
+        ["glue:GetDatabase", "glue:GetTable"],
+        ["s3:GetBucketLocation", "s3:ListBucket"],
+        "s3:GetObject",
+        ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"],
+        ["kms:Decrypt", "kms:GenerateDataKey"],
+    ]
+    bucket = {"Fn::GetAtt": [logical_id(template, "AWS::S3::Bucket", "HistoryBucket"), "Arn"]}
+    assert granted[3]["Resource"] == {"Fn::Join": ["", [bucket, "/windows/*"]]}
+    assert granted[4]["Resource"] == {"Fn::Join": ["", [bucket, "/athena-results/*"]]}
+    assert "*" not in json.dumps([statement["Resource"] for statement in granted]).replace("/*", "")
