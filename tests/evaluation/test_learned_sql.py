@@ -76,7 +76,8 @@ def test_sql_on_duckdb_gives_the_python_trainers_statistics(
     )
     result = connection.execute(training_sql("history", "fleet", "storm", START, END))
     assert [column[0] for column in result.description] == list(COLUMNS)
-    sql_stats, sql_count, earliest = stats_of_rows(result.fetchall())
+    data = stats_of_rows(result.fetchall())
+    sql_stats, sql_count, earliest = data.stats, data.windows, data.earliest
 
     windows = [
         (str(r["thing_name"]), float(r["window_start"]), float(r["value"]))  # type: ignore[arg-type]
@@ -85,6 +86,8 @@ def test_sql_on_duckdb_gives_the_python_trainers_statistics(
     ]
     python_stats, python_count = aggregate(windows)
     assert sql_count == python_count and earliest == min(start for _, start, _ in windows)
+    things = {r["thing_name"] for r in rows if START <= float(r["window_start"]) < END}  # type: ignore[arg-type]
+    assert data.things == len(things) == 13  # the profile's things, of any behavior (the attacker included)
     assert sql_stats == python_stats
     assert bands_from(sql_stats) == bands_from(python_stats)
 

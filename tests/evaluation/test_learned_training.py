@@ -169,3 +169,12 @@ def test_a_model_not_refreshed_for_30_days_expires_and_stops_judging() -> None:
 def test_any_values_give_ordered_finite_bands(values: list[float]) -> None:
     high, medium, low = slot_stats(values).band()
     assert high >= medium >= low >= min(values)
+
+
+def test_a_cloud_side_counts_empty_windows_count_towards_the_minimum_a_device_sides_do_not() -> None:
+    from iot_defender_runtime.evaluation.learned import TrainingData, datapoints_of
+    from iot_defender_runtime.model.metric_catalog import METRICS
+
+    data = TrainingData({}, windows=300, earliest=NOW, things=7)
+    assert datapoints_of(data, METRICS["aws:num-authorization-failures"], 14 * DAY) == 7 * 4032
+    assert datapoints_of(data, METRICS["aws:all-bytes-out"], 14 * DAY) == 300

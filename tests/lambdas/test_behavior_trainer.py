@@ -22,7 +22,7 @@ from iot_defender_runtime.behavior_trainer import config as trainer_config
 from iot_defender_runtime.behavior_trainer.handler import train_now
 from iot_defender_runtime.behavior_trainer.training import train_all
 from iot_defender_runtime.detect_evaluator import handler as evaluator
-from iot_defender_runtime.evaluation.learned import Level, SlotStats, aggregate
+from iot_defender_runtime.evaluation.learned import Level, SlotStats, TrainingData, aggregate
 from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind
 from iot_defender_runtime.model.detect_profiles import DetectProfiles
 from iot_defender_runtime.model.learned_model import DAY, CorruptModelError, LearnedModel, model_key
@@ -31,6 +31,7 @@ from tests.lambdas.conftest import REGION, TABLE
 from tests.lambdas.test_detect_evaluator import T0, kinesis_record
 
 NOW = float(T0)
+THINGS = 90
 STORM = BehaviorDefinition(name="Storm", metric="aws:num-messages-sent", kind=BehaviorKind.ML, confidence="HIGH")
 AUTH = BehaviorDefinition(
     name="Probe", metric="aws:num-authorization-failures", kind=BehaviorKind.ML, confidence="MEDIUM"
@@ -46,18 +47,19 @@ def fleet_stats(windows: int, seed: int = 3) -> tuple[dict[Level, SlotStats], in
     return aggregate(rows)
 
 
-def athena_rows(stats: Mapping[Level, SlotStats], earliest: float) -> QueryResults:
+def athena_rows(stats: Mapping[Level, SlotStats], earliest: float, things: int = THINGS) -> QueryResults:
     header = [{"VarCharValue": name} for name in COLUMNS]
     rows = [{"Data": header}]
     for (level, key), s in sorted(stats.items()):
-        values = [level, key, s.windows, s.median, s.mad, *s.quantiles, int(earliest)]
+        values = [level, key, s.windows, s.median, s.mad, *s.quantiles, int(earliest), things]
         rows.append({"Data": [{"VarCharValue": str(v) if isinstance(v, str | int) else repr(v)} for v in values]})
     return QueryResults(rows=rows, column_info=[{"Name": name, "Type": "varchar"} for name in COLUMNS])
 
 
 @pytest.fixture
 def trained(world, monkeypatch):
-    """Both behaviors trained: Storm on 30,000 windows (ACTIVE), Probe on 40 (PENDING_BUILD)."""
+    """Both behaviors trained: Storm on 30,000 windows (ACTIVE); Probe, a cloud-side count whose empty
+    windows count as 0, on 40 windows of 2 things (2 x 4,032 windows in 14 days: PENDING_BUILD)."""
     monkeypatch.setenv("DETECT_PROFILES", json.dumps(PROFILES))
     for name, value in (
         ("HISTORY_WORKGROUP", "history"),
@@ -71,7 +73,9 @@ def trained(world, monkeypatch):
     backend = athena_backends["123456789012"][REGION]
     storm, _ = fleet_stats(30_000)
     probe, _ = fleet_stats(40)
-    backend.query_results_queue.extend([athena_rows(storm, NOW - 14 * DAY), athena_rows(probe, NOW - 14 * DAY)])
+    backend.query_results_queue.extend(
+        [athena_rows(storm, NOW - 14 * DAY), athena_rows(probe, NOW - 14 * DAY, things=2)]
+    )
     trainer_config.config.cache_clear()
     result = train_now(NOW)
     yield world, result, backend
@@ -83,6 +87,8 @@ def test_trainer_writes_an_active_model_and_a_pending_one_with_their_summaries(t
     assert result["failed"] == {} and len(result["summaries"]) == 2
     statuses = {s["behaviorName"]: s["modelStatus"] for s in result["summaries"]}
     assert statuses == {"Storm": "ACTIVE", "Probe": "PENDING_BUILD"}
+    progress = {s["behaviorName"]: s["datapointsCollectionPercentage"] for s in result["summaries"]}
+    assert progress == {"Storm": 100.0, "Probe": 32.25}  # 8,064 of 25,000
     stored = LearnedModels(TABLE).get_many([model_key("fleet", "Storm"), model_key("fleet", "Probe")])
     for model in stored.values():
         assert isinstance(model, LearnedModel)
@@ -139,11 +145,11 @@ class History:
     def __init__(self, fails: str) -> None:
         self.fails = fails
 
-    def statistics(self, profile: str, behavior: str, start: float, end: float) -> tuple[dict, int, float]:
+    def statistics(self, profile: str, behavior: str, start: float, end: float) -> TrainingData:
         if behavior == self.fails:
             raise RuntimeError("Athena query q-1 FAILED: HIVE_CURSOR_ERROR")
         stats, count = fleet_stats(26_000)
-        return stats, count, start
+        return TrainingData(stats, count, start, THINGS)
 
 
 class Store:
@@ -203,3 +209,26 @@ def test_models_status_lists_each_model_with_its_summary_and_a_corrupt_item(trai
     monkeypatch.setattr(models, "clock", lambda: NOW + 31 * DAY)
     assert main(["models", "status", "--table", TABLE, "--security-profile", "fleet"]) == 0
     assert "fleet/Storm: EXPIRED, 100.0 % collected" in capsys.readouterr().out
+
+
+def test_an_expired_model_stops_alarming_with_a_metric_and_one_log_line_saying_why(trained, caplog):
+    from iot_defender_runtime.detect_evaluator import learned_bands
+    from iot_defender_runtime.detect_evaluator.observability import metrics
+
+    world, _, _ = trained
+    evaluator.clear_caches()
+    learned_bands._logged.clear()
+    metrics.clear_metrics()
+    later = NOW + 31 * DAY
+    caplog.clear()
+    evaluator.evaluate_batch([sent("1", "t2", 900, later + 20)], now=later + 400)
+    evaluator.evaluate_batch([sent("2", "t3", 900, later + 30)], now=later + 410)
+    assert world.notifications() == []
+    lines = [r for r in caplog.records if r.getMessage() == "learned behavior not judged"]
+    assert [getattr(r, "reason", "") for r in lines] == [
+        "model of 'Storm' EXPIRED: not refreshed for 31.0 days (more than 30); the behavior does not alarm until the "
+        "trainer refreshes it",
+        "model of 'Probe' is PENDING_BUILD: 8064 of 25000 datapoints, 32.25 % collected",
+    ]
+    assert metrics.metric_set["LearnedModelsNotJudging"]["Value"] == [1.0, 1.0, 1.0, 1.0]  # 2 behaviors x 2 batches
+    metrics.clear_metrics()

@@ -28,11 +28,12 @@ from iot_defender_runtime.evaluation.learned import (
     TRIM_SPREADS,
     Level,
     SlotStats,
+    TrainingData,
 )
 
 _NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
 _TABLE = re.compile(r"^[a-zA-Z0-9_]{1,255}(\.[a-zA-Z0-9_]{1,255})?$")
-COLUMNS = ("level", "key", "windows", "median", "mad", "q_high", "q_medium", "q_low", "earliest")
+COLUMNS = ("level", "key", "windows", "median", "mad", "q_high", "q_medium", "q_low", "earliest", "things")
 _DONE = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
@@ -55,14 +56,15 @@ def training_sql(table: str, profile: str, behavior: str, start: float, end: flo
     for argument, name in (("profile", profile), ("behavior", behavior)):
         if not _NAME.match(name):
             raise ValueError(f"{argument} '{name}' must be 1 to 128 characters of [a-zA-Z0-9:_-]")
+    span = f"dt >= '{{first}}' AND dt <= '{{last}}' AND window_start >= {int(start)} AND window_start < {int(end)}"
     first_day, last_day = (datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d") for t in (start, end + 86_400))
+    span = span.format(first=first_day, last=last_day)
     high, medium, low = (_rank(p) for p in QUANTILES)
     spread = f"greatest({_double(MAD_TO_SPREAD)} * d.mad, {_double(MIN_SPREAD)})"
     return f"""
 WITH windows AS (
   SELECT thing_name, window_start, max(value) AS value FROM {table}
-  WHERE profile = '{profile}' AND behavior = '{behavior}' AND dt >= '{first_day}' AND dt <= '{last_day}'
-    AND window_start >= {int(start)} AND window_start < {int(end)}
+  WHERE profile = '{profile}' AND behavior = '{behavior}' AND {span}
   GROUP BY thing_name, window_start
 ), slotted AS (
   SELECT window_start, value,
@@ -101,7 +103,8 @@ WITH windows AS (
     max(CASE WHEN rn = {medium} THEN value END) AS q_medium, max(CASE WHEN rn = {low} THEN value END) AS q_low
   FROM kept GROUP BY level, key
 )
-SELECT m.level, m.key, m.n AS windows, m.median, d.mad, q.q_high, q.q_medium, q.q_low, e.earliest
+SELECT m.level, m.key, m.n AS windows, m.median, d.mad, q.q_high, q.q_medium, q.q_low, e.earliest,
+  (SELECT count(DISTINCT thing_name) FROM {table} WHERE profile = '{profile}' AND {span}) AS things
 FROM medians m JOIN mads d ON m.level = d.level AND m.key = d.key
   JOIN quantiles q ON m.level = q.level AND m.key = q.key
   JOIN earliest e ON m.level = e.level AND m.key = e.key
@@ -109,23 +112,23 @@ ORDER BY m.level, m.key
 """.strip()
 
 
-def stats_of_rows(rows: Iterable[Sequence[Any]]) -> tuple[dict[Level, SlotStats], int, float | None]:
-    """Rows of ``COLUMNS`` (text from Athena, or numbers from DuckDB) -> statistics per level, the number
-    of windows, and the first window's start."""
+def stats_of_rows(rows: Iterable[Sequence[Any]]) -> TrainingData:
+    """Rows of ``COLUMNS`` (text from Athena, or numbers from DuckDB) -> the behavior's training data."""
     stats: dict[Level, SlotStats] = {}
     earliest: float | None = None
+    things = 0
     try:
         for row in rows:
-            level, key, windows, median, mad, q_high, q_medium, q_low, first = row
+            level, key, windows, median, mad, q_high, q_medium, q_low, first, things_seen = row
             stats[(str(level), int(key))] = SlotStats(
                 int(windows), float(median), float(mad), (float(q_high), float(q_medium), float(q_low))
             )
             if level == "all":
-                earliest = float(first)
+                earliest, things = float(first), int(things_seen)
     except (TypeError, ValueError) as error:
         raise HistoryQueryError(f"a statistics row is not of the columns {', '.join(COLUMNS)}: {error}") from error
     total = stats[("all", 0)].windows if ("all", 0) in stats else 0
-    return stats, total, earliest
+    return TrainingData(stats, total, earliest, things)
 
 
 class AthenaHistory:
@@ -145,9 +148,7 @@ class AthenaHistory:
         self._workgroup, self._database, self._table = workgroup, database, table
         self._poll, self._timeout, self._sleep = poll_seconds, timeout_seconds, sleep
 
-    def statistics(
-        self, profile: str, behavior: str, start: float, end: float
-    ) -> tuple[dict[Level, SlotStats], int, float | None]:
+    def statistics(self, profile: str, behavior: str, start: float, end: float) -> TrainingData:
         query = training_sql(self._table, profile, behavior, start, end)
         execution = self._athena.start_query_execution(
             QueryString=query, WorkGroup=self._workgroup, QueryExecutionContext={"Database": self._database}

@@ -9,11 +9,10 @@ behaviors are trained. A model given up after 30 days of retries is not queried 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from iot_defender_runtime.evaluation.learned import Level, SlotStats, train, training_span
+from iot_defender_runtime.evaluation.learned import TrainingData, datapoints_of, train, training_span
 from iot_defender_runtime.model.behavior_definition import BehaviorKind
 from iot_defender_runtime.model.detect_profiles import DetectProfiles, ProfileBehavior
 from iot_defender_runtime.model.learned_model import (
@@ -25,11 +24,8 @@ from iot_defender_runtime.model.learned_model import (
 
 
 class HistoryStats(Protocol):
-    def statistics(
-        self, profile: str, behavior: str, start: float, end: float
-    ) -> tuple[Mapping[Level, SlotStats], int, float | None]:
-        """Statistics per level of the behavior's windows starting in ``[start, end)``, their number, and
-        the first one's start."""
+    def statistics(self, profile: str, behavior: str, start: float, end: float) -> TrainingData:
+        """The behavior's training data from its windows starting in ``[start, end)``."""
         ...
 
 
@@ -68,7 +64,7 @@ def train_all(profiles: DetectProfiles, history: HistoryStats, store: ModelWrite
             run.models.append(previous)
             continue
         try:
-            stats, count, earliest = history.statistics(behavior.profile, behavior.definition.name, start, end)
+            data = history.statistics(behavior.profile, behavior.definition.name, start, end)
         except Exception as error:  # one behavior's failure (Athena, throttling) must not stop the others
             run.failed[key] = f"{type(error).__name__}: {error}"
             continue
@@ -77,9 +73,9 @@ def train_all(profiles: DetectProfiles, history: HistoryStats, store: ModelWrite
             profile=behavior.profile,
             behavior=behavior.definition.name,
             metric=behavior.definition.metric,
-            stats=stats,
-            datapoints=count,
-            earliest=earliest,
+            stats=data.stats,
+            datapoints=datapoints_of(data, behavior.spec, end - start),
+            earliest=data.earliest,
             now=now,
         )
         store.put(model)

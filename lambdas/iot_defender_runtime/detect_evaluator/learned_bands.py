@@ -3,7 +3,8 @@ batch or sweep, turned into the engine's ``band`` (window start -> upper bound, 
 
 A behavior whose model cannot judge (none yet, PENDING_BUILD, EXPIRED, not refreshed for 30 days, or an
 unreadable item) gets no band: its windows close unjudged and it does not alarm, with a metric
-(``LearnedModelsNotJudging``, ``CorruptLearnedModels``) and a log line saying why, once per invocation.
+(``LearnedModelsNotJudging``, ``CorruptLearnedModels``) every invocation, and a log line saying why once
+per function instance and state (a behavior waiting 14 days for its model would otherwise log every batch).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from iot_defender_runtime.evaluation.learned import why_not_judging
 from iot_defender_runtime.model.behavior_definition import BehaviorKind
 from iot_defender_runtime.model.detect_profiles import ProfileBehavior
 from iot_defender_runtime.model.learned_model import CorruptModelError, LearnedModel, model_key
+
+_logged: set[tuple[str, str, str]] = set()  # (profile, behavior, state) already logged by this instance
 
 
 def learned_key(behavior: ProfileBehavior) -> str:
@@ -51,14 +54,21 @@ def _band(model: LearnedModel, confidence: str, now: float) -> Band:
 
 def _report_not_judging(behavior: ProfileBehavior, model: LearnedModel | CorruptModelError | None, now: float) -> None:
     name = behavior.definition.name
+    state = (
+        "corrupt" if isinstance(model, CorruptModelError) else "missing" if model is None else model.judging_status(now)
+    )
+    first = (behavior.profile, name, state) not in _logged
+    _logged.add((behavior.profile, name, state))
     if isinstance(model, CorruptModelError):
         metrics.add_metric(name="CorruptLearnedModels", unit=MetricUnit.Count, value=1)
-        logger.error(
-            "learned behavior not judged: corrupt model", behavior=name, profile=behavior.profile, reason=str(model)
-        )
+        if first:
+            logger.error(
+                "learned behavior not judged: corrupt model", behavior=name, profile=behavior.profile, reason=str(model)
+            )
         return
     reason = (
         why_not_judging(model, now) if model is not None else f"no model of '{name}' yet: the daily trainer has not run"
     )
     metrics.add_metric(name="LearnedModelsNotJudging", unit=MetricUnit.Count, value=1)
-    logger.warning("learned behavior not judged", behavior=name, profile=behavior.profile, reason=reason)
+    if first:
+        logger.warning("learned behavior not judged", behavior=name, profile=behavior.profile, reason=reason)

@@ -25,6 +25,12 @@ Quantiles are nearest-rank (the value at rank ``ceil(p x n)`` of the sorted valu
 trainer runs on Athena (``adapters.history_query``) gives the same numbers as this module.
 A window is normal when its value is at most the bound of its slot; learned behaviors alarm on values
 above normal (a storm, a probe, an exfiltration), not below.
+
+Datapoints towards the guide's minimum of 25,000: the windows of the history; for a cloud-side count
+(messages, authorization failures, connection attempts, disconnects), whose empty windows the evaluator
+judges as 0 (AWS IoT sees every event), every 5-minute window of every thing the profile watched in the
+14 days counts (an upper estimate: a thing counts from the span's start). The statistics of such a metric
+come from the windows with activity only, which keeps its band on the high side of what the zeros give.
 """
 
 from __future__ import annotations
@@ -47,9 +53,11 @@ from iot_defender_runtime.model.learned_model import (
     RETRY_DAYS,
     SLOTS,
     TRAINING_DAYS,
+    WINDOW_SECONDS,
     LearnedModel,
     slot_of,
 )
+from iot_defender_runtime.model.metric_catalog import MetricSource, MetricSpec, ValueKind
 
 MAD_TO_SPREAD = 1.4826  # MAD x this = the standard deviation, for normally distributed values
 MIN_SPREAD = 1.0  # one unit of the metric
@@ -142,6 +150,29 @@ def bands_from(stats: Mapping[Level, SlotStats]) -> tuple[tuple[float, float, fl
                 break
         bands.append(chosen.band())
     return tuple(bands)
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    """What the history gives the trainer for one behavior: statistics per level, the windows they are of,
+    the first window's start, and how many things of the profile had any window in the span."""
+
+    stats: Mapping[Level, SlotStats]
+    windows: int
+    earliest: float | None
+    things: int
+
+
+def zero_filled(spec: MetricSpec) -> bool:
+    """A cloud-side count: an empty window had none (the evaluator judges it as 0)."""
+    return spec.source is MetricSource.CLOUD and spec.value_kind is ValueKind.COUNT
+
+
+def datapoints_of(data: TrainingData, spec: MetricSpec, span_seconds: float) -> int:
+    """The datapoints towards the minimum (see the module docstring)."""
+    if not zero_filled(spec):
+        return data.windows
+    return max(data.windows, data.things * int(span_seconds // WINDOW_SECONDS))
 
 
 def training_span(now: float) -> tuple[float, float]:
