@@ -58,15 +58,15 @@ def report() -> LabReport:
     storm = BehaviorView(
         "message-storm",
         "aws:num-messages-sent",
-        untuned=Score(attacks=4, detected=1, false_alarms=3, device_days=1500.0, detect_seconds=(600.0,)),
-        tuned=Score(attacks=4, detected=4, false_alarms=1, device_days=1500.0, detect_seconds=(300, 600, 900, 5400)),
+        untuned=Score(attacks=4, detected=1, false_alarms=3, device_days=1500.0, detect_median=600.0, detect_max=600.0),
+        tuned=Score(attacks=4, detected=4, false_alarms=1, device_days=1500.0, detect_median=750.0, detect_max=5400.0),
         panels=(_storm_panel(),),
     )
     ports = BehaviorView(
         "listening-ports",
         "aws:listening-tcp-ports",
         untuned=None,
-        tuned=Score(attacks=2, detected=2, false_alarms=0, device_days=1500.0, detect_seconds=(300.0, 300.0)),
+        tuned=Score(attacks=2, detected=2, false_alarms=0, device_days=1500.0, detect_median=300.0, detect_max=300.0),
         panels=(_ports_panel(),),
     )
     timeline = Timeline(
@@ -81,8 +81,8 @@ def report() -> LabReport:
         fleet="500 things x 3 days; tuned on seed 1, evaluated on seed 2",
         target=1.0,
         behaviors=(storm, ports),
-        untuned=Score(attacks=6, detected=1, false_alarms=3, device_days=1500.0, detect_seconds=(600.0,)),
-        tuned=Score(attacks=6, detected=6, false_alarms=1, device_days=1500.0, detect_seconds=(300.0,) * 6),
+        untuned=Score(attacks=6, detected=1, false_alarms=3, device_days=1500.0, detect_median=600.0, detect_max=600.0),
+        tuned=Score(attacks=6, detected=6, false_alarms=1, device_days=1500.0, detect_median=300.0, detect_max=300.0),
         timelines=(timeline,),
         code="Behavior.rule('message-storm', metric='aws:num-messages-sent')\n",
         api_json='{"sensors": []}',
@@ -132,7 +132,6 @@ def test_score_without_attacks_or_device_days_has_no_recall_and_no_rate() -> Non
     score = Score(attacks=0, detected=0, false_alarms=0, device_days=0.0)
     assert score.recall is None
     assert score.false_alarms_per_1000_device_days == 0.0
-    assert score.median_detect_seconds is None
 
 
 def test_report_embeds_every_chart_it_drew_and_the_charts_are_png(written) -> None:
