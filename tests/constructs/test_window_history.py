@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aws_cdk as cdk
 import pytest
@@ -337,7 +337,9 @@ def test_grant_query_gives_the_workgroup_the_table_the_rows_the_results_prefix_a
         stack, "D", behaviors=[StarterBehaviors.message_storm()], alert_topic=AlertTopic(stack, "A"), history=True
     )
     assert detect.history is not None
-    analyst = cdk.aws_iam.Role(stack, "Analyst", assumed_by=cdk.aws_iam.AccountRootPrincipal())
+    analyst = cdk.aws_iam.Role(
+        stack, "Analyst", assumed_by=cast(cdk.aws_iam.IPrincipal, cdk.aws_iam.AccountRootPrincipal())
+    )
     detect.history.grant_query(analyst)
     template = dict(cdk.assertions.Template.from_stack(stack).to_json())
     granted = statements_of(template, logical_id(template, "AWS::IAM::Role", "Analyst"))
