@@ -1,6 +1,6 @@
 """The lab's behavior sets, as the model's plain definitions (``BehaviorDefinition``): the lab runs
 the evaluator's code and never imports the CDK, so the constructs' ``StarterBehaviors`` are mirrored
-here in model terms (``tests/lab/test_behaviors.py`` checks that they render the same API JSON).
+here in model terms (``tests/lab/test_tune_behaviors.py`` checks that they render the same API JSON).
 
 - ``untuned_profiles()``: the reference app's behaviors as they ship (``app.py`` ``fleet_behaviors()``:
   message storm 1000, credential misuse 10, connection churn 20), one profile over the whole fleet.
