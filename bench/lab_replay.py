@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "lambdas"))
@@ -39,7 +40,9 @@ from detect_lab.simulator import DEVICE_CLASSES, AttackPlan, FleetSpec, simulate
 
 def replay_figures(things: int, days: float, progress: bool) -> float:
     """Replayed datapoints per second over a fleet of ``things`` x ``days``."""
-    fleet = simulate(FleetSpec(things=things, days=days, seed=11, attacks=AttackPlan(per_kind=5)))
+    # Any: the replay types its input as a protocol the simulated fleet meets at run time (pyright reads
+    # SimulatedFleet.things as a tuple of dataclasses, the protocol as read-only properties).
+    fleet: Any = simulate(FleetSpec(things=things, days=days, seed=11, attacks=AttackPlan(per_kind=5)))
     profiles = starter_profiles([c.name for c in DEVICE_CLASSES])
     started = time.perf_counter()
     with evaluator_quiet():
@@ -73,7 +76,7 @@ def _load() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--things", type=int, default=10_000, help="things in the replayed fleet (default: 10000)")
     parser.add_argument("--days", type=float, default=1.0, help="simulated days (default: 1)")
     parser.add_argument("--skip-demo", action="store_true", help="do not run the demo (its figures are null)")
