@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from constructs_lib.detect.security_profile import SecurityProfile, SecurityProfileTarget
     from constructs_lib.detect.self_hosted_detect import DetectProfile, SelfHostedDetect
     from constructs_lib.detect.starter_behaviors import StarterBehaviors
+    from constructs_lib.detect.window_history import WindowHistory, WindowHistoryOptions
     from constructs_lib.fleet.fleet_group import DynamicFleetGroup, FleetGroup, IFleetGroup
     from constructs_lib.fleet.fleet_indexing import FleetIndexing, FleetIndexingSettings, ThingIndexingMode
     from constructs_lib.fleet.quarantine_group import QuarantineGroup
@@ -122,6 +123,8 @@ _EXPORTS: dict[str, str] = {
     "SeverityLabel": "iot_defender_runtime.model.security_finding",
     "StarterBehaviors": "constructs_lib.detect.starter_behaviors",
     "ThingIndexingMode": "constructs_lib.fleet.fleet_indexing",
+    "WindowHistory": "constructs_lib.detect.window_history",
+    "WindowHistoryOptions": "constructs_lib.detect.window_history",
     "acknowledge": "constructs_lib.nag",
     "apply_nag_packs": "constructs_lib.nag",
     "compliance_pack": "constructs_lib.nag",
@@ -205,6 +208,8 @@ __all__ = [
     "SeverityLabel",
     "StarterBehaviors",
     "ThingIndexingMode",
+    "WindowHistory",
+    "WindowHistoryOptions",
     "acknowledge",
     "apply_nag_packs",
     "compliance_pack",

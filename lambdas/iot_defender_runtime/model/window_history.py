@@ -10,7 +10,10 @@ learned-behavior trainer. One schema for all of them: the Glue table's columns a
 - ``value``: the window's aggregate (the sum of its datapoints, 0 for an empty window judged as 0);
 - ``verdict``: ``violating``, ``normal``, or ``unjudged`` (a statistical window closed without a fleet
   threshold, or an exported value that no behavior judged);
-- partition ``dt``: the UTC day of ``window_end`` (``YYYY-MM-DD``).
+- partition ``dt`` (``YYYY-MM-DD``, UTC): in the history bucket, the day Firehose received the row
+  (its ``!{timestamp:yyyy-MM-dd}`` prefix), normally minutes after ``window_end``; in files the lab
+  writes itself, the day of ``window_end`` (``partition_day``). Readers filter on ``window_end`` and
+  take a ``dt`` range one day wider.
 
 Delivery is at least once (a batch retried after a failure records its windows again): readers
 count a window once per ``(profile, behavior, thing_name, window_start)``.
@@ -50,7 +53,7 @@ def history_row(
     *, profile: str, behavior: str, metric: str, thing_name: str, start: float, end: float, value: float, verdict: str
 ) -> dict[str, Any]:
     """One row, with the columns of ``HISTORY_COLUMNS`` in order (the partition is not a column of the
-    files: Firehose puts the row under ``dt=<day of window_end>``)."""
+    files: Firehose puts the row under ``dt=<day it received it>``)."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict '{verdict}' must be one of {', '.join(VERDICTS)}")
     return {
@@ -66,5 +69,5 @@ def history_row(
 
 
 def partition_day(window_end: float) -> str:
-    """The ``dt`` partition of a row: the UTC day its window ended (``YYYY-MM-DD``)."""
+    """The ``dt`` partition the lab gives a row it writes itself: the UTC day its window ended."""
     return datetime.fromtimestamp(window_end, UTC).strftime("%Y-%m-%d")
