@@ -3,12 +3,13 @@ evaluator's engine (``evaluation.engine.evaluate``) per thing and behavior, in t
 
 For a windowed behavior each recorded window's value is one datapoint at the window's start, so the
 engine sums it into the behavior's own window: a behavior may use the recorded windows' length or a
-multiple of it (15-minute windows from 5-minute ones), never a shorter one. Behaviors judged per
-report (set metrics: ports, addresses) have no windows to re-judge and are skipped (counted in
-``counts["skipped_behaviors"]``). A behavior reads the
-windows recorded under its own name in its profile when there are some, else those of its metric
-(any behavior, any profile) with a window length that divides its own. Gaps are judged as the
-Lambda judges them: a cloud-side count's missing window as 0 (``stream_time.fills_empty``).
+multiple of it (15-minute windows from 5-minute ones), never a shorter one. A behavior reads the
+windows recorded under its own name in its profile when there are some, else those of its metric in
+its profile (none: its things had none, nothing to judge), else, for a profile the history does not
+know, those of its metric in any profile; with a window length that divides its own. Gaps are
+judged as the Lambda judges them: a cloud-side count's missing window as 0 (``stream_time.fills_empty``).
+Behaviors judged per report (set metrics: ports, addresses) have no windows to re-judge and are
+skipped (counted in ``counts["skipped_behaviors"]``).
 """
 
 from __future__ import annotations
@@ -67,23 +68,30 @@ def replay_history(
 def _source_rows(windows: Windows, behavior: ProfileBehavior) -> np.ndarray:
     """The rows ``behavior`` reads (module docstring)."""
     definition = behavior.definition
-    own = np.flatnonzero((windows.profile == behavior.profile) & (windows.behavior == definition.name))
+    in_profile = windows.profile == behavior.profile
+    own = np.flatnonzero(in_profile & (windows.behavior == definition.name))
     if own.size:
         return own
-    duration = definition.duration_seconds
-    lengths = windows.end - windows.start
     on_metric = windows.metric == definition.metric
-    for source in sorted(
-        {(str(p), str(b)) for p, b in zip(windows.profile[on_metric], windows.behavior[on_metric], strict=True)}
-    ):
-        rows = np.flatnonzero(on_metric & (windows.profile == source[0]) & (windows.behavior == source[1]))
+    lengths = windows.end - windows.start
+    scope = on_metric & in_profile if in_profile.any() else on_metric
+    if not on_metric.any() or (in_profile.any() and not scope.any()):
+        if on_metric.any():
+            return np.flatnonzero(scope)  # the profile's things had none of it: nothing to judge
+        raise HistoryError(
+            f"behavior '{definition.name}': the history holds no windows of {definition.metric}; it holds "
+            f"{', '.join(sorted({str(m) for m in windows.metric})) or 'none'}"
+        )
+    sources = sorted({(str(p), str(b)) for p, b in zip(windows.profile[scope], windows.behavior[scope], strict=True)})
+    for profile, name in sources:
+        rows = np.flatnonzero(scope & (windows.profile == profile) & (windows.behavior == name))
         length = int(lengths[rows[0]])
-        if duration is not None and length > 0 and duration % length == 0:
+        if definition.duration_seconds and length > 0 and definition.duration_seconds % length == 0:
             return rows
-    held = sorted({f"{m} ({int(n)} s)" for m, n in zip(windows.metric, lengths, strict=True)})
+    held = sorted({f"{int(n)} s" for n in lengths[scope]})
     raise HistoryError(
-        f"behavior '{definition.name}' ({definition.metric}, {duration} s windows): the history holds no windows "
-        f"it can be judged on; it holds {', '.join(held) or 'none'}"
+        f"behavior '{definition.name}' ({definition.metric}, {definition.duration_seconds} s windows): the history "
+        f"holds its metric in {', '.join(held)} windows only; a behavior takes windows of its length or a divisor of it"
     )
 
 
@@ -96,6 +104,8 @@ def _judge_behavior(
     counts: Counter[str],
 ) -> None:
     """Each thing's windows through the engine at once, in time order, settled up to its last window."""
+    if rows.size == 0:
+        return
     order = rows[np.lexsort((windows.start[rows], windows.thing[rows]))]
     things = windows.thing[order]
     bounds = np.flatnonzero(np.r_[True, things[1:] != things[:-1], True])
