@@ -34,6 +34,7 @@ FUNCTION_LAYERS: dict[str, tuple[str, ...]] = {
     "audit_remediation": ("model", "adapters", "remediation"),
     "detect_evaluator": ("model", "evaluation", "adapters"),
     "security_hub_findings": ("model", "adapters", "remediation"),
+    "behavior_trainer": ("model", "evaluation", "adapters"),
 }
 
 

@@ -15,10 +15,11 @@ lifecycle events), ``aws:disconnect-duration`` (lifecycle records of every conne
 ``aws:num-messages-received``
 (from AWS IoT logs, through a CloudWatch Logs subscription filter), every device-side metric and
 custom metric (from the Device Defender agent's JSON reports on
-``$aws/things/<thing>/defender/metrics/json``). Rule and statistical behaviors; ML behaviors need
-managed Detect. TOPIC_FILTER dimensions on the four metrics that take one: each of their datapoints
-carries its MQTT topic (the telemetry rules add ``topic()``, IoT log entries have ``topicName``), and
-``DETECT_PROFILES`` carries each profile's dimensions.
+``$aws/things/<thing>/defender/metrics/json``). Rule, statistical and ML behaviors: ML (learned)
+behaviors need the window history (``history=True``), on which a daily trainer (``BehaviorTrainer``)
+builds their models (``iot_defender_runtime.evaluation.learned``). TOPIC_FILTER dimensions on the four
+metrics that take one: each of their datapoints carries its MQTT topic (the telemetry rules add
+``topic()``, IoT log entries have ``topicName``), and ``DETECT_PROFILES`` carries each profile's dimensions.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from constructs_lib._queues import dead_letter_queue
 from constructs_lib._validation import NAME_PATTERN, check_duration, raise_if_any
 from constructs_lib.alerts.alert_topic import AlertTopic, AnyAlertTopic, TopicArgument, alert_topic_of
 from constructs_lib.detect.behavior import Behavior
+from constructs_lib.detect.behavior_trainer import BehaviorTrainer
 from constructs_lib.detect.custom_metric import Dimension
 from constructs_lib.detect.security_profile import SecurityProfileTarget
 from constructs_lib.detect.window_history import WindowHistory, WindowHistoryOptions, window_history_problems
@@ -60,6 +62,7 @@ from constructs_lib.lambda_packaging import (
 from constructs_lib.nag import acknowledge, acknowledge_inline_policies
 from constructs_lib.response.queued_function import FunctionNetwork, alarm_on_any, build_function
 from constructs_lib.response.queued_function import state_table as new_state_table
+from iot_defender_runtime.model.behavior_definition import BehaviorKind
 from iot_defender_runtime.model.detect_profiles import (
     ProfileDocument,
     TargetsDocument,
@@ -207,6 +210,7 @@ class SelfHostedDetect(Construct):
         problems += network.problems() + _concurrency_problems(reserved_concurrency)
         problems += _sweep_segments_problems(max_sweep_segments, reserved_concurrency)
         problems += window_history_problems(history)
+        problems += _learned_problems(chosen, history)
         document = _write_profiles(chosen, problems)
         raise_if_any(self, problems)
         assert topic is not None  # raise_if_any raised otherwise
@@ -234,6 +238,7 @@ class SelfHostedDetect(Construct):
             self, "NotificationTopic", display_name="Self-hosted Detect alarms"
         )
         self._add_alarms()
+        self.trainer: BehaviorTrainer | None = self._add_trainer(document, powertools_layer_version, network)
         acknowledge_inline_policies(self, "self-hosted Detect (its evaluator function and its topic rules)")
 
     # Metrics the evaluator publishes (namespace DeviceDefender/SelfHostedDetect, dimension service).
@@ -490,6 +495,24 @@ class SelfHostedDetect(Construct):
             },
         )
 
+    def _add_trainer(
+        self, document: str, powertools_layer_version: int, network: FunctionNetwork
+    ) -> BehaviorTrainer | None:
+        """The daily trainer of the learned (ML) behaviors, when there are any (history is on: checked)."""
+        if self.history is None or not any(b.definition.kind is BehaviorKind.ML for b in self.behaviors):
+            return None
+        return BehaviorTrainer(
+            self,
+            "BehaviorTrainer",
+            history=self.history,
+            table=self.table,
+            profiles_document=document,
+            dead_letter=self.dead_letter_queue,
+            powertools_layer_version=powertools_layer_version,
+            notify=self.notification_topic,
+            network=network,
+        )
+
     def _add_alarms(self) -> None:
         """Both notify the notification topic."""
         self.dead_letter_queue_alarm = alarm_on_any(
@@ -559,6 +582,19 @@ def _profiles_problems(chosen: Sequence[DetectProfile], *, several: bool, mixed:
         where = f"profile '{profile.name}': " if several else ""
         problems.extend(where + problem for problem in _profile_problems(profile, "name" if several else None))
     return problems
+
+
+def _learned_problems(chosen: Sequence[DetectProfile], history: object) -> list[str]:
+    """ML behaviors are trained on the window history: without it they could never judge."""
+    if history is not False:
+        return []
+    return [
+        f"behavior '{b.name}' is an ML behavior: its model is trained on the window history, so pass history=True "
+        "(or WindowHistoryOptions(...)), or use managed Detect"
+        for profile in chosen
+        for b in profile.behaviors
+        if b.definition.kind is BehaviorKind.ML
+    ]
 
 
 def _concurrency_problems(reserved_concurrency: int) -> list[str]:

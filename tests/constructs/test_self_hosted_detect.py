@@ -187,8 +187,6 @@ def test_fails_for_behaviors_self_hosted_detect_cannot_run():
             iot_log_group_name="no spaces",
         )
     assert raised.value.problems == (
-        "behavior 'Ml' is an ML behavior; ML Detect trains AWS's models on 14 days of a fleet's data and needs "
-        "managed Detect: the self-hosted evaluator runs rule and statistical behaviors",
         "behavior 'Sizes' is a statistical behavior on aws:message-byte-size, which is judged per message or per "
         "report; the self-hosted evaluator takes percentiles of window totals, so use a rule behavior or managed "
         "Detect",
@@ -196,6 +194,8 @@ def test_fails_for_behaviors_self_hosted_detect_cannot_run():
         "clock_skew 960 seconds must be 1 to 900 seconds",
         "max_batching_window 360 seconds must be 0 to 300 seconds",
         "iot_log_group_name 'no spaces' is not a log group name",
+        "behavior 'Ml' is an ML behavior: its model is trained on the window history, so pass history=True (or "
+        "WindowHistoryOptions(...)), or use managed Detect",
     )
 
 
