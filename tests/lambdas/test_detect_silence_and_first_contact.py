@@ -126,3 +126,12 @@ def test_each_sweep_run_publishes_its_duration_and_a_violation_its_behavior(worl
         "in-alarm",
         "fleet",
     )
+
+
+def test_no_violation_metric_is_written_while_metrics_are_disabled(world, monkeypatch, capsys):
+    """The Detect lab replays the evaluator with metrics off: nothing may reach stdout then."""
+    with_profile(monkeypatch, SIZE_LIMIT)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    handler.evaluate_batch([telemetry("1", "t1", b"x" * 5000, 0)], now=T0 + 1)
+    assert events(world) == [(SIZE_LIMIT.name, "in-alarm")]
+    assert '"Violations"' not in capsys.readouterr().out

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from iot_defender_runtime.adapters.detect_state import DetectStates, fleet_key
 from iot_defender_runtime.adapters.model_store import LearnedModels
@@ -153,7 +154,10 @@ def publish(run: Invocation, behavior: ProfileBehavior, thing: str, result: Eval
 def _count_violation(behavior: ProfileBehavior, transition: Transition) -> None:
     """``Violations`` by profile, behavior and event type (the operations dashboard's "violations by
     behavior"), as AWS IoT's own ``Violations`` metric has them for managed Detect. One EMF line per
-    transition: transitions are rare next to datapoints."""
+    transition: transitions are rare next to datapoints. Like the shared ``metrics``, nothing is
+    written while ``POWERTOOLS_METRICS_DISABLED`` is true (``single_metric`` itself would print anyway)."""
+    if is_metrics_disabled():
+        return
     dimensions = {
         "service": SERVICE,
         "SecurityProfileName": behavior.profile,
