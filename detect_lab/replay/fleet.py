@@ -107,8 +107,8 @@ def replay_fleet(
     :param batch_size: records one invocation takes at most (the construct's event source: 500).
     :param progress: show a progress bar on stderr (tqdm when installed). Default: none.
     :param observe_sets: also collect the set-metric values each thing reports outside its labelled
-        attacks (``ReplayResult.observed``), for the tuner; this parses the agent reports a second
-        time. Default: off.
+        attacks (``ReplayResult.observed``), for the tuner; sampled hourly (``observe.SetObserver``).
+        Default: off.
     """
     spec = fleet.spec
     groups = groups_of(fleet)
@@ -123,7 +123,7 @@ def replay_fleet(
     )
     shards = sorted({f"shardId-{index:012d}" for index in range(spec.shards)})
     run.positions.save_caught_up({shard: None for shard in shards})  # the open shards, as a sweep lists them
-    observer = SetObserver(profiles, fleet.labels) if observe_sets else None
+    observer = SetObserver(profiles, fleet.labels, groups) if observe_sets else None
     started, records, next_sweep = time.perf_counter(), 0, spec.start + sweep_every
     total = int(spec.days * 86_400 / 60) * spec.shards
     batches = merged(fleet.batches(), batching_window, batch_size)
