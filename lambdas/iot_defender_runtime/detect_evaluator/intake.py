@@ -36,9 +36,9 @@ class Intake:
     def __call__(self, record: KinesisStreamRecord) -> None:
         try:
             accepted = [
-                (profile, self._checked(profile, parsed))
+                (profile, checked)
                 for parsed in parse_record(record)
-                for profile in self.profiles.profiles_by_metric.get(parsed.metric, ())
+                for profile, checked in self._per_profile(parsed)
             ]
         except Exception as error:  # a hostile record fails alone, whatever it makes the parser raise
             reason = str(error) if isinstance(error, ValueError) else f"unexpected {type(error).__name__}: {error}"
@@ -50,14 +50,26 @@ class Intake:
         for profile, parsed in accepted:
             self.grouped[(profile, parsed.thing)].append(parsed)
 
-    def _checked(self, profile: str, parsed: ParsedRecord) -> ParsedRecord:
-        if isinstance(parsed.datapoint.value, LifecycleEvent):
+    def _per_profile(self, parsed: ParsedRecord) -> list[tuple[str, ParsedRecord]]:
+        """The datapoint checked for each profile with a behavior on its metric: once per value kind."""
+        by_kind: dict[ValueKind, ParsedRecord] = {}
+        found = []
+        for profile in self.profiles.profiles_by_metric.get(parsed.metric, ()):
+            kind = self._kind(profile, parsed.metric)
+            if kind not in by_kind:
+                by_kind[kind] = self._checked(kind, parsed)
+            found.append((profile, by_kind[kind]))
+        return found
+
+    def _checked(self, kind: ValueKind, parsed: ParsedRecord) -> ParsedRecord:
+        original = parsed.datapoint.value
+        if isinstance(original, LifecycleEvent):
             return parsed  # checked when it was read; it becomes disconnect-duration datapoints later
         try:
-            value = datapoint_value(self._kind(profile, parsed.metric), parsed.datapoint.value)
+            value = datapoint_value(kind, original)
         except ValueError as error:
             raise ValueError(f"record {parsed.sequence} has no valid {parsed.metric} value: {error}") from error
-        if value is parsed.datapoint.value:
+        if value is original or (type(value) is type(original) and value == original):
             return parsed
         return replace(parsed, datapoint=replace(parsed.datapoint, value=value))
 

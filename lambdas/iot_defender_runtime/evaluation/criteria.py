@@ -3,6 +3,7 @@ that does not meet them is a violating datapoint."""
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import operator as operator_module
 import re
@@ -80,6 +81,13 @@ def address(item: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     """
     if not isinstance(item, str):
         raise ValueError(f"an IP address is a string, got {type(item).__name__}")
+    return _address(item)
+
+
+# A fleet reports the same few endpoints over and over: parsing each text once saves a tenth of a batch.
+# Failures are not cached (lru_cache keeps results only), so a bad text raises every time.
+@functools.lru_cache(maxsize=16_384)
+def _address(item: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     if not 0 < len(item) <= MAX_ENDPOINT_LENGTH:
         raise ValueError(f"an IP address has 1 to {MAX_ENDPOINT_LENGTH} characters, got {len(item)}")
     if "/" in item:
@@ -96,9 +104,16 @@ def address(item: Any) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
 def address_text(item: Any) -> str:
     """``item`` reduced to its address (``"203.0.113.9:443"`` -> ``"203.0.113.9"``), or a CIDR in its
     canonical form; the text matches the API's ``Cidr`` pattern, so an alert can always carry it."""
-    if isinstance(item, str) and "/" in item and len(item) <= MAX_ENDPOINT_LENGTH:
+    if not isinstance(item, str):
+        return str(address(item))  # raises, naming the type
+    return _address_text(item)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _address_text(item: str) -> str:
+    if "/" in item and len(item) <= MAX_ENDPOINT_LENGTH:
         return str(ipaddress.ip_network(item, strict=False))
-    return str(address(item))
+    return str(_address(item))
 
 
 def _host_and_port(text: str) -> tuple[str, str | None, bool]:
