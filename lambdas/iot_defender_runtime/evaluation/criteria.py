@@ -26,7 +26,27 @@ def meets(
 def compile_criteria(
     operator: str, criteria_value: Mapping[str, Any] | None, threshold: float | None = None
 ) -> Callable[[Value], bool]:
-    """The criteria as one function, built once per evaluation: the engine calls it per datapoint."""
+    """The criteria as one function: the engine calls it per datapoint. Built once per criteria object,
+    operator and threshold (a batch evaluates the same behavior for every thing it carries); the cache
+    keeps the criteria object itself, so its id is not reused while the entry lives."""
+    key = (id(criteria_value), operator, threshold)
+    cached = _COMPILED.get(key)
+    if cached is not None and cached[0] is criteria_value:
+        return cached[1]
+    compiled = _compile(operator, criteria_value, threshold)
+    if len(_COMPILED) >= _MAX_COMPILED:
+        _COMPILED.clear()
+    _COMPILED[key] = (criteria_value, compiled)
+    return compiled
+
+
+_MAX_COMPILED = 1024
+_COMPILED: dict[tuple[int, str, float | None], tuple[Mapping[str, Any] | None, Callable[[Value], bool]]] = {}
+
+
+def _compile(
+    operator: str, criteria_value: Mapping[str, Any] | None, threshold: float | None
+) -> Callable[[Value], bool]:
     op = ComparisonOperator(operator)
     if op in _NUMERIC:
         limit = threshold if threshold is not None else _number(criteria_value)
