@@ -81,8 +81,19 @@ def test_a_storm_that_stops_clears_through_empty_windows() -> None:
     assert not quiet.state.in_alarm and quiet.windows[0] == ClosedWindow(night + 300, night + 600, 0, False)
 
 
-def test_per_message_metric_is_judged_per_datapoint_and_reported_as_a_point_window() -> None:
+def test_per_message_and_device_side_metrics_are_judged_per_datapoint_as_point_windows() -> None:
+    ports = METRICS["aws:num-listening-tcp-ports"]
     at = MONDAY + 3 * 3600 + 7
+    report = evaluate(
+        "t1",
+        learned(metric=ports.name),
+        ports,
+        BehaviorState(),
+        [Datapoint(at, 4), Datapoint(at + 100, 30)],
+        now=at + 100,
+        band=band_of(MODEL, "HIGH", at),
+    )
+    assert report.windows == (ClosedWindow(at, at, 4, False), ClosedWindow(at + 100, at + 100, 30, True))
     result = evaluate(
         "t1",
         learned(metric=SIZE.name),

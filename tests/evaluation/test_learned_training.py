@@ -110,9 +110,10 @@ def test_a_sparse_slot_borrows_its_hour_then_all_windows() -> None:
     assert bands[6] == dense.band()  # neither slot 6 nor hour 6 has enough windows
 
 
-def test_an_all_equal_slot_still_has_a_band_one_unit_wide() -> None:
-    stats = slot_stats([0.0] * 500)
-    assert stats.band() == (3.0, 2.0, 1.0)
+def test_an_all_equal_slot_has_a_band_less_than_one_unit_wide_so_one_more_is_out() -> None:
+    assert slot_stats([0.0] * 500).band() == (0.75, 0.5, 0.25)
+    high, medium, low = slot_stats([3.0] * 500).band()
+    assert 3.0 < low < medium < high < 4.0  # a fourth listening port alarms at every confidence level
 
 
 def model_after(previous: LearnedModel | None, *, windows: int, earliest: float, now: float) -> LearnedModel:

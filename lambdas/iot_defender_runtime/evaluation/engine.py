@@ -27,9 +27,11 @@
 - Learned (ML) behaviors are judged against a model's upper bound of normal, which the caller passes
   as ``band``: the bound for a window (or datapoint) by its start time, or None when no model can judge
   it (still being built, expired, unreadable): the window is then closed unjudged, as a statistical
-  window without a threshold. On a periodic metric an ML behavior is judged per ``WINDOW_SECONDS``
-  window (ML behaviors have no ``durationSeconds``); on a per-message metric per datapoint, each
-  reported as a window from its time to its time (the history's form for per-datapoint values).
+  window without a threshold. On a periodic cloud-side metric an ML behavior is judged per
+  ``WINDOW_SECONDS`` window (ML behaviors have no ``durationSeconds``); on a per-message metric and on
+  a device-side or custom metric per datapoint (an agent report: a count of listening ports, the bytes
+  sent since the last report, which a window's sum would double when two reports fall in one window),
+  each reported as a window from its time to its time (the history's form for per-datapoint values).
 - A thing in steady normal state on a per-datapoint metric (not in alarm, no violating streak)
   reports ``changed=False`` even though it saw new datapoints: nothing it would need later changed,
   so the caller need not write its state.
@@ -49,7 +51,7 @@ from typing import Any
 from iot_defender_runtime.evaluation.criteria import compile_criteria
 from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind
 from iot_defender_runtime.model.learned_model import WINDOW_SECONDS
-from iot_defender_runtime.model.metric_catalog import NUMERIC_KINDS, DurationRule, MetricSpec
+from iot_defender_runtime.model.metric_catalog import NUMERIC_KINDS, DurationRule, MetricSource, MetricSpec
 from iot_defender_runtime.model.violation import metric_value_of
 
 IN_ALARM, ALARM_CLEARED, ALARM_INVALIDATED = "in-alarm", "alarm-cleared", "alarm-invalidated"
@@ -116,7 +118,8 @@ Band = Callable[[float], float | None]  # ML behaviors: window start -> upper bo
 
 def is_windowed(definition: BehaviorDefinition, spec: MetricSpec) -> bool:
     if definition.kind is BehaviorKind.ML:
-        return spec.duration is not DurationRule.NONE and spec.value_kind in NUMERIC_KINDS
+        periodic = spec.duration is not DurationRule.NONE and spec.value_kind in NUMERIC_KINDS
+        return periodic and spec.source is MetricSource.CLOUD
     return definition.duration_seconds is not None and spec.value_kind in NUMERIC_KINDS
 
 

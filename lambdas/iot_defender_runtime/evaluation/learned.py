@@ -10,8 +10,8 @@ The method, for one profile and one behavior, over the trailing 14 days of close
    (weekday and weekend together), and failing that of all windows.
 2. Per slot, robust statistics of the fleet's window values: the median and the median absolute
    deviation (MAD), whose spread ``1.4826 x MAD`` (the standard deviation of normal data) is floored at
-   one unit of the metric, so a slot where nearly every value is equal (0 authorization failures) still
-   has a band one count wide.
+   a quarter of a unit of the metric: in a slot where every value is the same (one listening port), the
+   band ends less than one unit above it at every confidence level, so one more port is out of it.
 3. Values more than ``TRIM_SPREADS`` spreads above the median are dropped: an attack in the training
    data (a storm, an exfiltration) sits far above the bulk of the fleet and would otherwise drag the
    band up to its own level.
@@ -60,7 +60,7 @@ from iot_defender_runtime.model.learned_model import (
 from iot_defender_runtime.model.metric_catalog import MetricSource, MetricSpec, ValueKind
 
 MAD_TO_SPREAD = 1.4826  # MAD x this = the standard deviation, for normally distributed values
-MIN_SPREAD = 1.0  # one unit of the metric
+MIN_SPREAD = 0.25  # a quarter of a unit of the metric: HIGH's 3 spreads stay below one unit
 TRIM_SPREADS = 12.0
 QUANTILES = (0.9999, 0.999, 0.99)  # HIGH, MEDIUM, LOW
 MARGINS = (3.0, 2.0, 1.0)  # spreads above the quantile: HIGH, MEDIUM, LOW
