@@ -4,7 +4,7 @@ counted once per ``KEY_COLUMNS`` (delivery is at least once)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,7 +40,7 @@ class Windows:
         return len(self.start)
 
     @classmethod
-    def of(cls, columns: dict[str, Sequence[Any]]) -> Windows:
+    def of(cls, columns: Mapping[str, Any]) -> Windows:
         """From columns named as the history's (``CollectingHistory.columns()``), deduplicated per key."""
         windows = cls(
             np.asarray(columns["thing_name"], dtype=object),

@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from detect_lab.behaviors import starter_profiles, untuned_profiles
 from detect_lab.replay import (
@@ -23,6 +25,7 @@ from detect_lab.scoring import score_replay
 from detect_lab.simulator import DEFAULT_START, AttackKind, AttackLabel, AttackPlan, FleetSpec, simulate
 from detect_lab.simulator.fleet import StreamBatch
 from detect_lab.simulator.spec import thing_at
+from iot_defender_runtime.model.window_history import HISTORY_COLUMNS
 
 CLASSES = ["sensor", "gateway", "camera"]
 HOUR = 3600.0
@@ -201,3 +204,23 @@ def test_progress_goes_to_stderr_only_when_asked(fleet, capsys: pytest.CaptureFi
     list(_progress(iter([1, 2]), 2, True))
     captured = capsys.readouterr()
     assert captured.out == "" and "replay" in captured.err
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(HISTORY_COLUMNS), st.sampled_from(["string", "bigint", "double", "missing"]))
+def test_fails_naming_the_column_of_any_wrong_schema(tmp_path: Path, column: tuple[str, str], kind: str) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    name, expected = column
+    assume(kind != expected)
+    types = {"string": (pa.string(), "x"), "bigint": (pa.int64(), 1), "double": (pa.float64(), 1.5)}
+    table = {n: pa.array([types[k][1]], type=types[k][0]) for n, k in HISTORY_COLUMNS}
+    if kind == "missing":
+        del table[name]
+    else:
+        table[name] = pa.array([types[kind][1]], type=types[kind][0])
+    path = tmp_path / f"{name}-{kind}.parquet"
+    pq.write_table(pa.table(table), path)
+    with pytest.raises(HistoryError, match=f"'{name}'"):
+        read_history(path)
