@@ -125,10 +125,9 @@ def replay_fleet(
     run.positions.save_caught_up({shard: None for shard in shards})  # the open shards, as a sweep lists them
     observer = SetObserver(profiles, fleet.labels, groups) if observe_sets else None
     started, records, next_sweep = time.perf_counter(), 0, spec.start + sweep_every
-    total = int(spec.days * 86_400 / 60) * spec.shards
     batches = merged(fleet.batches(), batching_window, batch_size)
     with contextlib.redirect_stdout(_Discard()):
-        for batch in _progress(batches, total, progress):
+        for batch in _progress(batches, spec.start, spec.end, progress):
             while batch.arrival >= next_sweep:
                 _sweep(run, next_sweep)
                 next_sweep += sweep_every
@@ -220,23 +219,35 @@ class _Discard(io.TextIOBase):
         return len(text)
 
 
-def _progress(batches: Iterable[Batch], total: int, on: bool) -> Iterable[Batch]:
-    """``batches`` with a progress bar on stderr when ``on``: tqdm's when installed, else a line a second."""
+def _progress(batches: Iterable[Batch], start: float, end: float, on: bool) -> Iterable[Batch]:
+    """``batches`` with a progress bar on stderr when ``on``, in simulated hours: tqdm's when installed,
+    else a line rewritten at most once a second."""
     if not on:
         return batches
     try:
         from tqdm import tqdm
     except ImportError:
-        return _plain_progress(batches, total, lambda text: print(text, end="", file=sys.stderr, flush=True))
-    return tqdm(batches, total=total, unit="batch", file=sys.stderr, desc="replay")
+        return _plain_progress(batches, start, end, lambda text: print(text, end="", file=sys.stderr, flush=True))
+    return _tqdm_progress(batches, start, end, tqdm)
 
 
-def _plain_progress(batches: Iterable[Batch], total: int, write: Callable[[str], None]) -> Iterator[Batch]:
+def _tqdm_progress(batches: Iterable[Batch], start: float, end: float, tqdm: Any) -> Iterator[Batch]:
+    hours = (end - start) / 3600
+    with tqdm(total=round(hours, 2), unit="h", file=sys.stderr, desc="replay (simulated hours)") as bar:
+        for batch in batches:
+            bar.update(round(min(batch.arrival - start, end - start) / 3600 - bar.n, 2))
+            yield batch
+
+
+def _plain_progress(
+    batches: Iterable[Batch], start: float, end: float, write: Callable[[str], None]
+) -> Iterator[Batch]:
     last = 0.0
-    for done, batch in enumerate(batches, 1):
+    for batch in batches:
         now = time.monotonic()
-        if now - last >= 1.0 or done == total:
-            write(f"\rreplay: {done}/{total} batches ({100 * done / max(total, 1):.0f} %)")
+        if now - last >= 1.0:
+            done = min(max(batch.arrival - start, 0.0) / max(end - start, 1.0), 1.0)
+            write(f"\rreplay: {100 * done:.0f} % of {(end - start) / 3600:g} simulated hours")
             last = now
         yield batch
     write("\n")

@@ -196,14 +196,18 @@ def test_batches_are_gathered_per_shard_within_the_window_and_size() -> None:
     assert arrivals == sorted(arrivals)
 
 
-def test_progress_goes_to_stderr_only_when_asked(fleet, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
-    from detect_lab.replay.fleet import _progress
+def test_progress_goes_to_stderr_only_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    from detect_lab.replay.fleet import _plain_progress, _progress
 
-    list(_progress(iter([1, 2]), 2, False))
+    batches = [StreamBatch(3600.0 * i, "s", []) for i in range(3)]
+    assert list(_progress(batches, 0.0, 7200.0, False)) == batches
     assert capsys.readouterr() == ("", "")
-    list(_progress(iter([1, 2]), 2, True))
+    assert list(_progress(batches, 0.0, 7200.0, True)) == batches
     captured = capsys.readouterr()
-    assert captured.out == "" and "replay" in captured.err
+    assert captured.out == "" and "replay (simulated hours)" in captured.err and "100%" in captured.err
+    lines: list[str] = []
+    assert list(_plain_progress(batches, 0.0, 7200.0, lines.append)) == batches
+    assert lines == ["\rreplay: 0 % of 2 simulated hours", "\n"]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
