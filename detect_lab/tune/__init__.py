@@ -7,7 +7,7 @@ and API JSON.
     tuning.profiles(), rule_code(tuning), api_json(tuning)
 """
 
-from detect_lab.tune.output import api_json, api_json_text, rule_call, rule_code
+from detect_lab.tune.output import api_json, api_json_text, rule_call, rule_code, tradeoff_table
 from detect_lab.tune.tuner import (
     DEFAULT_HEADROOM,
     MAX_TARGET,
@@ -34,6 +34,7 @@ __all__ = [
     "check_target",
     "rule_call",
     "rule_code",
+    "tradeoff_table",
     "tune",
     "tune_replay",
 ]

@@ -16,7 +16,7 @@ from detect_lab.behaviors import class_profiles, destination_ips, message_storm,
 from detect_lab.replay.history import Windows
 from detect_lab.replay.result import SetObservations
 from detect_lab.simulator import AttackKind, AttackLabel
-from detect_lab.tune import TuningError, api_json, check_target, rule_code, tune
+from detect_lab.tune import TuningError, api_json, check_target, rule_code, tradeoff_table, tune
 from detect_lab.tune.output import validate_create_security_profile
 
 DAY = 86_400
@@ -164,3 +164,12 @@ def test_fails_when_the_target_is_out_of_range(target: Any) -> None:
 @given(st.floats(min_value=0.001, max_value=1000))
 def test_accepts_targets_in_range(target: float) -> None:
     assert check_target(target) == target
+
+
+def test_the_tradeoff_table_marks_the_proposal() -> None:
+    windows = storm_windows(10, 1, spike=("sensor-000003", 100, 200.0))
+    storm = AttackLabel.of(AttackKind.MESSAGE_STORM, "sensor-000003", T0 + 100 * 300, T0 + 101 * 300)
+    proposal = tune(windows, PROFILES, target_false_alarms=1.0, labels=[storm]).proposal("sensor", "MessageStorm")
+    table = tradeoff_table(proposal).splitlines()
+    assert table[0].startswith("| threshold | 1 in a row | 2 in a row |") and len(table) == 2 + 10
+    assert "| 8 | **0.00 / 1 of 1** | 0.00 / 0 of 1 |" in table[7]
