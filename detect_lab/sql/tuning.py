@@ -20,6 +20,7 @@ computed the same way in both (doubles parsed from text, integer comparisons on 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -89,14 +90,16 @@ def tuning_sql(
     dialect: Dialect | str,
     attacks: Sequence[Attack] = (),
     headroom: float = 1.25,
-    where: str = "",
+    days: tuple[str, str] | None = None,
 ) -> str:
     """The query: every candidate of every tunable behavior of ``profiles`` (``COLUMNS``), ``chosen`` on
     the proposal.
 
     :param source: what to read: ``"db"."table"`` (Athena), or ``read_parquet('<glob>')`` (DuckDB).
-    :param where: an extra condition on the history's rows, e.g. ``dt >= '2026-11-01'`` (partitions).
-    :raises SqlTuningError: when ``profiles`` has no behavior the tuner tunes by threshold.
+    :param days: the first and last ``dt`` partition to read (``YYYY-MM-DD``), so Athena scans those days
+        only. Default: every partition.
+    :raises SqlTuningError: when ``profiles`` has no behavior the tuner tunes by threshold, or ``days``
+        is not two dates in order.
     """
     dialect = Dialect(dialect)
     target = check_target(target_false_alarms)
@@ -105,7 +108,7 @@ def tuning_sql(
     rows = [_param_row(b, shares[(b.profile, b.definition.name)]) for b in profiles.behaviors if tunable(b)]
     if not rows:
         raise SqlTuningError("profiles: no 'at most' rule behavior on a windowed count to tune")
-    extra = f" AND ({where})" if where else ""
+    extra = _partitions(days)
     return _QUERY.format(
         params=",\n    ".join(rows),
         labels=_labels(attacks),
@@ -116,6 +119,22 @@ def tuning_sql(
         headroom=_double(headroom),
         percentile=_PERCENTILE[dialect],
     )
+
+
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _partitions(days: tuple[str, str] | None) -> str:
+    if days is None:
+        return ""
+    if (
+        not isinstance(days, tuple)
+        or len(days) != 2
+        or not all(isinstance(d, str) and _DAY.fullmatch(d) for d in days)
+        or days[0] > days[1]
+    ):
+        raise SqlTuningError(f"days {days!r} must be two dates YYYY-MM-DD, the first not after the second")
+    return f" AND h.dt BETWEEN '{days[0]}' AND '{days[1]}'"
 
 
 def _param_row(behavior: ProfileBehavior, budget: float) -> str:

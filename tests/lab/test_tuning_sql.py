@@ -163,3 +163,29 @@ def test_fails_when_the_athena_query_runs_too_long() -> None:
         run_athena(
             athena, "SELECT 1", workgroup="history", database="defender", timeout_seconds=2, sleep=lambda _: None
         )
+
+
+def test_days_limit_the_partitions_read(recorded: tuple[Path, Any, Any]) -> None:
+    folder, result, _ = recorded
+    sql = tuning_sql("t", result.profiles, target_false_alarms=1.0, dialect="athena", days=("2026-11-02", "2026-11-03"))
+    assert "AND h.dt BETWEEN '2026-11-02' AND '2026-11-03'" in sql
+    import duckdb
+
+    from detect_lab.sql import parquet_source
+
+    none = tuning_sql(
+        parquet_source(folder),
+        result.profiles,
+        target_false_alarms=1.0,
+        dialect="duckdb",
+        days=("2020-01-01", "2020-01-02"),
+    )
+    assert duckdb.connect().execute(none).fetchall() == []
+
+
+@pytest.mark.parametrize("days", [("2026-11-03", "2026-11-02"), ("2026-11-02",), ("2026-11-02", "x' OR '1'='1")])
+def test_fails_when_days_are_not_two_dates_in_order(days: Any) -> None:
+    from detect_lab.behaviors import untuned_profiles
+
+    with pytest.raises(SqlTuningError, match=r"days .* must be two dates YYYY-MM-DD, the first not after the second"):
+        tuning_sql("t", untuned_profiles(["sensor"]), target_false_alarms=1.0, dialect="athena", days=days)
