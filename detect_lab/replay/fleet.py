@@ -49,13 +49,19 @@ LAB_TOPIC = "arn:aws:sns:us-east-1:123456789012:detect-lab"
 
 
 class Batch(Protocol):
-    arrival: float
-    shard: str
-    records: list[dict[str, Any]]
+    @property
+    def arrival(self) -> float: ...
+
+    @property
+    def shard(self) -> str: ...
+
+    @property
+    def records(self) -> list[dict[str, Any]]: ...
 
 
 class Thing(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...
 
     @property
     def device_class(self) -> Any: ...
