@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from iot_defender_runtime.adapters.history_query import COLUMNS, stats_of_rows, training_sql
-from iot_defender_runtime.evaluation.learned import aggregate, bands_from
+from iot_defender_runtime.evaluation.learned import COUNT_SPREAD, STATE_SPREAD, aggregate, bands_from
 from iot_defender_runtime.model.learned_model import DAY
 from iot_defender_runtime.model.window_history import HISTORY_COLUMNS, history_row, partition_day
 
@@ -66,17 +66,18 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[dict[s
     return root, rows
 
 
+@pytest.mark.parametrize("floor", [COUNT_SPREAD, STATE_SPREAD])
 def test_sql_on_duckdb_gives_the_python_trainers_statistics(
-    history: tuple[Path, list[dict[str, object]]],
+    history: tuple[Path, list[dict[str, object]]], floor: float
 ) -> None:
     root, rows = history
     connection = duckdb.connect()
     connection.execute(
         f"CREATE VIEW history AS SELECT * FROM read_parquet('{root}/*/*.parquet', hive_partitioning = true)"
     )
-    result = connection.execute(training_sql("history", "fleet", "storm", START, END))
+    result = connection.execute(training_sql("history", "fleet", "storm", START, END, floor))
     assert [column[0] for column in result.description] == list(COLUMNS)
-    data = stats_of_rows(result.fetchall())
+    data = stats_of_rows(result.fetchall(), floor)
     sql_stats, sql_count, earliest = data.stats, data.windows, data.earliest
 
     windows = [
@@ -84,7 +85,7 @@ def test_sql_on_duckdb_gives_the_python_trainers_statistics(
         for r in rows
         if r["behavior"] == "storm" and START <= float(r["window_start"]) < END  # type: ignore[arg-type]
     ]
-    python_stats, python_count = aggregate(windows)
+    python_stats, python_count = aggregate(windows, floor)
     assert sql_count == python_count and earliest == min(start for _, start, _ in windows)
     things = {r["thing_name"] for r in rows if START <= float(r["window_start"]) < END}  # type: ignore[arg-type]
     assert data.things == len(things) == 13  # the profile's things, of any behavior (the attacker included)

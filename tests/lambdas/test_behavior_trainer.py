@@ -47,7 +47,7 @@ def fleet_stats(windows: int, seed: int = 3) -> tuple[dict[Level, SlotStats], in
     return aggregate(rows)
 
 
-def athena_rows(stats: Mapping[Level, SlotStats], earliest: float, things: int = THINGS) -> QueryResults:
+def athena_rows(stats: Mapping[Level, SlotStats], earliest: float, things: int = THINGS) -> Any:
     header = [{"VarCharValue": name} for name in COLUMNS]
     rows = [{"Data": header}]
     for (level, key), s in sorted(stats.items()):
@@ -145,7 +145,7 @@ class History:
     def __init__(self, fails: str) -> None:
         self.fails = fails
 
-    def statistics(self, profile: str, behavior: str, start: float, end: float) -> TrainingData:
+    def statistics(self, profile: str, behavior: str, start: float, end: float, floor: float) -> TrainingData:
         if behavior == self.fails:
             raise RuntimeError("Athena query q-1 FAILED: HIVE_CURSOR_ERROR")
         stats, count = fleet_stats(26_000)

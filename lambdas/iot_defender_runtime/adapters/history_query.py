@@ -22,8 +22,8 @@ from typing import Any
 
 from iot_defender_runtime.adapters.aws_clients import client
 from iot_defender_runtime.evaluation.learned import (
+    COUNT_SPREAD,
     MAD_TO_SPREAD,
-    MIN_SPREAD,
     QUANTILES,
     TRIM_SPREADS,
     Level,
@@ -49,8 +49,9 @@ def _rank(p: float) -> str:
     return f"greatest(1, CAST(ceil({_double(p)} * CAST(n AS DOUBLE)) AS BIGINT))"
 
 
-def training_sql(table: str, profile: str, behavior: str, start: float, end: float) -> str:
-    """Statistics per level (``COLUMNS``) of the windows of ``profile``/``behavior`` starting in ``[start, end)``."""
+def training_sql(table: str, profile: str, behavior: str, start: float, end: float, floor: float = COUNT_SPREAD) -> str:
+    """Statistics per level (``COLUMNS``) of the windows of ``profile``/``behavior`` starting in ``[start, end)``;
+    ``floor``: the spread's floor the trimming uses (``evaluation.learned.min_spread_of``)."""
     if not _TABLE.match(table):
         raise ValueError(f"table '{table}' must be [database.]name of letters, digits and underscores")
     for argument, name in (("profile", profile), ("behavior", behavior)):
@@ -60,7 +61,7 @@ def training_sql(table: str, profile: str, behavior: str, start: float, end: flo
     first_day, last_day = (datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d") for t in (start, end + 86_400))
     span = span.format(first=first_day, last=last_day)
     high, medium, low = (_rank(p) for p in QUANTILES)
-    spread = f"greatest({_double(MAD_TO_SPREAD)} * d.mad, {_double(MIN_SPREAD)})"
+    spread = f"greatest({_double(MAD_TO_SPREAD)} * d.mad, {_double(floor)})"
     return f"""
 WITH windows AS (
   SELECT thing_name, window_start, max(value) AS value FROM {table}
@@ -112,7 +113,7 @@ ORDER BY m.level, m.key
 """.strip()
 
 
-def stats_of_rows(rows: Iterable[Sequence[Any]]) -> TrainingData:
+def stats_of_rows(rows: Iterable[Sequence[Any]], floor: float = COUNT_SPREAD) -> TrainingData:
     """Rows of ``COLUMNS`` (text from Athena, or numbers from DuckDB) -> the behavior's training data."""
     stats: dict[Level, SlotStats] = {}
     earliest: float | None = None
@@ -121,7 +122,7 @@ def stats_of_rows(rows: Iterable[Sequence[Any]]) -> TrainingData:
         for row in rows:
             level, key, windows, median, mad, q_high, q_medium, q_low, first, things_seen = row
             stats[(str(level), int(key))] = SlotStats(
-                int(windows), float(median), float(mad), (float(q_high), float(q_medium), float(q_low))
+                int(windows), float(median), float(mad), (float(q_high), float(q_medium), float(q_low)), floor
             )
             if level == "all":
                 earliest, things = float(first), int(things_seen)
@@ -148,13 +149,13 @@ class AthenaHistory:
         self._workgroup, self._database, self._table = workgroup, database, table
         self._poll, self._timeout, self._sleep = poll_seconds, timeout_seconds, sleep
 
-    def statistics(self, profile: str, behavior: str, start: float, end: float) -> TrainingData:
-        query = training_sql(self._table, profile, behavior, start, end)
+    def statistics(self, profile: str, behavior: str, start: float, end: float, floor: float) -> TrainingData:
+        query = training_sql(self._table, profile, behavior, start, end, floor)
         execution = self._athena.start_query_execution(
             QueryString=query, WorkGroup=self._workgroup, QueryExecutionContext={"Database": self._database}
         )["QueryExecutionId"]
         self._wait(execution)
-        return stats_of_rows(self._rows(execution))
+        return stats_of_rows(self._rows(execution), floor)
 
     def _wait(self, execution: str) -> None:
         waited = 0.0

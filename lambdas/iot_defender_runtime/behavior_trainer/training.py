@@ -12,7 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from iot_defender_runtime.evaluation.learned import TrainingData, datapoints_of, train, training_span
+from iot_defender_runtime.evaluation.learned import (
+    TrainingData,
+    datapoints_of,
+    min_spread_of,
+    train,
+    training_span,
+    training_stats,
+)
 from iot_defender_runtime.model.behavior_definition import BehaviorKind
 from iot_defender_runtime.model.detect_profiles import DetectProfiles, ProfileBehavior
 from iot_defender_runtime.model.learned_model import (
@@ -24,8 +31,9 @@ from iot_defender_runtime.model.learned_model import (
 
 
 class HistoryStats(Protocol):
-    def statistics(self, profile: str, behavior: str, start: float, end: float) -> TrainingData:
-        """The behavior's training data from its windows starting in ``[start, end)``."""
+    def statistics(self, profile: str, behavior: str, start: float, end: float, floor: float) -> TrainingData:
+        """The behavior's training data from its windows starting in ``[start, end)``, trimmed with the
+        spread's ``floor``."""
         ...
 
 
@@ -64,7 +72,8 @@ def train_all(profiles: DetectProfiles, history: HistoryStats, store: ModelWrite
             run.models.append(previous)
             continue
         try:
-            data = history.statistics(behavior.profile, behavior.definition.name, start, end)
+            floor = min_spread_of(behavior.spec)
+            data = history.statistics(behavior.profile, behavior.definition.name, start, end, floor)
         except Exception as error:  # one behavior's failure (Athena, throttling) must not stop the others
             run.failed[key] = f"{type(error).__name__}: {error}"
             continue
@@ -73,7 +82,7 @@ def train_all(profiles: DetectProfiles, history: HistoryStats, store: ModelWrite
             profile=behavior.profile,
             behavior=behavior.definition.name,
             metric=behavior.definition.metric,
-            stats=data.stats,
+            stats=training_stats(data, behavior.spec),
             datapoints=datapoints_of(data, behavior.spec, end - start),
             earliest=data.earliest,
             now=now,

@@ -9,9 +9,12 @@ The method, for one profile and one behavior, over the trailing 14 days of close
    cases"). A slot with fewer than ``MIN_SLOT_WINDOWS`` windows borrows the statistics of its hour of day
    (weekday and weekend together), and failing that of all windows.
 2. Per slot, robust statistics of the fleet's window values: the median and the median absolute
-   deviation (MAD), whose spread ``1.4826 x MAD`` (the standard deviation of normal data) is floored at
-   a quarter of a unit of the metric: in a slot where every value is the same (one listening port), the
-   band ends less than one unit above it at every confidence level, so one more port is out of it.
+   deviation (MAD), whose spread ``1.4826 x MAD`` (the standard deviation of normal data) has a floor:
+   one unit for a cloud-side count of events in a window (a count of n varies by about the square root
+   of n, never less than one), a quarter of a unit for what a device reports of its state (listening
+   ports, connections, bytes since the last report): in a slot where every report says the same (one
+   listening port), the band ends less than one unit above it at every confidence level, so one more
+   port is out of it.
 3. Values more than ``TRIM_SPREADS`` spreads above the median are dropped: an attack in the training
    data (a storm, an exfiltration) sits far above the bulk of the fleet and would otherwise drag the
    band up to its own level.
@@ -60,7 +63,9 @@ from iot_defender_runtime.model.learned_model import (
 from iot_defender_runtime.model.metric_catalog import MetricSource, MetricSpec, ValueKind
 
 MAD_TO_SPREAD = 1.4826  # MAD x this = the standard deviation, for normally distributed values
-MIN_SPREAD = 0.25  # a quarter of a unit of the metric: HIGH's 3 spreads stay below one unit
+COUNT_SPREAD = 1.0  # the floor of a cloud-side count's spread: one event
+STATE_SPREAD = 0.25  # the floor of a device-reported value's spread: HIGH's 3 spreads stay below one unit
+TRAINING_SLACK = 3600.0  # collection that began in the first hour of the 14 days counts as 14 days
 TRIM_SPREADS = 12.0
 QUANTILES = (0.9999, 0.999, 0.99)  # HIGH, MEDIUM, LOW
 MARGINS = (3.0, 2.0, 1.0)  # spreads above the quantile: HIGH, MEDIUM, LOW
@@ -78,10 +83,11 @@ class SlotStats:
     median: float
     mad: float
     quantiles: tuple[float, float, float]  # of the trimmed values, at QUANTILES
+    floor: float = COUNT_SPREAD  # the spread's floor (``min_spread_of``)
 
     @property
     def spread(self) -> float:
-        return max(MAD_TO_SPREAD * self.mad, MIN_SPREAD)
+        return max(MAD_TO_SPREAD * self.mad, self.floor)
 
     def band(self) -> tuple[float, float, float]:
         """The upper bounds of normal at HIGH, MEDIUM and LOW confidence."""
@@ -94,17 +100,17 @@ def nearest_rank(ordered: list[float], p: float) -> float:
     return ordered[max(1, math.ceil(p * len(ordered))) - 1]
 
 
-def slot_stats(values: Iterable[float]) -> SlotStats:
+def slot_stats(values: Iterable[float], floor: float = COUNT_SPREAD) -> SlotStats:
     """Median, MAD, and the QUANTILES of the values left after trimming the top tail."""
     ordered = sorted(values)
     if not ordered:
         raise ValueError("no windows to take statistics of")
     median = nearest_rank(ordered, 0.5)
     mad = nearest_rank(sorted(abs(v - median) for v in ordered), 0.5)
-    limit = median + TRIM_SPREADS * max(MAD_TO_SPREAD * mad, MIN_SPREAD)
+    limit = median + TRIM_SPREADS * max(MAD_TO_SPREAD * mad, floor)
     kept = ordered[: _count_at_most(ordered, limit)]
     high, medium, low = (nearest_rank(kept, p) for p in QUANTILES)
-    return SlotStats(len(ordered), median, mad, (high, medium, low))
+    return SlotStats(len(ordered), median, mad, (high, medium, low), floor)
 
 
 def _count_at_most(ordered: list[float], limit: float) -> int:
@@ -123,7 +129,9 @@ def levels_of(window_start: float) -> tuple[Level, Level, Level]:
     return (SLOT, slot), (HOUR, slot % 24), (ALL, 0)
 
 
-def aggregate(windows: Iterable[tuple[str, float, float]]) -> tuple[dict[Level, SlotStats], int]:
+def aggregate(
+    windows: Iterable[tuple[str, float, float]], floor: float = COUNT_SPREAD
+) -> tuple[dict[Level, SlotStats], int]:
     """Statistics per level from ``(thing, window start, value)`` rows, and how many windows there were.
     A window delivered twice (the history is written at least once) counts once, with its larger value."""
     unique: dict[tuple[str, float], float] = {}
@@ -135,7 +143,7 @@ def aggregate(windows: Iterable[tuple[str, float, float]]) -> tuple[dict[Level, 
     for (_, start), value in unique.items():
         for level in levels_of(start):
             grouped[level].append(value)
-    return {level: slot_stats(values) for level, values in grouped.items()}, len(unique)
+    return {level: slot_stats(values, floor) for level, values in grouped.items()}, len(unique)
 
 
 def bands_from(stats: Mapping[Level, SlotStats]) -> tuple[tuple[float, float, float], ...]:
@@ -166,6 +174,19 @@ class TrainingData:
 def zero_filled(spec: MetricSpec) -> bool:
     """A cloud-side count: an empty window had none (the evaluator judges it as 0)."""
     return spec.source is MetricSource.CLOUD and spec.value_kind is ValueKind.COUNT
+
+
+def min_spread_of(spec: MetricSpec) -> float:
+    """The floor of a slot's spread for a behavior on ``spec`` (see the module docstring)."""
+    return COUNT_SPREAD if zero_filled(spec) else STATE_SPREAD
+
+
+def training_stats(data: TrainingData, spec: MetricSpec) -> Mapping[Level, SlotStats]:
+    """The statistics to train on: for a cloud-side count with no window of activity at all in the 14
+    days (no authorization failure anywhere in the fleet), those of windows that are all 0."""
+    if (ALL, 0) in data.stats or not zero_filled(spec) or data.things == 0:
+        return data.stats
+    return {(ALL, 0): SlotStats(data.things, 0.0, 0.0, (0.0, 0.0, 0.0), COUNT_SPREAD)}
 
 
 def datapoints_of(data: TrainingData, spec: MetricSpec, span_seconds: float) -> int:
@@ -202,7 +223,8 @@ def train(
     base = LearnedModel(profile, behavior, metric, PENDING_BUILD, collection_start, datapoints)
     if previous is not None and previous.reason == REASON_GAVE_UP and previous.last_refresh is None:
         return previous  # given up: no more retries (the operator removes the model item to start again)
-    if now - collection_start >= TRAINING_DAYS * DAY and datapoints >= MIN_DATAPOINTS and (ALL, 0) in stats:
+    collected = now - collection_start + TRAINING_SLACK >= TRAINING_DAYS * DAY
+    if collected and datapoints >= MIN_DATAPOINTS and (ALL, 0) in stats:
         return replace(base, status=ACTIVE, last_refresh=now, reason="", bands=bands_from(stats))
     if previous is not None and previous.last_refresh is not None:
         stale = now - previous.last_refresh > EXPIRY_DAYS * DAY
