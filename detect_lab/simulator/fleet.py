@@ -46,17 +46,33 @@ class StreamBatch:
 
 
 class SimulatedFleet:
-    def __init__(self, spec: FleetSpec) -> None:
+    def __init__(self, spec: FleetSpec, part: tuple[int, int] = (0, 1)) -> None:
         self.spec = spec
-        self.things: tuple[SimulatedThing, ...] = tuple(thing_at(spec.seed, i) for i in range(spec.things))
-        names = [thing.name for thing in self.things]
-        self.labels: tuple[AttackLabel, ...] = planned_labels(spec.attacks, names, spec.start, spec.end, spec.seed)
+        index, parts = part
+        if not (isinstance(parts, int) and isinstance(index, int) and parts >= 1 and 0 <= index < parts):
+            raise ValueError(f"part {part!r} must be (index, parts) with parts at least 1 and 0 <= index < parts")
+        self.part = part
+        everyone = [thing_at(spec.seed, i) for i in range(spec.things)]
+        labels = planned_labels(spec.attacks, [thing.name for thing in everyone], spec.start, spec.end, spec.seed)
+        self.things: tuple[SimulatedThing, ...] = tuple(everyone[index::parts])
+        names = {thing.name for thing in self.things}
+        self.labels: tuple[AttackLabel, ...] = tuple(label for label in labels if label.thing in names)
         self._factory = RecordFactory(spec.region, bodies.ACCOUNT, spec.stream_name)
         self.stream_arn: str = self._factory.stream_arn
 
     @property
     def device_days(self) -> float:
-        return self.spec.things * self.spec.days
+        return len(self.things) * self.spec.days
+
+    def part_of(self, index: int, parts: int) -> SimulatedFleet:
+        """The things ``index``, ``index + parts``, ... of this fleet (which must be whole), with their
+        attacks: each thing's records are the ones it has in the whole fleet (a thing's stream depends on
+        the seed and its index only), so replaying the parts side by side judges every thing as the whole
+        fleet would. What the things share is not split: AWS IoT log entries are gathered into log
+        records per part, and a statistical behavior's fleet percentile would be a part's."""
+        if self.part != (0, 1):
+            raise ValueError(f"part_of() splits a whole fleet; this one is already part {self.part}")
+        return SimulatedFleet(self.spec, (index, parts))
 
     def records(self) -> Iterator[dict[str, Any]]:
         """Every record, batch after batch."""
