@@ -177,6 +177,21 @@ class CollectingHistory:
     def flush(self) -> None:
         return None
 
+    def extend(self, other: CollectingHistory) -> None:
+        """Add ``other``'s windows after these (a replay in parts merged)."""
+        codes = []
+        for key in other._names:
+            code = self._series.get(key)
+            if code is None:
+                code = self._series[key] = len(self._names)
+                self._names.append(key)
+            codes.append(code)
+        self._code.extend(codes[code] for code in other._code)
+        self._start.extend(other._start)
+        self._end.extend(other._end)
+        self._value.extend(other._value)
+        self._verdict.extend(other._verdict)
+
     def __len__(self) -> int:
         return len(self._code)
 

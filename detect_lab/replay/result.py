@@ -4,7 +4,7 @@ values the things reported (for the tuner), and how long it took."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +73,39 @@ class ReplayResult:
     def alarms(self) -> tuple[Alarm, ...]:
         """The alarms, in the order they were raised, from the violation messages."""
         return alarms_of(self.violations)
+
+
+def merged(results: Sequence[ReplayResult], seconds: float) -> ReplayResult:
+    """One result from the replays of a fleet's parts (``SimulatedFleet.part_of``), which judged
+    disjoint things with the same profiles over the same period; ``seconds``: the wall-clock time."""
+    first = results[0]
+    history = CollectingHistory()
+    violations: list[dict[str, Any]] = []
+    things: dict[str, frozenset[str]] = {}
+    counts: Counter[str] = Counter()
+    observed: dict[tuple[str, str], Counter[Any]] = {}
+    for result in results:
+        history.extend(result.history)
+        violations.extend(result.violations)
+        things.update(result.things)
+        counts.update(result.counts)
+        if result.observed is not None:
+            observed.update(result.observed.values)
+    violations.sort(key=lambda message: message["violationEventTime"])  # stable: each part's order kept
+    return ReplayResult(
+        profiles=first.profiles,
+        violations=violations,
+        history=history,
+        things=things,
+        start=first.start,
+        end=first.end,
+        device_days=sum(result.device_days for result in results),
+        records=sum(result.records for result in results),
+        datapoints=sum(result.datapoints for result in results),
+        seconds=seconds,
+        counts=counts,
+        observed=SetObservations(observed) if first.observed is not None else None,
+    )
 
 
 def alarms_of(violations: list[dict[str, Any]]) -> tuple[Alarm, ...]:
