@@ -114,14 +114,14 @@ def test_a_sparse_slot_borrows_its_hour_then_all_windows() -> None:
     assert bands[6] == dense.band()  # neither slot 6 nor hour 6 has enough windows
 
 
-def test_a_count_of_events_varies_by_at_least_one_a_reported_state_by_a_quarter() -> None:
-    assert slot_stats([0.0] * 500).band() == (3.0, 2.0, 1.0)  # cloud-side counts: COUNT_SPREAD
+def test_a_count_of_events_varies_by_at_least_one_a_reported_state_by_a_fifth() -> None:
+    assert slot_stats([0.0] * 500).band() == (4.0, 2.0, 1.0)  # cloud-side counts: COUNT_SPREAD
     assert min_spread_of(METRICS["aws:num-messages-sent"]) == COUNT_SPREAD
     assert min_spread_of(METRICS["aws:num-listening-tcp-ports"]) == STATE_SPREAD
 
 
 def test_a_reported_state_all_equal_has_a_band_less_than_one_unit_wide_so_one_more_is_out() -> None:
-    assert slot_stats([0.0] * 500, STATE_SPREAD).band() == (0.75, 0.5, 0.25)
+    assert slot_stats([0.0] * 500, STATE_SPREAD).band() == (0.8, 0.4, 0.2)
     high, medium, low = slot_stats([3.0] * 500, STATE_SPREAD).band()
     assert 3.0 < low < medium < high < 4.0  # a fourth listening port alarms at every confidence level
 

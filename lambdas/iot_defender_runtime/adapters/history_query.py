@@ -84,8 +84,6 @@ WITH windows AS (
 ), medians AS (
   SELECT level, key, max(n) AS n, max(CASE WHEN rn = {_rank(0.5)} THEN value END) AS median
   FROM ranked GROUP BY level, key
-), earliest AS (
-  SELECT level, key, min(window_start) AS earliest FROM keyed GROUP BY level, key
 ), deviations AS (
   SELECT k.level, k.key, m.n, abs(k.value - m.median) AS deviation,
     row_number() OVER (PARTITION BY k.level, k.key ORDER BY abs(k.value - m.median)) AS rn
@@ -104,11 +102,13 @@ WITH windows AS (
     max(CASE WHEN rn = {medium} THEN value END) AS q_medium, max(CASE WHEN rn = {low} THEN value END) AS q_low
   FROM kept GROUP BY level, key
 )
-SELECT m.level, m.key, m.n AS windows, m.median, d.mad, q.q_high, q.q_medium, q.q_low, e.earliest,
-  (SELECT count(DISTINCT thing_name) FROM {table} WHERE profile = '{profile}' AND {span}) AS things
+SELECT m.level, m.key, m.n AS windows, m.median, d.mad, q.q_high, q.q_medium, q.q_low, p.earliest, p.things
 FROM medians m JOIN mads d ON m.level = d.level AND m.key = d.key
   JOIN quantiles q ON m.level = q.level AND m.key = q.key
-  JOIN earliest e ON m.level = e.level AND m.key = e.key
+  CROSS JOIN (
+    SELECT min(window_start) AS earliest, count(DISTINCT thing_name) AS things FROM {table}
+    WHERE profile = '{profile}' AND {span}
+  ) p
 ORDER BY m.level, m.key
 """.strip()
 

@@ -11,7 +11,7 @@ The method, for one profile and one behavior, over the trailing 14 days of close
 2. Per slot, robust statistics of the fleet's window values: the median and the median absolute
    deviation (MAD), whose spread ``1.4826 x MAD`` (the standard deviation of normal data) has a floor:
    one unit for a cloud-side count of events in a window (a count of n varies by about the square root
-   of n, never less than one), a quarter of a unit for what a device reports of its state (listening
+   of n, never less than one), a fifth of a unit for what a device reports of its state (listening
    ports, connections, bytes since the last report): in a slot where every report says the same (one
    listening port), the band ends less than one unit above it at every confidence level, so one more
    port is out of it.
@@ -19,7 +19,8 @@ The method, for one profile and one behavior, over the trailing 14 days of close
    data (a storm, an exfiltration) sits far above the bulk of the fleet and would otherwise drag the
    band up to its own level.
 4. The upper bound of normal at each confidence level is a high quantile of what remains plus a margin
-   of spreads: HIGH = quantile 0.9999 + 3 spreads, MEDIUM = 0.999 + 2, LOW = 0.99 + 1. Higher
+   of spreads: HIGH = quantile 0.9999 + 4 spreads, MEDIUM = 0.999 + 2, LOW = 0.99 + 1. The margin covers
+   a device busier than any the 14 days saw (a fleet of a few hundred has not shown its extremes). Higher
    confidence means lower sensitivity, as the guide defines the levels
    (``AWS::IoT::SecurityProfile MachineLearningDetectionConfig``: "The higher the confidence level, the
    lower the sensitivity, and the lower the alarm frequency will be").
@@ -64,11 +65,11 @@ from iot_defender_runtime.model.metric_catalog import MetricSource, MetricSpec, 
 
 MAD_TO_SPREAD = 1.4826  # MAD x this = the standard deviation, for normally distributed values
 COUNT_SPREAD = 1.0  # the floor of a cloud-side count's spread: one event
-STATE_SPREAD = 0.25  # the floor of a device-reported value's spread: HIGH's 3 spreads stay below one unit
+STATE_SPREAD = 0.2  # the floor of a device-reported value's spread: HIGH's 4 spreads stay below one unit
 TRAINING_SLACK = 3600.0  # collection that began in the first hour of the 14 days counts as 14 days
 TRIM_SPREADS = 12.0
 QUANTILES = (0.9999, 0.999, 0.99)  # HIGH, MEDIUM, LOW
-MARGINS = (3.0, 2.0, 1.0)  # spreads above the quantile: HIGH, MEDIUM, LOW
+MARGINS = (4.0, 2.0, 1.0)  # spreads above the quantile: HIGH, MEDIUM, LOW
 MIN_SLOT_WINDOWS = 200
 
 SLOT, HOUR, ALL = "slot", "hour", "all"  # the levels statistics are pooled at
@@ -163,7 +164,8 @@ def bands_from(stats: Mapping[Level, SlotStats]) -> tuple[tuple[float, float, fl
 @dataclass(frozen=True)
 class TrainingData:
     """What the history gives the trainer for one behavior: statistics per level, the windows they are of,
-    the first window's start, and how many things of the profile had any window in the span."""
+    and of the profile (any behavior: the history records them all), the first window's start in the span
+    (when collection began, for a profile deployed within it) and how many things had a window."""
 
     stats: Mapping[Level, SlotStats]
     windows: int
