@@ -299,7 +299,7 @@ def run(arguments: argparse.Namespace) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def parser() -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    options = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     options.add_argument("--things", type=int, default=1000)
     options.add_argument("--violations", type=int, default=10_000)
     options.add_argument("--seed", type=int, default=16)

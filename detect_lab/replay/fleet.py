@@ -131,10 +131,11 @@ def replay_fleet(
     run.positions.save_caught_up({shard: None for shard in shards})  # the open shards, as a sweep lists them
     observer = SetObserver(profiles, fleet.labels, groups) if observe_sets else None
     started, records, next_sweep = time.perf_counter(), 0, spec.start + sweep_every
-    batches = merged(fleet.batches(), batching_window, batch_size)
+    source = EventSource(batching_window, batch_size)
     with contextlib.redirect_stdout(_Discard()):
-        for batch in _progress(batches, spec.start, spec.end, progress):
+        for batch in _progress(source.deliver(fleet.batches()), spec.start, spec.end, progress):
             while batch.arrival >= next_sweep:
+                _probe(run, source, shards, next_sweep, batch)
                 _sweep(run, next_sweep)
                 next_sweep += sweep_every
             run.now = batch.arrival
@@ -144,6 +145,7 @@ def replay_fleet(
             if observer is not None:
                 observer.add(batch.records)
         for at in _settling_sweeps(profiles, next_sweep, spec.end, sweep_every):
+            _probe(run, source, shards, at)
             _sweep(run, at)
     return _result(run, fleet, groups, records, time.perf_counter() - started, observer)
 
@@ -158,26 +160,72 @@ class Gathered:
     opened: float = 0.0
 
 
-def merged(batches: Iterable[Batch], window: float, size: int) -> Iterator[Batch]:
+class EventSource:
     """The simulator's per-minute batches as an event source with a batching window delivers them: a
     shard's records gathered from the first one for ``window`` seconds, or until ``size`` records, and
-    delivered then (so the invocation's time never goes back)."""
-    gathering: dict[str, Gathered] = {}
-    for batch in batches:
-        due = sorted((g.opened, shard) for shard, g in gathering.items() if batch.arrival >= g.opened + window)
-        for _, shard in due:
-            done = gathering.pop(shard)
-            done.arrival = batch.arrival
-            yield done
-        records = batch.records
-        while records:
-            current = gathering.setdefault(batch.shard, Gathered(batch.arrival, batch.shard, [], batch.arrival))
-            room = size - len(current.records)
-            current.records.extend(records[:room])
-            current.arrival, records = batch.arrival, records[room:]
-            if len(current.records) >= size:
-                yield gathering.pop(batch.shard)
-    yield from sorted(gathering.values(), key=lambda g: g.opened)
+    delivered then (so the invocation's time never goes back). ``waiting_since`` tells what the sweep's
+    probe of the stream would find: the arrival of the first record a shard holds undelivered."""
+
+    def __init__(self, window: float, size: int) -> None:
+        self.window = window
+        self.size = size
+        self._gathering: dict[str, Gathered] = {}
+        self._incoming: Batch | None = None  # the stream's batch being gathered while due ones are delivered
+
+    def waiting_since(self, shard: str) -> float | None:
+        """The arrival of the first record of ``shard`` in the stream and not delivered yet, if any."""
+        times = []
+        gathered = self._gathering.get(shard)
+        if gathered is not None:
+            times.append(gathered.opened)
+        incoming = self._incoming
+        if incoming is not None and incoming.shard == shard and incoming.records:
+            times.append(min(r["kinesis"]["approximateArrivalTimestamp"] for r in incoming.records))
+        return min(times, default=None)
+
+    def deliver(self, batches: Iterable[Batch]) -> Iterator[Batch]:
+        gathering, window, size = self._gathering, self.window, self.size
+        for batch in batches:
+            self._incoming = batch
+            due = sorted((g.opened, shard) for shard, g in gathering.items() if batch.arrival >= g.opened + window)
+            for _, shard in due:
+                done = gathering.pop(shard)
+                done.arrival = batch.arrival
+                yield done
+            records = batch.records
+            while records:
+                current = gathering.setdefault(batch.shard, Gathered(batch.arrival, batch.shard, [], batch.arrival))
+                room = size - len(current.records)
+                current.records.extend(records[:room])
+                current.arrival, records = batch.arrival, records[room:]
+                if len(current.records) >= size:
+                    yield gathering.pop(batch.shard)
+        self._incoming = None
+        for gathered in sorted(gathering.values(), key=lambda g: g.opened):
+            del gathering[gathered.shard]
+            yield gathered
+
+
+def merged(batches: Iterable[Batch], window: float, size: int) -> Iterator[Batch]:
+    """``batches`` as an ``EventSource`` of ``window`` seconds and ``size`` records delivers them."""
+    return EventSource(window, size).deliver(batches)
+
+
+def _probe(
+    run: Invocation, source: EventSource, shards: Sequence[str], at: float, delivering: Batch | None = None
+) -> None:
+    """What the sweep's probe of the stream (``adapters.stream_positions.probe_stream``) finds, which
+    the lab has no stream to read for: a shard with no record waiting was caught up at ``at``; one with
+    records not counted yet (gathering for delivery, or ``delivering``: delivered after this sweep),
+    just before the first of them arrived."""
+    caught_up: dict[str, float | None] = {}
+    for shard in shards:
+        waiting = [source.waiting_since(shard)]
+        if delivering is not None and delivering.shard == shard and delivering.records:
+            waiting.append(min(r["kinesis"]["approximateArrivalTimestamp"] for r in delivering.records))
+        first = min((w for w in waiting if w is not None), default=None)
+        caught_up[shard] = at if first is None else min(at, first - 0.001)
+    run.positions.save_caught_up(caught_up)
 
 
 def _sweep(run: Invocation, at: float) -> None:
