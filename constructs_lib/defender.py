@@ -33,6 +33,7 @@ from constructs_lib.response.quarantine_responder import QuarantineResponder
 from constructs_lib.response.queued_function import FunctionNetwork, add_to_backup_plan, alarm_on_any
 from iot_defender_runtime.model.audit_checks import ALL_AUDIT_CHECKS, AuditCheck
 from iot_defender_runtime.model.audit_remediation_policy import AuditRemediationPolicy
+from iot_defender_runtime.model.behavior_definition import BehaviorKind
 from iot_defender_runtime.model.remediation_policy import RemediationPolicy
 
 
@@ -45,9 +46,9 @@ class DetectMode(str, Enum):
     """How behaviors are evaluated.
 
     MANAGED creates an ``AWS::IoT::SecurityProfile``: only for accounts that used Device Defender
-    Detect before 2026-08-31 (it is closed to new customers). SELF_HOSTED evaluates the same rule
-    and statistical behaviors over the same fleet groups in this library's evaluator
-    (``SelfHostedDetect``), in any account. NONE deploys
+    Detect before 2026-08-31 (it is closed to new customers). SELF_HOSTED evaluates the same rule,
+    statistical and ML behaviors over the same fleet groups in this library's evaluator
+    (``SelfHostedDetect``; with ML behaviors, its window history and daily trainer), in any account. NONE deploys
     everywhere: audit, alerting and the quarantine responder, without Detect.
     """
 
@@ -350,6 +351,8 @@ class DeviceDefender(Construct):
                 targets=self.fleet_groups,
                 state_table=self.responder.table,
                 notification_topic=self.notification_topic,
+                # learned (ML) behaviors are trained on the window history: on when there are any
+                history=any(b.definition.kind is BehaviorKind.ML for b in behaviors),
                 **network,
             )
         self.security_profile: SecurityProfile | None = None

@@ -126,3 +126,19 @@ def test_fails_when_ml_behaviors_are_given_without_the_history():
         "behavior 'LearnedMessages' is an ML behavior: its model is trained on the window history, so pass "
         "history=True (or WindowHistoryOptions(...)), or use managed Detect",
     )
+
+
+def test_device_defender_self_hosted_takes_ml_behaviors_with_history_and_trainer():
+    from constructs_lib import DetectMode, DeviceDefender
+
+    stack = cdk.Stack(cdk.App(), "Defender")
+    defender = DeviceDefender(
+        stack,
+        "Defender",
+        fleet_groups=["sensors"],
+        notification_email="secops@example.com",
+        detect_mode=DetectMode.SELF_HOSTED,
+        behaviors=[Behavior.ml("LearnedMessages", metric="aws:num-messages-sent")],
+    )
+    detect = defender.self_hosted_detect
+    assert detect is not None and detect.history is not None and detect.trainer is not None
