@@ -183,6 +183,7 @@ def _judge_thing(
             known_since=first,
             fleet=percentiles.get(fleet_key_of(behavior)),
             band=bands.get(learned_key(behavior)),
+            profile=profile,
         )
         publish(run, behavior, thing, result)
         after[name], changed = result.state, changed or result.changed

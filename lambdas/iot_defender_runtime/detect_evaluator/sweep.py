@@ -228,7 +228,7 @@ def _sweep_disconnected(
         )
         run.counts["invalidated"] += len(result.transitions)
         return result
-    result = evaluate(thing, behavior.definition, behavior.spec, state, points, now=run.now)
+    result = evaluate(thing, behavior.definition, behavior.spec, state, points, now=run.now, profile=behavior.profile)
     if not result.transitions and replace(result.state, last_datapoint_at=state.last_datapoint_at) == state:
         return Evaluation(state=state)  # the same judgement as last sweep: nothing to write
     return result
@@ -267,6 +267,7 @@ def _sweep_behavior(
         fill_empty=fills_empty(behavior) and not silent,
         fleet=thresholds[0].get(fleet_key_of(behavior)),
         band=thresholds[1].get(learned_key(behavior)),
+        profile=behavior.profile,
     )
     run.counts["windows_judged"] += result.judged + result.unjudged
     return result

@@ -143,9 +143,13 @@ def evaluate(
     threshold: float | None = None,
     fleet: Mapping[float, float] | None = None,
     band: Band | None = None,
+    profile: str = "",
 ) -> Evaluation:
     """Judge ``datapoints`` and every window that ended by ``settled_until`` (default ``now``).
 
+    ``profile`` is the security profile the behavior belongs to: part of each violation's id, so that
+    two profiles with a behavior of the same name on the same thing raise two violations, as managed
+    Detect does (a violation is one thing, profile and behavior).
     ``now`` is the wall clock: a datapoint stamped more than ``max_clock_skew`` after it is dropped.
     ``fill_empty`` judges settled windows without datapoints as 0 (see the module docstring), from the
     first window that starts at or after ``known_since`` (the thing's first datapoint the caller knows
@@ -153,7 +157,7 @@ def evaluate(
     ``threshold`` fixes the value a statistical behavior is judged against; ``fleet`` gives it per
     window start. ``band`` gives an ML behavior's upper bound of normal by window start (see the module
     docstring); without it every ML window is unjudged."""
-    run = _Run(thing_name, definition, spec, state, threshold, fleet, band)
+    run = _Run(thing_name, definition, spec, state, threshold, fleet, band, profile)
     for datapoint in sorted(datapoints, key=lambda d: d.timestamp):
         run.add(datapoint, now=now, max_clock_skew=max_clock_skew)
     run.close_settled(now if settled_until is None else settled_until, fill_empty=fill_empty, known_since=known_since)
@@ -204,8 +208,10 @@ class _Run:
         threshold: float | None,
         fleet: Mapping[float, float] | None,
         band: Band | None = None,
+        profile: str = "",
     ) -> None:
         self.thing = thing
+        self.profile = profile
         self.definition = definition
         self.spec = spec
         self.statistical = definition.kind is BehaviorKind.STATISTICAL and threshold is None
@@ -364,10 +370,15 @@ class _Run:
             self.normal_streak = 0
             self.violating_streak = min(self.violating_streak + 1, definition.consecutive_datapoints_to_alarm)
             if not self.in_alarm and self.violating_streak >= definition.consecutive_datapoints_to_alarm:
-                violation_id = str(uuid.uuid5(_VIOLATION_NAMESPACE, f"{self.thing}|{definition.name}|{at!r}"))
+                violation_id = str(uuid.uuid5(_VIOLATION_NAMESPACE, self._violation_key(at)))
                 self.transitions.append(Transition(IN_ALARM, violation_id, at, self._metric_value(value)))
                 self.in_alarm, self.violation_id = True, violation_id
         return normal
+
+    def _violation_key(self, at: float) -> str:
+        """What makes a violation: the thing, the behavior (of its profile) and when it was raised."""
+        key = f"{self.thing}|{self.definition.name}|{at!r}"
+        return f"{self.profile}|{key}" if self.profile else key
 
     def _metric_value(self, value: Any) -> dict[str, Any]:
         """The ``MetricValue`` JSON of the judged value: a list kind always a list (one source IP too)."""
