@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from detect_lab.behaviors import starter_profiles, untuned_profiles
-from detect_lab.replay import ReplayResult, Windows, replay_fleet
+from detect_lab.replay import ReplayResult, Windows
+from detect_lab.replay.parallel import replay_in_parts
 from detect_lab.report import LabReport, ReportFiles, write_report
 from detect_lab.report.gather import behavior_views, overall, timeline
 from detect_lab.report.table import terminal_summary
@@ -48,6 +49,7 @@ class DemoSettings:
     shards: int = 4
     target: float = 1.0
     progress: bool = False
+    parts: int | None = None  # processes per replay (``replay_in_parts``); default one per CPU
 
     def spec(self, seed: int) -> FleetSpec:
         return FleetSpec(
@@ -82,7 +84,7 @@ def run_demo(settings: DemoSettings, out: Path, log: Callable[[str], None] = lam
     tuning_fleet = simulate(settings.spec(settings.tune_seed))
     log(f"replaying the tuning fleet (seed {settings.tune_seed}) with the starter behaviors ...")
     tuning_run = _timed(
-        steps, "replay tuning fleet", lambda: _replay(tuning_fleet, starter_profiles(classes), settings)
+        steps, "replay tuning fleet", lambda: _replay(tuning_fleet.spec, starter_profiles(classes), settings)
     )
     log(_replayed(tuning_run))
     tuning = _timed(
@@ -94,7 +96,9 @@ def run_demo(settings: DemoSettings, out: Path, log: Callable[[str], None] = lam
     evaluation_fleet = simulate(settings.spec(settings.eval_seed))
     log(f"replaying the evaluation fleet (seed {settings.eval_seed}) with the reference and the tuned behaviors ...")
     both = DetectProfiles(untuned.behaviors + tuned.behaviors)
-    evaluation_run = _timed(steps, "replay evaluation fleet", lambda: _replay(evaluation_fleet, both, settings, False))
+    evaluation_run = _timed(
+        steps, "replay evaluation fleet", lambda: _replay(evaluation_fleet.spec, both, settings, False)
+    )
     log(_replayed(evaluation_run))
     labels = evaluation_fleet.labels
     scores = {"untuned": _score_of(evaluation_run, untuned, labels), "tuned": _score_of(evaluation_run, tuned, labels)}
@@ -117,9 +121,14 @@ def _timed(steps: list[tuple[str, float]], name: str, work: Callable[[], T]) -> 
     return result
 
 
-def _replay(fleet: Any, profiles: DetectProfiles, settings: DemoSettings, observe_sets: bool = True) -> ReplayResult:
+def _replay(
+    spec: FleetSpec, profiles: DetectProfiles, settings: DemoSettings, observe_sets: bool = True
+) -> ReplayResult:
+    """The fleet of ``spec`` replayed in parts side by side (one process per CPU by default)."""
     with evaluator_quiet():
-        return replay_fleet(fleet, profiles, progress=settings.progress, observe_sets=observe_sets)
+        return replay_in_parts(
+            spec, profiles, parts=settings.parts, progress=settings.progress, observe_sets=observe_sets
+        )
 
 
 @contextmanager

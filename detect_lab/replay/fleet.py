@@ -172,6 +172,16 @@ class EventSource:
         self._gathering: dict[str, Gathered] = {}
         self._incoming: Batch | None = None  # the stream's batch being gathered while due ones are delivered
 
+    def seen_until(self) -> float:
+        """Every record that arrived before this time has been handed to the source: the stream's batches
+        come a minute at a time (every shard's batch of a minute after all earlier minutes'), so the
+        records of the minute being handed out, and of no earlier one, may still be on their way."""
+        incoming = self._incoming
+        if incoming is None or not incoming.records:
+            return float("inf")
+        first = min(r["kinesis"]["approximateArrivalTimestamp"] for r in incoming.records)
+        return first - first % 60
+
     def waiting_since(self, shard: str) -> float | None:
         """The arrival of the first record of ``shard`` in the stream and not delivered yet, if any."""
         times = []
@@ -219,12 +229,13 @@ def _probe(
     records not counted yet (gathering for delivery, or ``delivering``: delivered after this sweep),
     just before the first of them arrived."""
     caught_up: dict[str, float | None] = {}
+    seen = min(at, source.seen_until())
     for shard in shards:
         waiting = [source.waiting_since(shard)]
         if delivering is not None and delivering.shard == shard and delivering.records:
             waiting.append(min(r["kinesis"]["approximateArrivalTimestamp"] for r in delivering.records))
         first = min((w for w in waiting if w is not None), default=None)
-        caught_up[shard] = at if first is None else min(at, first - 0.001)
+        caught_up[shard] = seen if first is None else min(seen, first - 0.001)
     run.positions.save_caught_up(caught_up)
 
 

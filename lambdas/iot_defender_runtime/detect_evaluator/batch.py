@@ -36,6 +36,7 @@ from iot_defender_runtime.detect_evaluator.stream_time import (
 from iot_defender_runtime.evaluation.disconnect_duration import DISCONNECT_DURATION_METRIC
 from iot_defender_runtime.evaluation.engine import Band, BehaviorState, Datapoint, Evaluation, evaluate
 from iot_defender_runtime.model.detect_profiles import DetectProfiles, ProfileBehavior
+from iot_defender_runtime.model.self_hosted_metrics import IOT_LOG_METRICS
 
 # Powertools' BatchProcessor takes the records in one by one and reports those whose record handler
 # raised in batchItemFailures. Only the intake runs per record: a thing's datapoints are judged
@@ -163,6 +164,7 @@ def _judge_thing(
     """Every behavior of the profile over the thing's fresh datapoints and the windows settled by now;
     violations published, then the state written once if anything changed."""
     percentiles, bands = thresholds  # statistical behaviors' fleet percentiles, learned behaviors' bands
+    settled = _for_thing(settled, records)
     fresh, marks = _fresh_datapoints(records, before, run.counts)
     lifecycle = [point for _, point in fresh.get(DISCONNECT_DURATION_METRIC, ())]
     connection, disconnects = after_events(before.connection, lifecycle)
@@ -191,6 +193,16 @@ def _judge_thing(
     if changed or _activity_gone_stale(before, after, run.config.silence_seconds):
         run.states.put(state_key(profile, thing), after, before.version, marks, connection)
         run.counts["writes"] += 1
+
+
+def _for_thing(settled: Settled, records: list[ParsedRecord]) -> Settled:
+    """The batch's own shard position tells a thing's stream time only on the thing's own shard, where
+    the topic rules put its records. A thing that comes in this batch through AWS IoT log entries alone
+    (CloudWatch Logs records land on any shard) has its other records on another shard, which may lag:
+    every window of it is judged by the earliest open shard's position then."""
+    if any(record.metric not in IOT_LOG_METRICS for record in records):
+        return settled
+    return Settled(thing=settled.stream, stream=settled.stream)
 
 
 def _activity_gone_stale(before: ThingState, after: Mapping[str, BehaviorState], silence: float) -> bool:
