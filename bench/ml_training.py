@@ -17,7 +17,7 @@ models detect in the Detect lab.
 Ends with one JSON line:
 ``{"train_s_10k_things": ..., "model_bytes": ..., "recall": ..., "false_alarms_per_1000_device_days": ...}``.
 
-    .venv/bin/python bench/ml_training.py                 # about 15 minutes on 2 cores
+    .venv/bin/python bench/ml_training.py                 # about 10 minutes on 2 cores, 7 GB of memory
     .venv/bin/python bench/ml_training.py --things 1000 --train-things 20 --eval-things 50 --eval-days 1
 """
 
@@ -136,7 +136,7 @@ def chart(columns: dict, evaluation: object, models: object, path: Path) -> Path
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--things", type=int, default=10_000, help="things of the SQL training run")
     parser.add_argument("--train-things", type=int, default=300, help="simulated things trained on (14 days)")
     parser.add_argument("--train-seed", type=int, default=1)
