@@ -90,3 +90,8 @@ def test_any_broken_item_is_refused_with_corrupt_model_only(change: dict[str, ob
         assert "learned#fleet#storm" in str(error)
     else:
         assert model.status in ("PENDING_BUILD", "ACTIVE", "EXPIRED")
+
+
+def test_fails_when_datapoints_is_not_a_whole_number():
+    with pytest.raises(CorruptModelError, match="cannot convert float infinity to integer"):
+        LearnedModel.from_item({**ACTIVE_MODEL.to_item(), "datapoints": float("inf")})

@@ -146,7 +146,7 @@ class LearnedModel:
                 reason=str(item.get("reason", REASON_COLLECTING)),
                 bands=_bands(str(item.get("bands", ""))),
             )
-        except (KeyError, ValueError, TypeError) as error:
+        except (KeyError, ValueError, TypeError, OverflowError) as error:  # OverflowError: int(inf)
             raise CorruptModelError(f"model item {item.get('id')!r}: {error}") from error
         _check(model)
         return model
