@@ -31,7 +31,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from iot_defender_runtime.detect_evaluator import membership
+from iot_defender_runtime.detect_evaluator import learned_bands, membership
 from iot_defender_runtime.detect_evaluator.batch import evaluate_batch
 from iot_defender_runtime.detect_evaluator.config import config
 from iot_defender_runtime.detect_evaluator.observability import logger, metrics, tracer
@@ -47,6 +47,7 @@ def clear_caches() -> None:
     sweep_layout.cache_clear()
     membership.registry.cache_clear()
     membership.forget()
+    learned_bands.forget_logged()
 
 
 @logger.inject_lambda_context

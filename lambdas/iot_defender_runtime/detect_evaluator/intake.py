@@ -36,9 +36,7 @@ class Intake:
     def __call__(self, record: KinesisStreamRecord) -> None:
         try:
             accepted = [
-                (profile, checked)
-                for parsed in parse_record(record)
-                for profile, checked in self._per_profile(parsed)
+                (profile, checked) for parsed in parse_record(record) for profile, checked in self._per_profile(parsed)
             ]
         except Exception as error:  # a hostile record fails alone, whatever it makes the parser raise
             reason = str(error) if isinstance(error, ValueError) else f"unexpected {type(error).__name__}: {error}"

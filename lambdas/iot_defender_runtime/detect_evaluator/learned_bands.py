@@ -24,6 +24,11 @@ from iot_defender_runtime.model.learned_model import CorruptModelError, LearnedM
 _logged: set[tuple[str, str, str]] = set()  # (profile, behavior, state) already logged by this instance
 
 
+def forget_logged() -> None:
+    """Log again why each model cannot judge (tests, and ``handler.clear_caches``)."""
+    _logged.clear()
+
+
 def learned_key(behavior: ProfileBehavior) -> str:
     return model_key(behavior.profile, behavior.definition.name)
 
