@@ -33,9 +33,14 @@ def version() -> str:
     return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["version"]
 
 
-def test_the_wheel_holds_the_constructs_and_the_runtime_under_their_own_names(wheel):
+def test_the_wheel_holds_the_constructs_the_runtime_and_the_lab_under_their_own_names(wheel):
     top = {name.split("/")[0] for name in wheel.namelist()}
-    assert top == {"constructs_lib", "iot_defender_runtime", f"iot_device_defender_constructs-{version()}.dist-info"}
+    dist_info = f"iot_device_defender_constructs-{version()}.dist-info"
+    assert top == {"constructs_lib", "iot_defender_runtime", "detect_lab", dist_info}
+    entry_points = wheel.read(f"{dist_info}/entry_points.txt").decode()
+    assert "iot-defender-lab = detect_lab.cli:main" in entry_points
+    metadata = wheel.read(f"{dist_info}/METADATA").decode()
+    assert "Provides-Extra: lab" in metadata  # matplotlib, DuckDB, pyarrow: only with the 'lab' extra
 
 
 def test_both_packages_are_typed(wheel):
