@@ -106,3 +106,20 @@ def test_fails_when_a_name_could_change_the_query(table: str, profile: str, beha
     with pytest.raises(ValueError) as error:
         training_sql(table, profile, behavior, START, END)
     assert message.replace('"', "'") in str(error.value).replace('"', "'")
+
+
+def test_a_behavior_with_no_window_still_reads_the_profiles_span_and_things(
+    history: tuple[Path, list[dict[str, object]]],
+) -> None:
+    """A quiet cloud-side count (no authorization failure in 14 days) has no history row: the query still
+    returns the profile's first window and things, so the trainer builds its all-zeros model."""
+    root, rows = history
+    connection = duckdb.connect()
+    connection.execute(
+        f"CREATE VIEW history AS SELECT * FROM read_parquet('{root}/*/*.parquet', hive_partitioning = true)"
+    )
+    result = connection.execute(training_sql("history", "fleet", "quiet", START, END, COUNT_SPREAD)).fetchall()
+    data = stats_of_rows(result, COUNT_SPREAD)
+    profile_starts = [float(r["window_start"]) for r in rows if START <= float(r["window_start"]) < END]  # type: ignore[arg-type]
+    assert data.stats == {} and data.windows == 0
+    assert data.earliest == min(profile_starts) and data.things == 13

@@ -48,11 +48,15 @@ def fleet_stats(windows: int, seed: int = 3) -> tuple[dict[Level, SlotStats], in
 
 
 def athena_rows(stats: Mapping[Level, SlotStats], earliest: float, things: int = THINGS) -> Any:
+    """``training_sql``'s answer as Athena gives it: text cells, a NULL cell without ``VarCharValue``; a
+    behavior with no window gets one row of the profile's span and things, its statistics NULL."""
     header = [{"VarCharValue": name} for name in COLUMNS]
     rows = [{"Data": header}]
     for (level, key), s in sorted(stats.items()):
         values = [level, key, s.windows, s.median, s.mad, *s.quantiles, int(earliest), things]
         rows.append({"Data": [{"VarCharValue": str(v) if isinstance(v, str | int) else repr(v)} for v in values]})
+    if not stats:
+        rows.append({"Data": [{}] * 8 + [{"VarCharValue": str(int(earliest))}, {"VarCharValue": str(things)}]})
     return QueryResults(rows=rows, column_info=[{"Name": name, "Type": "varchar"} for name in COLUMNS])
 
 
@@ -232,3 +236,25 @@ def test_an_expired_model_stops_alarming_with_a_metric_and_one_log_line_saying_w
     ]
     assert metrics.metric_set["LearnedModelsNotJudging"]["Value"] == [1.0, 1.0, 1.0, 1.0]  # 2 behaviors x 2 batches
     metrics.clear_metrics()
+
+
+def test_a_quiet_cloud_side_count_trains_as_all_zeros_from_the_querys_profile_row(world, monkeypatch):
+    """No authorization failure in 14 days: the query answers only the profile's span and things, and the
+    model is built (all zeros), not left pending until it gives up."""
+    monkeypatch.setenv("DETECT_PROFILES", json.dumps(PROFILES))
+    for name, value in (("HISTORY_WORKGROUP", "history"), ("HISTORY_DATABASE", "defender"), ("HISTORY_TABLE", "t")):
+        monkeypatch.setenv(name, value)
+    boto3.client("athena", region_name=REGION).create_work_group(
+        Name="history", Configuration={"ResultConfiguration": {"OutputLocation": "s3://results/"}}
+    )
+    storm, _ = fleet_stats(30_000)
+    athena_backends["123456789012"][REGION].query_results_queue.extend(
+        [athena_rows(storm, NOW - 14 * DAY), athena_rows({}, NOW - 14 * DAY, things=THINGS)]
+    )
+    trainer_config.config.cache_clear()
+    try:
+        result = train_now(NOW)
+    finally:
+        trainer_config.config.cache_clear()
+    statuses = {s["behaviorName"]: s["modelStatus"] for s in result["summaries"]}
+    assert result["failed"] == {} and statuses == {"Storm": "ACTIVE", "Probe": "ACTIVE"}

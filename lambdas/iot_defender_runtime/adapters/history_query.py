@@ -51,7 +51,9 @@ def _rank(p: float) -> str:
 
 def training_sql(table: str, profile: str, behavior: str, start: float, end: float, floor: float = COUNT_SPREAD) -> str:
     """Statistics per level (``COLUMNS``) of the windows of ``profile``/``behavior`` starting in ``[start, end)``;
-    ``floor``: the spread's floor the trimming uses (``evaluation.learned.min_spread_of``)."""
+    ``floor``: the spread's floor the trimming uses (``evaluation.learned.min_spread_of``). The profile's first
+    window and its things come on every row, and on a row of their own (level NULL) when the behavior has no
+    window: a quiet cloud-side count (no authorization failure in 14 days) still trains, as all zeros."""
     if not _TABLE.match(table):
         raise ValueError(f"table '{table}' must be [database.]name of letters, digits and underscores")
     for argument, name in (("profile", profile), ("behavior", behavior)):
@@ -102,14 +104,16 @@ WITH windows AS (
     max(CASE WHEN rn = {medium} THEN value END) AS q_medium, max(CASE WHEN rn = {low} THEN value END) AS q_low
   FROM kept GROUP BY level, key
 )
-SELECT m.level, m.key, m.n AS windows, m.median, d.mad, q.q_high, q.q_medium, q.q_low, p.earliest, p.things
-FROM medians m JOIN mads d ON m.level = d.level AND m.key = d.key
-  JOIN quantiles q ON m.level = q.level AND m.key = q.key
-  CROSS JOIN (
-    SELECT min(window_start) AS earliest, count(DISTINCT thing_name) AS things FROM {table}
-    WHERE profile = '{profile}' AND {span}
-  ) p
-ORDER BY m.level, m.key
+SELECT s.level, s.key, s.windows, s.median, s.mad, s.q_high, s.q_medium, s.q_low, p.earliest, p.things
+FROM (
+  SELECT min(window_start) AS earliest, count(DISTINCT thing_name) AS things FROM {table}
+  WHERE profile = '{profile}' AND {span}
+) p LEFT JOIN (
+  SELECT m.level, m.key, m.n AS windows, m.median, d.mad, q.q_high, q.q_medium, q.q_low
+  FROM medians m JOIN mads d ON m.level = d.level AND m.key = d.key
+    JOIN quantiles q ON m.level = q.level AND m.key = q.key
+) s ON TRUE
+ORDER BY s.level, s.key
 """.strip()
 
 
@@ -121,11 +125,13 @@ def stats_of_rows(rows: Iterable[Sequence[Any]], floor: float = COUNT_SPREAD) ->
     try:
         for row in rows:
             level, key, windows, median, mad, q_high, q_medium, q_low, first, things_seen = row
+            earliest = None if first is None else float(first)
+            things = int(things_seen or 0)
+            if level is None:
+                continue  # the behavior had no window: only the profile's span and things
             stats[(str(level), int(key))] = SlotStats(
                 int(windows), float(median), float(mad), (float(q_high), float(q_medium), float(q_low)), floor
             )
-            if level == "all":
-                earliest, things = float(first), int(things_seen)
     except (TypeError, ValueError) as error:
         raise HistoryQueryError(f"a statistics row is not of the columns {', '.join(COLUMNS)}: {error}") from error
     total = stats[("all", 0)].windows if ("all", 0) in stats else 0
