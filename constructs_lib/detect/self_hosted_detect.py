@@ -584,17 +584,32 @@ def _profiles_problems(chosen: Sequence[DetectProfile], *, several: bool, mixed:
     return problems
 
 
+# A model is trained on the trailing 14 days, read with a day-wider partition range (the window history's
+# ``dt`` is the day Firehose received a row): the history must keep 15 days.
+MIN_LEARNED_RETENTION_DAYS = 15
+
+
 def _learned_problems(chosen: Sequence[DetectProfile], history: object) -> list[str]:
-    """ML behaviors are trained on the window history: without it they could never judge."""
-    if history is not False:
+    """ML behaviors are trained on the window history: without it they could never judge, and with less
+    than 15 days of it they would be trained on fewer days than the 14 ML Detect takes."""
+    learned = [b.name for profile in chosen for b in profile.behaviors if b.definition.kind is BehaviorKind.ML]
+    if not learned:
         return []
-    return [
-        f"behavior '{b.name}' is an ML behavior: its model is trained on the window history, so pass history=True "
-        "(or WindowHistoryOptions(...)), or use managed Detect"
-        for profile in chosen
-        for b in profile.behaviors
-        if b.definition.kind is BehaviorKind.ML
-    ]
+    if history is False:
+        return [
+            f"behavior '{name}' is an ML behavior: its model is trained on the window history, so pass "
+            "history=True (or WindowHistoryOptions(...)), or use managed Detect"
+            for name in learned
+        ]
+    retention = history.retention if isinstance(history, WindowHistoryOptions) else None
+    if isinstance(retention, Duration) and not Token.is_unresolved(retention.to_days()):
+        days = retention.to_days()
+        if days < MIN_LEARNED_RETENTION_DAYS:
+            return [
+                f"history retention {days:g} days is too short for ML behaviors ({', '.join(learned)}): their models "
+                f"are trained on the trailing 14 days, so keep at least {MIN_LEARNED_RETENTION_DAYS} days"
+            ]
+    return []
 
 
 def _concurrency_problems(reserved_concurrency: int) -> list[str]:

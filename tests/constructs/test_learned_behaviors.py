@@ -128,6 +128,34 @@ def test_fails_when_ml_behaviors_are_given_without_the_history():
     )
 
 
+@pytest.mark.parametrize(("days", "ok"), [(7, False), (14, False), (15, True), (30, True)])
+def test_ml_behaviors_need_a_history_that_keeps_their_14_days(days: int, ok: bool):
+    from aws_cdk import Duration
+
+    from constructs_lib import WindowHistoryOptions
+
+    stack = cdk.Stack(cdk.App(), f"Keep{days}")
+
+    def build() -> None:
+        SelfHostedDetect(
+            stack,
+            "Detect",
+            behaviors=[Behavior.ml("LearnedMessages", metric="aws:num-messages-sent")],
+            alert_topic=AlertTopic(stack, "A"),
+            history=WindowHistoryOptions(retention=Duration.days(days)),
+        )
+
+    if ok:
+        build()
+        return
+    with pytest.raises(ConstructValidationError) as raised:
+        build()
+    assert raised.value.problems == (
+        f"history retention {days} days is too short for ML behaviors (LearnedMessages): their models are trained "
+        "on the trailing 14 days, so keep at least 15 days",
+    )
+
+
 def test_device_defender_self_hosted_takes_ml_behaviors_with_history_and_trainer():
     from constructs_lib import DetectMode, DeviceDefender
 
