@@ -35,6 +35,7 @@ _NAME = re.compile(r"^[a-zA-Z0-9:_-]{1,128}$")
 _TABLE = re.compile(r"^[a-zA-Z0-9_]{1,255}(\.[a-zA-Z0-9_]{1,255})?$")
 COLUMNS = ("level", "key", "windows", "median", "mad", "q_high", "q_medium", "q_low", "earliest", "things")
 _DONE = ("SUCCEEDED", "FAILED", "CANCELLED")
+STOP_MARGIN_SECONDS = 30.0  # left to stop the query, write what was trained and publish the metrics
 
 
 class HistoryQueryError(RuntimeError):
@@ -150,10 +151,15 @@ class AthenaHistory:
         poll_seconds: float = 2.0,
         timeout_seconds: float = 600.0,
         sleep: Callable[[float], None] = time.sleep,
+        time_left: Callable[[], float] | None = None,
+        athena: Any | None = None,
     ) -> None:
-        self._athena = client("athena")
+        """``time_left``: seconds left in the caller's run; a query still running with less than
+        ``STOP_MARGIN_SECONDS`` left is stopped (``StopQueryExecution``) and reported as failed."""
+        self._athena = athena or client("athena")
         self._workgroup, self._database, self._table = workgroup, database, table
         self._poll, self._timeout, self._sleep = poll_seconds, timeout_seconds, sleep
+        self._time_left = time_left
 
     def statistics(self, profile: str, behavior: str, start: float, end: float, floor: float) -> TrainingData:
         query = training_sql(self._table, profile, behavior, start, end, floor)
@@ -172,8 +178,11 @@ class AthenaHistory:
             if status["State"] in _DONE:
                 reason = status.get("StateChangeReason", "no reason given")
                 raise HistoryQueryError(f"Athena query {execution} {status['State']}: {reason}")
-            if waited >= self._timeout:
-                raise HistoryQueryError(f"Athena query {execution} still {status['State']} after {waited:.0f} s")
+            out_of_time = self._time_left is not None and self._time_left() < STOP_MARGIN_SECONDS
+            if waited >= self._timeout or out_of_time:
+                self._athena.stop_query_execution(QueryExecutionId=execution)
+                why = "the run is ending" if out_of_time else f"{waited:.0f} s"
+                raise HistoryQueryError(f"Athena query {execution} still {status['State']} after {why}: stopped")
             self._sleep(self._poll)
             waited += self._poll
 

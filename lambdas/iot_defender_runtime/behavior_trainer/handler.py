@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -34,13 +35,15 @@ metrics = Metrics(namespace="DeviceDefender/SelfHostedDetect", service=SERVICE)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return train_now(time.time())
+    return train_now(time.time(), lambda: context.get_remaining_time_in_millis() / 1000)
 
 
-def train_now(now: float) -> dict[str, Any]:
+def train_now(now: float, time_left: Callable[[], float] | None = None) -> dict[str, Any]:
+    """One run; ``time_left``: seconds left before the function's timeout (queries are stopped and the
+    remaining behaviors reported as failed before it, so the metrics are still published)."""
     current = config()
-    history = AthenaHistory(current.workgroup, current.database, current.table)
-    run = train_all(current.profiles, history, LearnedModels(current.state_table_name), now)
+    history = AthenaHistory(current.workgroup, current.database, current.table, time_left=time_left)
+    run = train_all(current.profiles, history, LearnedModels(current.state_table_name), now, time_left)
     report(run, now)
     return {
         "summaries": [_json_summary(model.summary(now)) for model in run.models],

@@ -5,10 +5,15 @@ after today's run (``evaluation.learned.train``), written to the model store.
 A behavior fails alone: an Athena error leaves its stored model as it was (it expires if that goes on
 for 30 days), a stored item that cannot be read is rebuilt as if there were none, and the other
 behaviors are trained. A model given up after 30 days of retries is not queried again.
+
+A run has a deadline (the function's timeout): behaviors are trained stalest first (never refreshed,
+then the oldest refresh), and those the run has no time left for are reported as failed, so they go
+first the next day instead of being skipped day after day until they expire.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -57,13 +62,26 @@ def learned_behaviors(profiles: DetectProfiles) -> list[ProfileBehavior]:
     return [b for b in profiles.behaviors if b.definition.kind is BehaviorKind.ML]
 
 
-def train_all(profiles: DetectProfiles, history: HistoryStats, store: ModelWriter, now: float) -> TrainingRun:
+MIN_SECONDS_PER_BEHAVIOR = 60.0  # a behavior is not started with less time left than this
+
+
+def train_all(
+    profiles: DetectProfiles,
+    history: HistoryStats,
+    store: ModelWriter,
+    now: float,
+    time_left: Callable[[], float] | None = None,
+) -> TrainingRun:
+    """Train every learned behavior, stalest first; ``time_left``: seconds left in this run (none: no limit)."""
     behaviors = learned_behaviors(profiles)
     stored = store.get_many([model_key(b.profile, b.definition.name) for b in behaviors])
     run = TrainingRun()
     start, end = training_span(now)
-    for behavior in behaviors:
+    for behavior in sorted(behaviors, key=lambda b: _staleness(stored.get(model_key(b.profile, b.definition.name)))):
         key = model_key(behavior.profile, behavior.definition.name)
+        if time_left is not None and time_left() < MIN_SECONDS_PER_BEHAVIOR:
+            run.failed[key] = "not trained: this run ran out of time; it is trained first in the next run"
+            continue
         previous = stored.get(key)
         if isinstance(previous, CorruptModelError):
             run.replaced_corrupt.append(key)
@@ -90,3 +108,10 @@ def train_all(profiles: DetectProfiles, history: HistoryStats, store: ModelWrite
         store.put(model)
         run.models.append(model)
     return run
+
+
+def _staleness(previous: LearnedModel | CorruptModelError | None) -> float:
+    """Sort key: a model never refreshed (or unreadable) first, then the oldest refresh."""
+    if not isinstance(previous, LearnedModel) or previous.last_refresh is None:
+        return float("-inf")
+    return previous.last_refresh
