@@ -8,7 +8,8 @@ time and figures.
 1. Replay: a fleet of ``--things`` things over ``--days`` simulated days, with attacks, generated and
    replayed with the lab's starter behaviors (every attack kind's metric, one profile per device class):
    replayed datapoints per second of wall-clock time, generation included (the fleet is generated as it
-   is read, as the demo does).
+   is read, as the demo does), in ``--parts`` processes side by side (default one per CPU, as the demo;
+   ``--parts 1`` for one process).
 2. Demo: ``detect_lab.demo.run_demo`` at its defaults (tune on seed 1, evaluate on seed 2), timed end
    to end, with the tuned behaviors' recall and false alarms per 1,000 device-days on the evaluation seed.
 
@@ -26,33 +27,31 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "lambdas"))
 
 from detect_lab.behaviors import starter_profiles
 from detect_lab.demo import DemoSettings, evaluator_quiet, run_demo
-from detect_lab.replay import replay_fleet
+from detect_lab.replay.parallel import default_parts, replay_in_parts
 from detect_lab.report.table import goal_lines
-from detect_lab.simulator import DEVICE_CLASSES, AttackPlan, FleetSpec, simulate
+from detect_lab.simulator import DEVICE_CLASSES, AttackPlan, FleetSpec
 
 
-def replay_figures(things: int, days: float, progress: bool) -> float:
+def replay_figures(things: int, days: float, progress: bool, parts: int | None) -> float:
     """Replayed datapoints per second over a fleet of ``things`` x ``days``."""
-    # Any: the replay types its input as a protocol the simulated fleet meets at run time (pyright reads
-    # SimulatedFleet.things as a tuple of dataclasses, the protocol as read-only properties).
-    fleet: Any = simulate(FleetSpec(things=things, days=days, seed=11, attacks=AttackPlan(per_kind=5)))
+    spec = FleetSpec(things=things, days=days, seed=11, attacks=AttackPlan(per_kind=5))
     profiles = starter_profiles([c.name for c in DEVICE_CLASSES])
+    processes = default_parts() if parts is None else parts
     started = time.perf_counter()
     with evaluator_quiet():
-        result = replay_fleet(fleet, profiles, progress=progress)
+        result = replay_in_parts(spec, profiles, parts=processes, progress=progress)
     seconds = time.perf_counter() - started
     rate = result.datapoints / seconds if seconds > 0 else 0.0
     print(
-        f"replay: {things:,} things x {days:g} days: {result.records:,} records, {result.datapoints:,} datapoints "
-        f"in {seconds:.1f} s: {rate:,.0f} datapoints/s ({result.records / seconds:,.0f} records/s), "
-        f"{len(result.alarms()):,} alarms; load average {_load()}"
+        f"replay: {things:,} things x {days:g} days in {processes} process(es): {result.records:,} records, "
+        f"{result.datapoints:,} datapoints in {seconds:.1f} s: {rate:,.0f} datapoints/s "
+        f"({result.records / seconds:,.0f} records/s), {len(result.alarms()):,} alarms; load average {_load()}"
     )
     return rate
 
@@ -82,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-demo", action="store_true", help="do not run the demo (its figures are null)")
     parser.add_argument("--demo-out", default=None, help="where the demo writes its report (default: a temp dir)")
     parser.add_argument("--progress", action="store_true", help="progress bars on stderr")
+    parser.add_argument("--parts", type=int, default=None, help="replay processes (default: one per CPU)")
     arguments = parser.parse_args(argv)
-    rate = replay_figures(arguments.things, arguments.days, arguments.progress)
+    rate = replay_figures(arguments.things, arguments.days, arguments.progress, arguments.parts)
     demo_s = recall = false_alarms = None
     if not arguments.skip_demo:
         with tempfile.TemporaryDirectory() as scratch:
