@@ -14,8 +14,6 @@ https://docs.aws.amazon.com/iot-device-defender/latest/devguide/dd-detect-ml.htm
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import time
 from collections import defaultdict
@@ -23,19 +21,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from detect_lab.behaviors import class_profiles
-from detect_lab.replay.fleet import SWEEP_SECONDS, Fleet, groups_of, lab_config, merged
-from detect_lab.replay.memory import (
-    CollectingHistory,
-    CollectingPublisher,
-    MemoryPositions,
-    MemoryStates,
-    class_membership,
-)
+from detect_lab.replay.fleet import Fleet, replay_fleet
 from detect_lab.replay.result import ReplayResult
-from iot_defender_runtime.detect_evaluator.batch import judge_batch
-from iot_defender_runtime.detect_evaluator.invocation import Invocation
-from iot_defender_runtime.detect_evaluator.observability import metrics
-from iot_defender_runtime.detect_evaluator.sweep import sweep_states
 from iot_defender_runtime.evaluation.learned import (
     TrainingData,
     aggregate,
@@ -47,7 +34,7 @@ from iot_defender_runtime.evaluation.learned import (
 )
 from iot_defender_runtime.model.behavior_definition import BehaviorDefinition, BehaviorKind
 from iot_defender_runtime.model.detect_profiles import DetectProfiles
-from iot_defender_runtime.model.learned_model import WINDOW_SECONDS, CorruptModelError, LearnedModel, model_key
+from iot_defender_runtime.model.learned_model import CorruptModelError, LearnedModel, model_key
 
 # The ML Detect metrics the simulator's attacks are abnormal in (a new destination IP shows only in
 # aws:destination-ip-addresses, a list metric ML Detect does not support).
@@ -151,54 +138,8 @@ def train_models(fleet: Fleet, profiles: DetectProfiles) -> tuple[MemoryModels, 
 
 
 def replay_with_models(fleet: Fleet, profiles: DetectProfiles, models: MemoryModels) -> ReplayResult:
-    """``detect_lab.replay.replay_fleet`` with a model store: every batch through ``judge_batch``, the
-    sweep every 5 simulated minutes and until the last windows settle."""
-    spec = fleet.spec
-    groups = groups_of(fleet)
-    run = Invocation(
-        lab_config(profiles),
-        MemoryStates(),
-        CollectingPublisher(),
-        spec.start,
-        MemoryPositions(),
-        CollectingHistory(),
-        class_membership(groups),
-        models=models,
-    )
-    run.positions.save_caught_up({f"shardId-{index:012d}": None for index in range(spec.shards)})
-    started, records, next_sweep = time.perf_counter(), 0, spec.start + SWEEP_SECONDS
-    with contextlib.redirect_stdout(io.StringIO()):
-        for batch in merged(fleet.batches(), SWEEP_SECONDS, 500):
-            while batch.arrival >= next_sweep:
-                _sweep(run, next_sweep)
-                next_sweep += SWEEP_SECONDS
-            run.now = batch.arrival
-            judge_batch(run, batch.records)
-            metrics.clear_metrics()
-            records += len(batch.records)
-        while next_sweep <= spec.end + WINDOW_SECONDS + 2 * SWEEP_SECONDS:
-            _sweep(run, next_sweep)
-            next_sweep += SWEEP_SECONDS
-    assert isinstance(run.notifier, CollectingPublisher) and isinstance(run.history, CollectingHistory)
-    return ReplayResult(
-        profiles=profiles,
-        violations=run.notifier.messages,
-        history=run.history,
-        things=groups,
-        start=spec.start,
-        end=spec.end,
-        device_days=fleet.device_days,
-        records=records,
-        datapoints=run.counts["datapoints"],
-        seconds=time.perf_counter() - started,
-        counts=run.counts,
-    )
-
-
-def _sweep(run: Invocation, at: float) -> None:
-    run.now = at
-    sweep_states(run)
-    metrics.clear_metrics()
+    """``detect_lab.replay.replay_fleet`` with the learned behaviors' ``models``."""
+    return replay_fleet(fleet, profiles, models=models)
 
 
 def draw_band(

@@ -37,7 +37,9 @@ from iot_defender_runtime.detect_evaluator.batch import judge_batch
 from iot_defender_runtime.detect_evaluator.config import DEFAULT_SILENCE_SECONDS, Config
 from iot_defender_runtime.detect_evaluator.invocation import Invocation
 from iot_defender_runtime.detect_evaluator.observability import metrics
+from iot_defender_runtime.detect_evaluator.ports import ModelStore, NoModels
 from iot_defender_runtime.detect_evaluator.sweep import sweep_states
+from iot_defender_runtime.evaluation.engine import window_seconds
 from iot_defender_runtime.model.detect_profiles import DetectProfiles
 
 SWEEP_SECONDS = 300.0  # the construct's sweep schedule
@@ -104,6 +106,7 @@ def replay_fleet(
     sweep_every: float = SWEEP_SECONDS,
     progress: bool = False,
     observe_sets: bool = False,
+    models: ModelStore | None = None,
 ) -> ReplayResult:
     """Run every batch of ``fleet`` through ``judge_batch`` and the sweep every ``sweep_every`` seconds.
 
@@ -115,6 +118,8 @@ def replay_fleet(
     :param observe_sets: also collect the set-metric values each thing reports outside its labelled
         attacks (``ReplayResult.observed``), for the tuner; sampled hourly (``observe.SetObserver``).
         Default: off.
+    :param models: learned behaviors' models (``detect_lab.learned``). Default: none (their windows close
+        unjudged, as before a model is built).
     """
     spec = fleet.spec
     groups = groups_of(fleet)
@@ -126,6 +131,7 @@ def replay_fleet(
         MemoryPositions(),
         CollectingHistory(),
         class_membership(groups),
+        models=models if models is not None else NoModels(),
     )
     shards = sorted({f"shardId-{index:012d}" for index in range(spec.shards)})
     run.positions.save_caught_up({shard: None for shard in shards})  # the open shards, as a sweep lists them
@@ -247,7 +253,7 @@ def _sweep(run: Invocation, at: float) -> None:
 
 def _settling_sweeps(profiles: DetectProfiles, first: float, end: float, every: float) -> Iterator[float]:
     """The sweeps after the last batch until every window that ended by ``end`` has settled."""
-    longest = max((b.definition.duration_seconds or 0 for b in profiles.behaviors), default=0)
+    longest = max((window_seconds(b.definition) for b in profiles.behaviors), default=0)
     at = first
     while at <= end + longest + MAX_CLOCK_SKEW_SECONDS + every:
         yield at
