@@ -193,3 +193,12 @@ def _demo(commands) -> None:
     parser.add_argument("--target-false-alarms", type=float, default=1.0, metavar="RATE", help="(default: 1.0)")
     parser.add_argument("--out", default="demo-out", metavar="DIR", help="report directory (default: demo-out)")
     parser.add_argument("--progress", action="store_true", help="show progress bars on stderr")
+    parser.add_argument(
+        "--learned",
+        action="store_true",
+        help="also train learned (ML) behaviors on a 14-day fleet and score them beside the tuned ones "
+        "(several more minutes)",
+    )
+    parser.add_argument(
+        "--learned-things", type=int, default=300, metavar="N", help="the 14-day training fleet (default: 300)"
+    )

@@ -368,7 +368,11 @@ def demo_command(arguments: argparse.Namespace) -> int:
         shards=arguments.shards,
         target=_target(arguments.target_false_alarms),
         progress=arguments.progress,
+        learned=arguments.learned,
+        learned_things=arguments.learned_things,
     )
+    if arguments.learned and not 1 <= arguments.learned_things <= 1_000_000:
+        raise LabUsageError(f"--learned-things {arguments.learned_things} must be an integer from 1 to 1,000,000")
     fleet_spec(arguments)
     fleet_spec(arguments, seed=arguments.eval_seed)
     if arguments.eval_seed == arguments.seed:

@@ -13,19 +13,22 @@ the very windows they are scored on would flatter them.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 from detect_lab.behaviors import starter_profiles, untuned_profiles
+from detect_lab.learned import learned_profiles, storm_band_chart, train_and_evaluate
 from detect_lab.replay import ReplayResult, Windows
 from detect_lab.replay.parallel import replay_in_parts
 from detect_lab.report import LabReport, ReportFiles, write_report
 from detect_lab.report.gather import behavior_views, overall, timeline
+from detect_lab.report.model import LearnedView
 from detect_lab.report.table import terminal_summary
 from detect_lab.scoring import Score, score
 from detect_lab.simulator import AttackKind, AttackPlan, FleetSpec, simulate
@@ -50,6 +53,9 @@ class DemoSettings:
     target: float = 1.0
     progress: bool = False
     parts: int | None = None  # processes per replay (``replay_in_parts``); default one per CPU
+    learned: bool = False  # also learned (ML) behaviors, trained on a 14-day fleet (several more minutes)
+    learned_things: int = 300
+    learned_seed: int = 3
 
     def spec(self, seed: int) -> FleetSpec:
         return FleetSpec(
@@ -103,11 +109,33 @@ def run_demo(settings: DemoSettings, out: Path, log: Callable[[str], None] = lam
     labels = evaluation_fleet.labels
     scores = {"untuned": _score_of(evaluation_run, untuned, labels), "tuned": _score_of(evaluation_run, tuned, labels)}
     report = _report(settings, (tuning_run, tuning_fleet.labels, tuning), evaluation_run, scores, steps)
+    if settings.learned:
+        log(f"training learned behaviors on {settings.learned_things} things x 14 days, judging the evaluation fleet")
+        report = replace(report, learned=_timed(steps, "learned behaviors", lambda: _learned(settings, out)))
+        report = replace(report, timings=tuple(steps))
     log(f"drawing the charts and writing the report to {out} ...")
     files = write_report(report, out)
     replayed = tuning_run.datapoints + evaluation_run.datapoints
     seconds = time.perf_counter() - started
     return DemoOutcome(report, files, seconds, replayed, tuning_run.seconds + evaluation_run.seconds)
+
+
+def _learned(settings: DemoSettings, out: Path) -> LearnedView:
+    """Learned behaviors (no threshold) trained on a 14-day fleet without attacks, judging the evaluation
+    fleet; a week of one model's band drawn into the report's charts."""
+    classes = [device_class.name for device_class in DEVICE_CLASSES]
+    training = FleetSpec(things=settings.learned_things, days=14.0, seed=settings.learned_seed, shards=settings.shards)
+    evaluation = settings.spec(settings.eval_seed)
+    with evaluator_quiet():
+        outcome = train_and_evaluate(training, evaluation, learned_profiles(classes), parts=settings.parts)
+    (out / "charts").mkdir(parents=True, exist_ok=True)
+    chart = storm_band_chart(outcome, evaluation, out / "charts" / "learned-band.png")
+    return LearnedView(
+        overall(outcome.score),
+        outcome.learnable_recall(),
+        f"{settings.learned_things} things x 14 days (seed {settings.learned_seed}, no attacks), at HIGH confidence",
+        chart,
+    )
 
 
 def _replayed(run: ReplayResult) -> str:
@@ -133,11 +161,16 @@ def _replay(
 
 @contextmanager
 def evaluator_quiet() -> Iterator[None]:
-    """The evaluator's code runs here outside Lambda: the CloudWatch embedded-metric lines it prints
-    (Powertools ``single_metric``, one per violation) would only bury the lab's output, so its stdout
-    goes nowhere while it runs (progress bars are on stderr and still show)."""
-    with open(os.devnull, "w") as nowhere, redirect_stdout(nowhere):
-        yield
+    """The evaluator's code runs here outside Lambda: the CloudWatch embedded-metric lines and the log
+    lines it writes (one per learned model that cannot judge yet, for example) would only bury the lab's
+    output, so its stdout goes nowhere and its warnings are not logged while it runs (progress bars are
+    on stderr and still show)."""
+    logging.disable(logging.WARNING)
+    try:
+        with open(os.devnull, "w") as nowhere, redirect_stdout(nowhere):
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
 
 
 def _score_of(run: ReplayResult, profiles: DetectProfiles, labels: Sequence[Any]) -> Score:

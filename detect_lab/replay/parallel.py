@@ -14,6 +14,7 @@ are the whole fleet's. Two things are shared across things, and so are not split
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import time
@@ -53,9 +54,10 @@ def replay_in_parts(
     started = time.perf_counter()
     # spawn: a fresh interpreter per worker, as on every platform (fork is not safe everywhere).
     context = multiprocessing.get_context("spawn")
+    quiet = logging.root.manager.disable  # the caller's logging.disable level, which a new process would not have
     with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
         futures = [
-            pool.submit(_replay_part, spec, index, count, profiles, progress and index == 0, observe_sets)
+            pool.submit(_replay_part, spec, index, count, profiles, (progress and index == 0, observe_sets, quiet))
             for index in range(count)
         ]
         results = [future.result() for future in futures]
@@ -63,7 +65,9 @@ def replay_in_parts(
 
 
 def _replay_part(
-    spec: FleetSpec, index: int, parts: int, profiles: DetectProfiles, progress: bool, observe_sets: bool
+    spec: FleetSpec, index: int, parts: int, profiles: DetectProfiles, options: tuple[bool, bool, int]
 ) -> ReplayResult:
+    progress, observe_sets, quiet = options
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")  # no EMF lines from a replay
+    logging.disable(quiet)
     return replay_fleet(simulate(spec).part_of(index, parts), profiles, progress=progress, observe_sets=observe_sets)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from detect_lab.report.charts import draw_distribution, draw_timeline, draw_tradeoff, slug
-from detect_lab.report.model import BehaviorView, LabReport, Panel
-from detect_lab.report.table import LEGEND, duration_text, goal_lines, markdown_table, summary_rows
+from detect_lab.report.model import BehaviorView, LabReport, LearnedView, Panel
+from detect_lab.report.table import LEGEND, duration_text, goal_lines, learned_line, markdown_table, summary_rows
 
 REPORT_FILE, CODE_FILE, API_FILE, CHARTS_DIR = "report.md", "tuned_behaviors.py", "tuned_behaviors.json", "charts"
 
@@ -61,6 +61,8 @@ def render_markdown(
     lines += [markdown_table(summary_rows(report)), ""]
     lines += [LEGEND, ""]
     lines += [f"- {line}" for line in goal_lines(report)]
+    if report.learned is not None:
+        lines += ["", *_learned_section(report.learned, out)]
     lines += ["", "## Alarm timelines", ""]
     lines += [f"![{p.stem}]({p.relative_to(out).as_posix()})" for p in timelines] or ["No run was replayed."]
     for view in report.behaviors:
@@ -73,6 +75,17 @@ def render_markdown(
     if report.timings:
         lines += ["## Timings", "", *[f"- {step}: {duration_text(seconds)}" for step, seconds in report.timings]]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _learned_section(learned: LearnedView, out: Path) -> list[str]:
+    """Learned behaviors beside the tuned ones: the same evaluation fleet, no threshold given."""
+    lines = ["## Learned behaviors (ML, no thresholds)", "", f"Models trained on {learned.trained_on}.", ""]
+    lines += [f"- {learned_line(learned)}"]
+    if learned.band_chart is not None:
+        chart = learned.band_chart
+        shown = chart.relative_to(out).as_posix() if chart.is_relative_to(out) else chart.as_posix()
+        lines += ["", f"![learned band]({shown})"]
+    return lines
 
 
 def _behavior_section(view: BehaviorView, charts: tuple[Path | None, Path | None], out: Path) -> list[str]:

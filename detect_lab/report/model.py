@@ -9,6 +9,7 @@ figures; ``detect_lab.demo`` gathers them into a ``LabReport``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 PER_DEVICE_DAYS = 1000.0  # false alarms are counted per 1,000 device-days
 
@@ -133,6 +134,22 @@ class Timeline:
 
 
 @dataclass(frozen=True)
+class LearnedView:
+    """Learned behaviors (self-hosted ML Detect, no threshold given) on the evaluation fleet.
+
+    :param overall: all of them together, over every injected attack.
+    :param learnable_recall: recall over the attacks that show in a metric ML Detect supports.
+    :param trained_on: one line describing the fleet the models were trained on.
+    :param band_chart: a week of one model's learned band with an attack marked (PNG), when drawn.
+    """
+
+    overall: Score
+    learnable_recall: float | None
+    trained_on: str
+    band_chart: Path | None = None
+
+
+@dataclass(frozen=True)
 class LabReport:
     """Everything the Markdown report, the charts and the terminal table show.
 
@@ -143,6 +160,7 @@ class LabReport:
     :param code: the tuned behaviors as ``Behavior.rule(...)`` Python code.
     :param api_json: the tuned behaviors as CreateSecurityProfile ``behaviors`` JSON, per profile.
     :param timings: seconds each step took (``simulate``, ``replay``, ...), in order.
+    :param learned: learned behaviors beside them, when the demo ran them (``--learned``).
     """
 
     title: str
@@ -155,3 +173,4 @@ class LabReport:
     code: str = ""
     api_json: str = ""
     timings: tuple[tuple[str, float], ...] = field(default=())
+    learned: LearnedView | None = None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from detect_lab.report.model import LabReport, Score
+from detect_lab.report.model import LabReport, LearnedView, Score
 
 COLUMNS = (
     "Behavior",
@@ -25,6 +25,7 @@ LEGEND = (
 MISSING = "-"
 OVERALL = "all behaviors"
 RECALL_GOAL, FALSE_ALARM_GOAL = 0.95, 1.0  # issue 12, "Done when"
+LEARNED_RECALL_GOAL, LEARNED_FALSE_ALARM_GOAL = 0.90, 2.0  # issue 13: learned behaviors, no thresholds
 
 
 def recall_text(score: Score | None) -> str:
@@ -102,7 +103,22 @@ def goal_lines(report: LabReport) -> list[str]:
             f"{rate:.2f} false alarms per 1,000 device-days: goal (>= {RECALL_GOAL * 100:.0f} %, "
             f"<= {FALSE_ALARM_GOAL:g}) {'met' if met else 'not met'}"
         )
+    if report.learned is not None:
+        lines.append(learned_line(report.learned))
     return lines
+
+
+def learned_line(learned: LearnedView) -> str:
+    score = learned.overall
+    recall, rate = score.recall or 0.0, score.false_alarms_per_1000_device_days
+    met = recall >= LEARNED_RECALL_GOAL and rate <= LEARNED_FALSE_ALARM_GOAL
+    seen = "-" if learned.learnable_recall is None else f"{learned.learnable_recall * 100:.1f} %"
+    return (
+        f"learned (ML, no thresholds): detected {recall * 100:.1f} % of injected attacks ({score.detected}/"
+        f"{score.attacks}; {seen} of those in a metric ML Detect supports), {rate:.2f} false alarms per 1,000 "
+        f"device-days: goal (>= {LEARNED_RECALL_GOAL * 100:.0f} %, <= {LEARNED_FALSE_ALARM_GOAL:g}) "
+        f"{'met' if met else 'not met'}"
+    )
 
 
 def terminal_summary(report: LabReport) -> str:

@@ -70,3 +70,19 @@ def test_demo_command_fails_when_out_is_a_file(tmp_path: Path, capsys: pytest.Ca
     assert (
         capsys.readouterr().err == f"iot-defender-lab demo: error: --out '{taken}' must be a directory; it is a file\n"
     )
+
+
+def test_demo_with_learned_behaviors_reports_them_beside_the_tuned_ones(tmp_path: Path) -> None:
+    """``--learned``: models trained on a 14-day fleet judge the evaluation fleet; the report shows their
+    figures against issue 13's goal, and a week of a model's band."""
+    settings = DemoSettings(things=12, days=0.2, attacks_per_kind=1, learned=True, learned_things=8)
+    outcome = run_demo(settings, tmp_path / "demo")
+    learned = outcome.report.learned
+    assert learned is not None and learned.overall.attacks == 6
+    assert learned.overall.device_days == settings.things * settings.days
+    text = outcome.files.report.read_text()
+    assert "## Learned behaviors (ML, no thresholds)" in text
+    assert re.search(r"learned \(ML, no thresholds\): detected \d+\.\d % of injected attacks \(\d+/6;", text)
+    assert "goal (>= 90 %, <= 2)" in summary(outcome)
+    assert learned.band_chart is not None and learned.band_chart.is_file()  # the storm's class's model
+    assert "](charts/learned-band.png)" in text
