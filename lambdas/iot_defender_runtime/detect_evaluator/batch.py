@@ -85,8 +85,7 @@ def _settled(run: Invocation, position: BatchPosition | None, watched: list[tupl
     skew = run.config.max_clock_skew_seconds
     own = min(position.arrival, run.now) if position is not None else run.now
     stream = own
-    behaviors = [b for profile in {p for p, _ in watched} for b in run.profiles.by_profile[profile]]
-    if position is not None and needs_stream_position(behaviors):
+    if position is not None and needs_stream_position(_watched_behaviors(run.profiles, watched)):
         stream = run.positions.load().position(position.shard, own)
     return Settled(thing=own - skew, stream=stream - skew)
 
@@ -123,6 +122,7 @@ def _statistical_keys(profiles: DetectProfiles, watched: list[tuple[str, str]]) 
 
 
 def _watched_behaviors(profiles: DetectProfiles, watched: list[tuple[str, str]]) -> list[ProfileBehavior]:
+    """The behaviors of the profiles that watch a thing of this batch."""
     return [b for profile in {p for p, _ in watched} for b in profiles.by_profile[profile]]
 
 
