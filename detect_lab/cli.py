@@ -133,6 +133,13 @@ def _replay(commands) -> None:
     _source_options(parser)
     _behavior_options(parser)
     parser.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    parser.add_argument(
+        "--verifications",
+        metavar="FILE",
+        help="operators' verification states as labels: a JSON list of {violationId, verificationState}, such as "
+        "`iot-defender violations events --json` prints (TRUE_POSITIVE, BENIGN_POSITIVE: detected; "
+        "FALSE_POSITIVE: a false alarm)",
+    )
 
 
 def _tune(commands) -> None:

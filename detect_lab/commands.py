@@ -22,7 +22,7 @@ from detect_lab.replay import HistoryError, ReplayResult, replay_fleet, replay_h
 from detect_lab.report.gather import behavior_score, overall, threshold
 from detect_lab.report.markdown import API_FILE, CODE_FILE
 from detect_lab.report.table import detect_time_text, false_alarm_text, recall_text, text_table
-from detect_lab.scoring import score_replay
+from detect_lab.scoring import ScoringError, score_replay, verification_states
 from detect_lab.simulator import (
     AttackPlan,
     FleetSpec,
@@ -212,8 +212,9 @@ def replay_command(arguments: argparse.Namespace) -> int:
     profiles = behavior_set(arguments.behaviors, arguments.behavior)
     if not arguments.history and not arguments.records:
         fleet_spec(arguments)  # a bad fleet fails before anything runs
+    verifications = _verifications(arguments.verifications)
     result, labels = _source(arguments, profiles, observe_sets=False)
-    scored = score_replay(result, labels)
+    scored = score_replay(result, labels, verifications)
     rows = [
         [
             b.behavior,
@@ -245,6 +246,25 @@ def replay_command(arguments: argparse.Namespace) -> int:
         f"({result.datapoints_per_s:,.0f} datapoints/s); {result.device_days:g} device-days"
     )
     return 0
+
+
+def _verifications(path: str | None) -> list[dict[str, Any]]:
+    """``--verifications FILE``: the violation log's verification states, checked before anything runs
+    (violation ids are the evaluator's own, so re-judging history with the same behaviors matches them)."""
+    if path is None:
+        return []
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise LabUsageError(f"--verifications {path!r} must be a readable JSON file: {error}") from None
+    entries = document.get("violationEvents", document) if isinstance(document, dict) else document
+    if not isinstance(entries, list):
+        raise LabUsageError(f"--verifications {path!r} must hold a JSON list of {{violationId, verificationState}}")
+    try:
+        verification_states(entries)
+    except ScoringError as error:
+        raise LabUsageError(f"--verifications {path!r}: {error}") from None
+    return entries
 
 
 def tune_command(arguments: argparse.Namespace) -> int:

@@ -254,3 +254,18 @@ def test_fails_for_any_target_rate_out_of_range_before_any_replay(rate: float) -
     with mock.patch("detect_lab.commands.replay_fleet") as replay, mock.patch("sys.stderr"):
         assert main(["tune", *TINY, "--target-false-alarms", repr(rate)]) == 2
     replay.assert_not_called()
+
+
+def test_replay_takes_operators_verification_states_as_labels(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--verifications``: the violation log's states (a list, or ``{"violationEvents": [...]}``) are
+    checked before anything runs; a bad one fails naming the file and the entry."""
+    good = tmp_path / "verified.json"
+    good.write_text(json.dumps({"violationEvents": [{"violationId": "v-1", "verificationState": "FALSE_POSITIVE"}]}))
+    assert main(["replay", *TINY, "--behaviors", "reference", "--verifications", str(good)]) == 0
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps([{"violationId": "v-1", "verificationState": "MAYBE"}]))
+    assert main(["replay", *TINY, "--behaviors", "reference", "--verifications", str(bad)]) == 2
+    error = capsys.readouterr().err
+    assert f"--verifications '{bad}': verifications[0].verificationState 'MAYBE' must be one of" in error
