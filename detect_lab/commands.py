@@ -260,6 +260,8 @@ def _verifications(path: str | None) -> list[dict[str, Any]]:
     entries = document.get("violationEvents", document) if isinstance(document, dict) else document
     if not isinstance(entries, list):
         raise LabUsageError(f"--verifications {path!r} must hold a JSON list of {{violationId, verificationState}}")
+    # Events nobody verified carry no verificationState: they label nothing.
+    entries = [e for e in entries if not isinstance(e, dict) or e.get("verificationState") is not None]
     try:
         verification_states(entries)
     except ScoringError as error:

@@ -262,7 +262,8 @@ def test_replay_takes_operators_verification_states_as_labels(
     """``--verifications``: the violation log's states (a list, or ``{"violationEvents": [...]}``) are
     checked before anything runs; a bad one fails naming the file and the entry."""
     good = tmp_path / "verified.json"
-    good.write_text(json.dumps({"violationEvents": [{"violationId": "v-1", "verificationState": "FALSE_POSITIVE"}]}))
+    events = [{"violationId": "v-1", "verificationState": "FALSE_POSITIVE"}, {"violationId": "v-2"}]  # v-2: unverified
+    good.write_text(json.dumps({"violationEvents": events}))
     assert main(["replay", *TINY, "--behaviors", "reference", "--verifications", str(good)]) == 0
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"violationId": "v-1", "verificationState": "MAYBE"}]))
