@@ -116,6 +116,18 @@ def test_severity_follows_the_override_then_the_ml_confidence_then_the_metric(me
     assert finding["FindingProviderFields"]["Severity"]["Label"] == expected
 
 
+def test_each_events_decision_is_a_finding_of_its_own_and_a_closed_violations_is_archived():
+    """The alarm-cleared decision (notify) does not overwrite the in-alarm one (quarantine)."""
+    violation_id = finding_of(VIOLATION, CONTEXT, now=NOW)["Id"]  # type: ignore[index]
+    opened = finding_of(DECISION, CONTEXT, now=NOW)
+    cleared_violation = {**DECISION["violation"], "violationEventType": "alarm-cleared"}
+    cleared = finding_of({**DECISION, "violation": cleared_violation}, CONTEXT, now=NOW)
+    assert opened and cleared
+    assert opened["Id"] == f"{violation_id}/decision/in-alarm"
+    assert cleared["Id"] == f"{violation_id}/decision/alarm-cleared"
+    assert (opened["RecordState"], cleared["RecordState"]) == ("ACTIVE", "ARCHIVED")
+
+
 def test_decision_and_audit_findings_carry_what_was_done():
     decision = finding_of(DECISION, CONTEXT, now=NOW)
     audit = finding_of(AUDIT, CONTEXT, now=NOW)

@@ -185,7 +185,9 @@ def violation_finding(violation: ViolationEvent, context: FindingContext) -> dic
 
 def decision_finding(message: Mapping[str, Any], context: FindingContext) -> dict[str, Any]:
     """What the quarantine responder decided and did about a violation event: its own finding, one per
-    violation id (a later event's decision updates it), related to the violation's finding."""
+    violation id and event type (the ``alarm-cleared`` decision does not overwrite what ``in-alarm``
+    did), related to the violation's finding. A decision on a cleared or invalidated violation is
+    archived: nothing is left to look at."""
     violation = ViolationEvent.model_validate(dict(message["violation"]))
     decision = message["decision"]
     taken = [str(change) for change in message.get("actionsTaken") or []]
@@ -202,8 +204,9 @@ def decision_finding(message: Mapping[str, Any], context: FindingContext) -> dic
         "iot-defender/quarantine/reason": str(decision.get("reason", "")),
     }
     violation_id = context.violation_finding_id(violation.violation_id)
+    event_type = violation.violation_event_type.value
     return {
-        **_header(context, f"{violation_id}/decision", "quarantine-responder", at),
+        **_header(context, f"{violation_id}/decision/{event_type}", "quarantine-responder", at),
         "Types": [DECISION_TYPE],
         "Severity": {"Label": SeverityLabel.INFORMATIONAL.value, "Original": outcome},
         "FindingProviderFields": {
@@ -219,7 +222,7 @@ def decision_finding(message: Mapping[str, Any], context: FindingContext) -> dic
             DESCRIPTION_MAX,
         ),
         "Resources": [_thing(violation.thing_name, context)],
-        "RecordState": "ACTIVE",
+        "RecordState": "ACTIVE" if event_type == "in-alarm" else "ARCHIVED",
         "ProductFields": _fields(fields),
     }
 
